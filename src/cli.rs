@@ -1,0 +1,99 @@
+//! The command line: one `Cli` that every other module reads from.
+
+use std::path::PathBuf;
+
+use clap::{Parser, ValueEnum};
+
+/// A WebSocket client and debugger: shows the raw opening handshake and
+/// every frame in both directions with its header decoded.
+///
+/// Text given with -x, then lines read from stdin when it is not a terminal,
+/// are sent as text messages; when the input is used up wscope sends Close
+/// 1000 and prints everything that arrives until the server's Close.
+///
+/// Exit codes: 0 closed normally, 1 never opened, 2 usage error, 3 opened
+/// then lost, 4 the peer closed with an abnormal code.
+#[derive(Parser, Debug)]
+#[command(name = "wscope", version, about, long_about)]
+pub struct Cli {
+    /// The server to connect to: ws://HOST[:PORT]/PATH or wss://...
+    #[arg(value_name = "URL")]
+    pub url: String,
+
+    /// Send TEXT as a text message (repeatable, sent in order).
+    #[arg(short = 'x', long = "execute", value_name = "TEXT")]
+    pub execute: Vec<String>,
+
+    /// After the input is used up, stay open until SECS seconds pass with
+    /// nothing received, then close.
+    #[arg(short = 'w', long = "wait", value_name = "SECS", value_parser = parse_seconds)]
+    pub wait: Option<f64>,
+
+    /// Print every event as one JSON object per line.
+    #[arg(long, conflicts_with = "frames")]
+    pub json: bool,
+
+    /// Show the handshake and frame view even when stdout is not a terminal
+    /// (by default a pipe gets only the payload of each incoming message).
+    #[arg(long)]
+    pub frames: bool,
+
+    /// When to colour the output.
+    #[arg(long, value_name = "WHEN", default_value = "auto")]
+    pub color: ColorChoice,
+
+    /// Trust the CA certificates in this PEM file, besides the built-in roots.
+    #[arg(long, value_name = "FILE")]
+    pub ca: Vec<PathBuf>,
+
+    /// Do not verify the server's certificate (dangerous; warns).
+    #[arg(short = 'k', long)]
+    pub insecure: bool,
+
+    /// Show at most BYTES of each frame's payload.
+    #[arg(long, value_name = "BYTES", default_value_t = 128)]
+    pub preview: usize,
+
+    /// How long to wait for the server's Close after sending ours.
+    #[arg(long, value_name = "SECS", default_value = "5", value_parser = parse_seconds)]
+    pub close_timeout: f64,
+
+    /// Give up connecting (TCP, TLS and the upgrade) after SECS seconds.
+    #[arg(long, value_name = "SECS", default_value = "10", value_parser = parse_seconds)]
+    pub connect_timeout: f64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+fn parse_seconds(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+        _ => Err(format!(
+            "'{s}' is not a number of seconds (use e.g. 5 or 0.5)"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn seconds_must_be_non_negative_numbers() {
+        assert_eq!(parse_seconds("1.5"), Ok(1.5));
+        assert!(parse_seconds("-1").is_err());
+        assert!(parse_seconds("soon").is_err());
+        assert!(parse_seconds("inf").is_err());
+    }
+}

@@ -1,0 +1,130 @@
+//! Where messages to send come from: -x arguments first, then lines of
+//! stdin, read on a thread of their own so the session never blocks on
+//! them. The channel is bounded: a slow server pushes back on the reader
+//! instead of letting input pile up in memory.
+
+use std::collections::VecDeque;
+use std::io::{self, BufRead};
+use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
+use std::sync::Arc;
+use std::thread;
+
+use mio::Waker;
+
+pub enum Input {
+    Text(String),
+    /// A stdin line that is not UTF-8 cannot be a text message.
+    NotUtf8 {
+        line: u64,
+    },
+    /// Stdin failed; the message says how.
+    Failed(String),
+}
+
+pub struct InputQueue {
+    preset: VecDeque<Input>,
+    rx: Option<Receiver<Input>>,
+}
+
+/// What the queue has right now.
+pub enum Next {
+    Item(Input),
+    /// Nothing yet; the waker will fire when there is.
+    Pending,
+    /// All input is used up.
+    End,
+}
+
+impl InputQueue {
+    pub fn new(preset: Vec<String>) -> Self {
+        InputQueue {
+            preset: preset.into_iter().map(Input::Text).collect(),
+            rx: None,
+        }
+    }
+
+    /// Also reads stdin, line by line, after the preset messages.
+    pub fn read_stdin(&mut self, waker: Arc<Waker>) {
+        let (tx, rx) = mpsc::sync_channel(1024);
+        thread::Builder::new()
+            .name("stdin".into())
+            .spawn(move || read_lines(io::stdin().lock(), tx, &waker))
+            .expect("spawning the stdin thread");
+        self.rx = Some(rx);
+    }
+
+    pub fn next(&mut self) -> Next {
+        if let Some(item) = self.preset.pop_front() {
+            return Next::Item(item);
+        }
+        let Some(rx) = &self.rx else {
+            return Next::End;
+        };
+        match rx.try_recv() {
+            Ok(item) => Next::Item(item),
+            Err(TryRecvError::Empty) => Next::Pending,
+            Err(TryRecvError::Disconnected) => Next::End,
+        }
+    }
+}
+
+fn read_lines(mut reader: impl BufRead, tx: SyncSender<Input>, waker: &Waker) {
+    let mut buf = Vec::new();
+    let mut line_no = 0u64;
+    loop {
+        buf.clear();
+        let item = match reader.read_until(b'\n', &mut buf) {
+            Ok(0) => break,
+            Ok(_) => {
+                line_no += 1;
+                strip_line_end(&mut buf);
+                match String::from_utf8(std::mem::take(&mut buf)) {
+                    Ok(text) => Input::Text(text),
+                    Err(_) => Input::NotUtf8 { line: line_no },
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => Input::Failed(format!("reading stdin failed: {e}")),
+        };
+        let failed = matches!(item, Input::Failed(_));
+        if tx.send(item).is_err() {
+            return;
+        }
+        let _ = waker.wake();
+        if failed {
+            break;
+        }
+    }
+    // Dropping the sender tells the session that input has ended.
+    drop(tx);
+    let _ = waker.wake();
+}
+
+fn strip_line_end(buf: &mut Vec<u8>) {
+    if buf.last() == Some(&b'\n') {
+        buf.pop();
+        if buf.last() == Some(&b'\r') {
+            buf.pop();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_ends_are_stripped_and_nothing_else() {
+        for (raw, want) in [
+            (&b"hi\n"[..], &b"hi"[..]),
+            (b"hi\r\n", b"hi"),
+            (b"hi", b"hi"),
+            (b" hi \n", b" hi "),
+            (b"\n", b""),
+        ] {
+            let mut v = raw.to_vec();
+            strip_line_end(&mut v);
+            assert_eq!(v, want);
+        }
+    }
+}

@@ -1,0 +1,184 @@
+//! wscope: a WebSocket client and debugger. This file turns the command
+//! line into a connection, hands it to the session loop, and maps whatever
+//! happens to the exit codes in design.md.
+
+mod cli;
+mod close_code;
+mod connect;
+mod error;
+mod frame;
+mod handshake;
+mod input;
+mod render;
+mod session;
+mod tap;
+mod target;
+mod tls;
+mod violation;
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use tungstenite::protocol::{Role, WebSocketConfig};
+use tungstenite::WebSocket;
+
+use cli::{Cli, ColorChoice};
+use error::{fail, print_failure, warn, Exit, Failure, Stage};
+use render::{Clock, Event, Human, Json, Out, Payload, Render};
+use target::Target;
+
+fn main() -> ExitCode {
+    let clock = Clock::start();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(e),
+    };
+    set_up_colour(cli.color);
+    let mut render = choose_renderer(&cli, clock);
+    let exit = match run(&cli, render.as_mut()) {
+        Ok(exit) => exit,
+        Err(failure) => {
+            let _ = render.event(&Event::Error(&failure));
+            print_failure(&failure);
+            failure.stage.exit_code()
+        }
+    };
+    let _ = render.flush();
+    exit.into()
+}
+
+fn run(cli: &Cli, render: &mut dyn Render) -> Result<Exit, Failure> {
+    let target = Target::parse(&cli.url)?;
+    let connect_timeout = Duration::from_secs_f64(cli.connect_timeout.max(0.001));
+    let tls_config = if target.tls {
+        if cli.insecure {
+            warn("-k/--insecure: the server's certificate is not verified; anyone on the path can read and change this session");
+        }
+        Some(tls::client_config(&tls::TlsOptions {
+            ca_files: &cli.ca,
+            insecure: cli.insecure,
+        })?)
+    } else {
+        None
+    };
+
+    let connected = connect::connect(&target, tls_config, connect_timeout)?;
+    let _ = render.event(&Event::Connect {
+        target: &target,
+        facts: &connected.facts,
+    });
+    let mut transport = connected.transport;
+
+    let started = Instant::now();
+    let request = handshake::Request::build(&target);
+    let _ = render.event(&Event::Request { raw: &request.raw });
+    handshake::send_request(&mut transport, &request)?;
+    let response =
+        handshake::read_response(&mut transport, connect_timeout.min(Duration::from_secs(2)))?;
+    let verdict = handshake::verify(&request, &response);
+    let _ = render.event(&Event::Response {
+        response: &response,
+        verdict: &verdict,
+        upgrade_ms: connect::ms_since(started),
+    });
+    if let Some(problem) = verdict.problem {
+        return Err(fail(Stage::Handshake, with_body(problem, &response.body)));
+    }
+
+    transport
+        .set_nonblocking(true)
+        .and_then(|_| transport.set_read_timeout(None))
+        .map_err(|e| fail(Stage::Io, format!("cannot set up the socket: {e}")))?;
+    let tap = tap::Tap::new(transport, cli.preview, &response.leftover);
+    let ws = WebSocket::from_partially_read(
+        tap,
+        response.leftover,
+        Role::Client,
+        Some(WebSocketConfig::default()),
+    );
+
+    // A terminal with nothing given on the command line is read line by
+    // line too, so the tool is usable by hand.
+    let read_stdin = !std::io::stdin().is_terminal() || cli.execute.is_empty();
+    let opts = session::Options {
+        wait: cli.wait.map(Duration::from_secs_f64),
+        close_timeout: Duration::from_secs_f64(cli.close_timeout),
+    };
+    let session = session::Session::new(ws, render, opts, cli.execute.clone(), read_stdin)
+        .map_err(|e| fail(Stage::Io, format!("cannot set up the session: {e}")))?;
+    session.run()
+}
+
+/// A non-101 answer's message carries the start of its body, since that is
+/// usually where the server says why.
+fn with_body(problem: String, body: &[u8]) -> String {
+    if body.is_empty() {
+        return problem;
+    }
+    let text = String::from_utf8_lossy(body);
+    let one_line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut start: String = one_line.chars().take(200).collect();
+    if start.len() < one_line.len() {
+        start.push('…');
+    }
+    format!("{problem}; body: {start}")
+}
+
+fn choose_renderer(cli: &Cli, clock: Clock) -> Box<dyn Render> {
+    let out = Out::stdout();
+    if cli.json {
+        Box::new(Json::new(out, clock))
+    } else if cli.frames || std::io::stdout().is_terminal() {
+        Box::new(Human::new(out, clock))
+    } else {
+        Box::new(Payload::new(out))
+    }
+}
+
+/// Colour is decided once: on a terminal unless NO_COLOR is set or
+/// TERM=dumb, unless --color says otherwise.
+fn set_up_colour(choice: ColorChoice) {
+    let on = match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            std::io::stdout().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                && std::env::var("TERM").map_or(true, |t| t != "dumb")
+        }
+    };
+    colored::control::set_override(on);
+}
+
+/// clap's errors span several lines; the contract is one line and exit 2.
+fn usage_error(e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+        let _ = e.print();
+        return Exit::Normal.into();
+    }
+    let rendered = e.to_string();
+    let mut lines = rendered.lines().map(str::trim).filter(|l| !l.is_empty());
+    let mut first = lines
+        .next()
+        .unwrap_or("invalid arguments")
+        .trim_start_matches("error: ")
+        .to_string();
+    // "the following required arguments were not provided:" names them on
+    // the next line.
+    if first.ends_with(':') {
+        if let Some(next) = lines.next() {
+            first = format!("{first} {next}");
+        }
+    }
+    let failure = Failure::new(Stage::Usage, format!("{first} (see wscope --help)"));
+    if std::env::args().any(|a| a == "--json") {
+        let mut json = Json::new(Out::stdout(), Clock::start());
+        let _ = json.event(&Event::Error(&failure));
+        let _ = json.flush();
+    }
+    print_failure(&failure);
+    Exit::Usage.into()
+}

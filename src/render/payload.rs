@@ -1,0 +1,49 @@
+//! Payload mode, for pipes: each incoming data message on its own line,
+//! text as it is and binary as hex; nothing else on stdout.
+
+use std::io::{self, Write};
+
+use super::{hex, Dir, Event, Out, Render};
+
+pub struct Payload {
+    out: Out,
+}
+
+impl Payload {
+    pub fn new(out: Out) -> Self {
+        Payload { out }
+    }
+}
+
+impl Render for Payload {
+    fn event(&mut self, event: &Event) -> io::Result<()> {
+        if let Event::Message {
+            dir: Dir::In,
+            binary,
+            data,
+            ..
+        } = event
+        {
+            if *binary {
+                self.out.write_all(hex(data).as_bytes())?;
+            } else {
+                self.out.write_all(data)?;
+            }
+            self.out.write_all(b"\n")?;
+            self.out.end_event()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+
+    fn wants_frames(&self) -> bool {
+        false
+    }
+
+    fn wants_outgoing_messages(&self) -> bool {
+        false
+    }
+}

@@ -1,0 +1,140 @@
+//! The wire tap: a `Read + Write` wrapper between tungstenite and the
+//! transport. Because it sits above TLS it sees the plaintext WebSocket
+//! bytes of ws:// and wss:// alike, and because it sits below tungstenite it
+//! sees frames exactly as they crossed the wire, including ones tungstenite
+//! then rejects.
+
+use std::collections::VecDeque;
+use std::io::{self, Read, Write};
+
+use crate::frame::{Frame, FrameDecoder};
+
+pub struct Tap<S> {
+    inner: S,
+    incoming: FrameDecoder,
+    outgoing: FrameDecoder,
+    frames_in: VecDeque<Frame>,
+    frames_out: VecDeque<Frame>,
+    /// Plaintext bytes that crossed each way.
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+}
+
+impl<S> Tap<S> {
+    /// `already_read` are bytes that arrived with the handshake response.
+    pub fn new(inner: S, preview_limit: usize, already_read: &[u8]) -> Self {
+        let mut tap = Tap {
+            inner,
+            incoming: FrameDecoder::new(preview_limit),
+            outgoing: FrameDecoder::new(preview_limit),
+            frames_in: VecDeque::new(),
+            frames_out: VecDeque::new(),
+            bytes_in: 0,
+            bytes_out: 0,
+        };
+        tap.saw_incoming(already_read);
+        tap
+    }
+
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    pub fn next_incoming(&mut self) -> Option<Frame> {
+        self.frames_in.pop_front()
+    }
+
+    pub fn next_outgoing(&mut self) -> Option<Frame> {
+        self.frames_out.pop_front()
+    }
+
+    /// Queues the frame the server's stream stopped in, if its header was
+    /// complete.
+    pub fn take_partial_incoming(&mut self) {
+        if let Some(frame) = self.incoming.take_partial() {
+            self.frames_in.push_back(frame);
+        }
+    }
+
+    /// Whether the server's stream stopped inside a frame.
+    pub fn incoming_mid_frame(&self) -> bool {
+        self.incoming.mid_frame()
+    }
+
+    fn saw_incoming(&mut self, bytes: &[u8]) {
+        self.bytes_in += bytes.len() as u64;
+        let queue = &mut self.frames_in;
+        self.incoming.feed(bytes, |f| queue.push_back(f));
+    }
+
+    fn saw_outgoing(&mut self, bytes: &[u8]) {
+        self.bytes_out += bytes.len() as u64;
+        let queue = &mut self.frames_out;
+        self.outgoing.feed(bytes, |f| queue.push_back(f));
+    }
+}
+
+impl<S: Read> Read for Tap<S> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.saw_incoming(&buf[..n]);
+        Ok(n)
+    }
+}
+
+impl<S: Write> Write for Tap<S> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.saw_outgoing(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A peer that accepts only a few bytes per write, as a full socket would.
+    struct Trickle {
+        written: Vec<u8>,
+    }
+
+    impl Write for Trickle {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            let n = buf.len().min(3);
+            self.written.extend_from_slice(&buf[..n]);
+            Ok(n)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn only_bytes_that_were_written_are_decoded() {
+        let mut tap = Tap::new(Trickle { written: vec![] }, 16, &[]);
+        let frame = [0x81, 0x02, b'h', b'i'];
+        assert_eq!(tap.write(&frame).unwrap(), 3);
+        assert!(
+            tap.next_outgoing().is_none(),
+            "frame is not complete on the wire"
+        );
+        tap.write_all(&frame[3..]).unwrap();
+        assert_eq!(tap.next_outgoing().unwrap().preview, b"hi");
+        assert_eq!(tap.bytes_out, 4);
+    }
+
+    #[test]
+    fn bytes_read_with_the_handshake_are_decoded_first() {
+        let wire: &[u8] = &[0x81, 0x01, b'b'];
+        let mut tap = Tap::new(wire, 16, &[0x81, 0x01, b'a']);
+        let mut buf = [0u8; 8];
+        assert_eq!(tap.read(&mut buf).unwrap(), 3);
+        assert_eq!(tap.next_incoming().unwrap().preview, b"a");
+        assert_eq!(tap.next_incoming().unwrap().preview, b"b");
+    }
+}

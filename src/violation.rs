@@ -1,0 +1,120 @@
+//! What tungstenite's errors mean to someone debugging a server: the rule
+//! that was broken, with its RFC 6455 section, and the close code a client
+//! sends when it fails the connection for it (RFC 6455 §7.4.1).
+
+use std::io;
+
+use tungstenite::error::{CapacityError, Error as WsError, ProtocolError};
+
+use crate::error::{fail, Failure, Stage};
+
+/// A failed connection: what to tell the user, and which close code (if
+/// any) still makes sense to send.
+pub struct Violation {
+    pub failure: Failure,
+    pub close_code: Option<u16>,
+}
+
+/// `mid_frame` says whether the server's stream stopped inside a frame.
+pub fn from_ws_error(e: WsError, mid_frame: bool) -> Violation {
+    match e {
+        WsError::Protocol(p) => from_protocol_error(p, mid_frame),
+        WsError::Utf8(detail) => protocol(
+            format!("a text message is not valid UTF-8 ({detail}) (RFC 6455 §8.1)"),
+            1007,
+        ),
+        WsError::Capacity(CapacityError::MessageTooLong { size, max_size }) => protocol(
+            format!("a message of {size} bytes exceeds the limit of {max_size} bytes"),
+            1009,
+        ),
+        WsError::Capacity(c) => protocol(c.to_string(), 1009),
+        WsError::Io(io) => Violation {
+            failure: io_failure(&io),
+            close_code: None,
+        },
+        other => Violation {
+            failure: fail(Stage::Io, other.to_string()),
+            close_code: None,
+        },
+    }
+}
+
+fn protocol(message: String, code: u16) -> Violation {
+    Violation {
+        failure: fail(Stage::Protocol, message),
+        close_code: Some(code),
+    }
+}
+
+fn from_protocol_error(p: ProtocolError, mid_frame: bool) -> Violation {
+    use ProtocolError::*;
+    let rule = match p {
+        NonZeroReservedBits => {
+            "the server set RSV bits without a negotiated extension (RFC 6455 §5.2)".to_string()
+        }
+        MaskedFrameFromServer => {
+            "the server sent a masked frame; server frames must not be masked (RFC 6455 §5.1)".into()
+        }
+        FragmentedControlFrame => {
+            "the server sent a fragmented control frame; control frames must have FIN set (RFC 6455 §5.5)".into()
+        }
+        ControlFrameTooBig => {
+            "the server sent a control frame with a payload over 125 bytes (RFC 6455 §5.5)".into()
+        }
+        UnknownControlFrameType(op) | UnknownDataFrameType(op) | InvalidOpcode(op) => {
+            let class = if op & 0x8 != 0 { "control" } else { "data" };
+            format!("the server sent reserved {class} opcode 0x{op:x} (RFC 6455 §5.2)")
+        }
+        UnexpectedContinueFrame => {
+            "the server sent a continuation frame with no message to continue (RFC 6455 §5.4)".into()
+        }
+        ExpectedFragment(_) => {
+            "the server started a new data message before finishing the fragmented one (RFC 6455 §5.4)".into()
+        }
+        InvalidCloseSequence => {
+            "the server sent a close frame with a one-byte payload (RFC 6455 §5.5.1)".into()
+        }
+        ReceivedAfterClosing => {
+            "the server sent a frame after its Close frame (RFC 6455 §5.5.1)".into()
+        }
+        ResetWithoutClosingHandshake => {
+            let where_ = if mid_frame {
+                " in the middle of a frame"
+            } else {
+                ""
+            };
+            return Violation {
+                failure: fail(
+                    Stage::Io,
+                    format!(
+                        "the server closed the connection{where_} without a Close frame (abnormal closure 1006, RFC 6455 §7.1.5)"
+                    ),
+                ),
+                close_code: None,
+            };
+        }
+        other => {
+            // tungstenite says "invalid close sequence" for bad close codes
+            // in some versions and names others plainly; keep its words.
+            let text = other.to_string();
+            if text.to_lowercase().contains("close") {
+                format!("the server sent an invalid close frame: {text} (RFC 6455 §7.4)")
+            } else {
+                format!("{text} (RFC 6455)")
+            }
+        }
+    };
+    protocol(rule, 1002)
+}
+
+fn io_failure(e: &io::Error) -> Failure {
+    let message = match e.kind() {
+        io::ErrorKind::ConnectionReset => "the server reset the connection".to_string(),
+        io::ErrorKind::ConnectionAborted => "the connection was aborted".to_string(),
+        io::ErrorKind::BrokenPipe => {
+            "the server closed the connection while we were writing".into()
+        }
+        _ => format!("connection lost: {e}"),
+    };
+    fail(Stage::Io, message)
+}
