@@ -42,6 +42,9 @@ pub struct Session<'r> {
     render: &'r mut dyn Render,
     opts: Options,
     poll: Poll,
+    /// Held here too: if only the input thread held it, its exit would
+    /// close the eventfd and drop a wake-up not yet collected.
+    _waker: Arc<Waker>,
     input: InputQueue,
     input_ended_at: Option<Instant>,
     /// The socket took less than we gave it; wait until it is writable.
@@ -72,13 +75,14 @@ impl<'r> Session<'r> {
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
         let mut input = InputQueue::new(preset);
         if read_stdin {
-            input.read_stdin(waker);
+            input.read_stdin(waker.clone());
         }
         Ok(Session {
             ws,
             render,
             opts,
             poll,
+            _waker: waker,
             input,
             input_ended_at: None,
             write_blocked: false,
