@@ -29,6 +29,11 @@ pub struct Cli {
     #[arg(short = 'w', long = "wait", value_name = "SECS", value_parser = parse_seconds)]
     pub wait: Option<f64>,
 
+    /// Treat stdin lines that start with '/' as commands, as at the prompt
+    /// (/ping, /close 4000 bye, /frame ...).
+    #[arg(long)]
+    pub slash: bool,
+
     /// Print every event as one JSON object per line.
     #[arg(long, conflicts_with = "frames")]
     pub json: bool,
@@ -87,6 +92,37 @@ mod tests {
     #[test]
     fn cli_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    /// The committed completions are generated from this definition; this
+    /// fails when they drift. `WSCOPE_UPDATE_COMPLETIONS=1 cargo test`
+    /// rewrites them.
+    #[test]
+    fn committed_completions_match_the_cli() {
+        use clap_complete::Shell;
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("completions");
+        let update = std::env::var_os("WSCOPE_UPDATE_COMPLETIONS").is_some();
+        for (shell, file) in [
+            (Shell::Bash, "wscope.bash"),
+            (Shell::Zsh, "_wscope"),
+            (Shell::Fish, "wscope.fish"),
+            (Shell::Elvish, "wscope.elv"),
+            (Shell::PowerShell, "_wscope.ps1"),
+        ] {
+            let mut generated = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "wscope", &mut generated);
+            let path = dir.join(file);
+            if update {
+                std::fs::create_dir_all(&dir).unwrap();
+                std::fs::write(&path, &generated).unwrap();
+            }
+            let committed = std::fs::read(&path).unwrap_or_default();
+            assert!(
+                committed == generated,
+                "{} is out of date with the CLI: run WSCOPE_UPDATE_COMPLETIONS=1 cargo test",
+                path.display()
+            );
+        }
     }
 
     #[test]

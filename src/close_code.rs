@@ -23,6 +23,16 @@ pub fn name(code: u16) -> Option<&'static str> {
     NAMES.iter().find(|(c, _)| *c == code).map(|(_, n)| *n)
 }
 
+pub fn by_name(word: &str) -> Option<u16> {
+    let word = word.to_ascii_lowercase().replace('_', "-");
+    NAMES.iter().find(|(_, n)| *n == word).map(|(c, _)| *c)
+}
+
+/// All names, for completion.
+pub fn names() -> impl Iterator<Item = &'static str> {
+    NAMES.iter().map(|(_, n)| *n)
+}
+
 /// Why a code may not be sent in a Close frame, or `None` if it may
 /// (RFC 6455 §7.4.1 and §7.4.2).
 pub fn forbidden_on_wire(code: u16) -> Option<&'static str> {
@@ -57,6 +67,9 @@ mod tests {
         assert_eq!(name(1001), Some("going-away"));
         assert_eq!(describe(1011), "1011 (internal-error)");
         assert_eq!(describe(4000), "4000");
+        assert_eq!(by_name("policy_violation"), Some(1008));
+        assert_eq!(by_name("Normal"), Some(1000));
+        assert_eq!(by_name("nope"), None);
     }
 
     #[test]

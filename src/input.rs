@@ -1,6 +1,6 @@
 //! Where messages to send come from: -x arguments first, then lines of
-//! stdin, read on a thread of their own so the session never blocks on
-//! them. The channel is bounded: a slow server pushes back on the reader
+//! stdin or the prompt, read on a thread of their own so the session never
+//! blocks on them. The channel is bounded: a slow server pushes back on the reader
 //! instead of letting input pile up in memory.
 
 use std::collections::VecDeque;
@@ -11,14 +11,18 @@ use std::thread;
 
 use mio::Waker;
 
+use crate::command::{self, Command};
+
 pub enum Input {
-    Text(String),
+    Command(Command),
     /// A stdin line that is not UTF-8 cannot be a text message.
     NotUtf8 {
         line: u64,
     },
-    /// Stdin failed; the message says how.
+    /// Input failed; the message says how.
     Failed(String),
+    /// Leave at once, without waiting for the close handshake.
+    QuitNow,
 }
 
 pub struct InputQueue {
@@ -35,22 +39,32 @@ pub enum Next {
     End,
 }
 
+/// Bounded, so that a slow server pushes back on whoever produces input.
+const QUEUE_DEPTH: usize = 1024;
+
 impl InputQueue {
-    pub fn new(preset: Vec<String>) -> Self {
+    pub fn new(preset: Vec<Command>) -> Self {
         InputQueue {
-            preset: preset.into_iter().map(Input::Text).collect(),
+            preset: preset.into_iter().map(Input::Command).collect(),
             rx: None,
         }
     }
 
-    /// Also reads stdin, line by line, after the preset messages.
-    pub fn read_stdin(&mut self, waker: Arc<Waker>) {
-        let (tx, rx) = mpsc::sync_channel(1024);
+    /// A sender for a producer thread; input ends when it is dropped.
+    pub fn channel(&mut self) -> SyncSender<Input> {
+        let (tx, rx) = mpsc::sync_channel(QUEUE_DEPTH);
+        self.rx = Some(rx);
+        tx
+    }
+
+    /// Also reads stdin, line by line, after the preset messages. With
+    /// `slash`, lines starting with '/' are commands as at the prompt.
+    pub fn read_stdin(&mut self, waker: Arc<Waker>, slash: bool) {
+        let tx = self.channel();
         thread::Builder::new()
             .name("stdin".into())
-            .spawn(move || read_lines(io::stdin().lock(), tx, &waker))
+            .spawn(move || read_lines(io::stdin().lock(), slash, tx, &waker))
             .expect("spawning the stdin thread");
-        self.rx = Some(rx);
     }
 
     pub fn next(&mut self) -> Next {
@@ -68,7 +82,7 @@ impl InputQueue {
     }
 }
 
-fn read_lines(mut reader: impl BufRead, tx: SyncSender<Input>, waker: &Waker) {
+fn read_lines(mut reader: impl BufRead, slash: bool, tx: SyncSender<Input>, waker: &Waker) {
     let mut buf = Vec::new();
     let mut line_no = 0u64;
     loop {
@@ -79,7 +93,14 @@ fn read_lines(mut reader: impl BufRead, tx: SyncSender<Input>, waker: &Waker) {
                 line_no += 1;
                 strip_line_end(&mut buf);
                 match String::from_utf8(std::mem::take(&mut buf)) {
-                    Ok(text) => Input::Text(text),
+                    Ok(text) if slash => match command::parse(&text) {
+                        Ok(command) => Input::Command(command),
+                        Err(problem) => {
+                            eprintln!("wscope: error: stdin line {line_no}: {problem}");
+                            continue;
+                        }
+                    },
+                    Ok(text) => Input::Command(Command::Text(text)),
                     Err(_) => Input::NotUtf8 { line: line_no },
                 }
             }

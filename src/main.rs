@@ -4,12 +4,14 @@
 
 mod cli;
 mod close_code;
+mod command;
 mod connect;
 mod error;
 mod frame;
 mod handshake;
 mod input;
 mod render;
+mod repl;
 mod session;
 mod tap;
 mod target;
@@ -25,7 +27,9 @@ use tungstenite::protocol::{Role, WebSocketConfig};
 use tungstenite::WebSocket;
 
 use cli::{Cli, ColorChoice};
+use command::Command;
 use error::{fail, print_failure, warn, Exit, Failure, Stage};
+use input::InputQueue;
 use render::{Clock, Event, Human, Json, Out, Payload, Render};
 use target::Target;
 
@@ -99,16 +103,49 @@ fn run(cli: &Cli, render: &mut dyn Render) -> Result<Exit, Failure> {
         Some(WebSocketConfig::default()),
     );
 
-    // A terminal with nothing given on the command line is read line by
-    // line too, so the tool is usable by hand.
-    let read_stdin = !std::io::stdin().is_terminal() || cli.execute.is_empty();
     let opts = session::Options {
         wait: cli.wait.map(Duration::from_secs_f64),
         close_timeout: Duration::from_secs_f64(cli.close_timeout),
+        summary: summary(&target, &connected.facts, &verdict),
     };
-    let session = session::Session::new(ws, render, opts, cli.execute.clone(), read_stdin)
+    let (poll, waker) = session::readiness()
         .map_err(|e| fail(Stage::Io, format!("cannot set up the session: {e}")))?;
-    session.run()
+    let preset = cli.execute.iter().cloned().map(Command::Text).collect();
+    let mut input = InputQueue::new(preset);
+    // The prompt when a person is at the terminal and gave nothing to send.
+    let interactive = std::io::stdin().is_terminal() && cli.execute.is_empty();
+    let terminal = interactive.then(repl::TerminalGuard::save);
+    if interactive {
+        let printer = repl::start(input.channel(), waker.clone())
+            .map_err(|message| fail(Stage::Io, message))?;
+        render.out().use_printer(printer);
+    } else if !std::io::stdin().is_terminal() {
+        input.read_stdin(waker.clone(), cli.slash);
+    }
+    let outcome = session::Session::new(ws, &mut *render, opts, (poll, waker), input).run();
+    if let Some(terminal) = terminal {
+        // Let the prompt thread print what it was handed, then take the
+        // terminal back from it.
+        std::thread::sleep(Duration::from_millis(30));
+        render.out().use_stdout();
+        drop(terminal);
+        println!();
+    }
+    outcome
+}
+
+/// One line about the connection for /status.
+fn summary(target: &Target, facts: &connect::ConnectFacts, verdict: &handshake::Verdict) -> String {
+    let tls = facts.tls.as_ref().map_or_else(
+        || "no TLS".to_string(),
+        |t| format!("{} {}", t.version, t.cipher),
+    );
+    format!(
+        "{} at {}; {tls}; subprotocol: {}",
+        target.url,
+        facts.addr,
+        verdict.subprotocol.as_deref().unwrap_or("none")
+    )
 }
 
 /// A non-101 answer's message carries the start of its body, since that is

@@ -17,8 +17,9 @@ use tungstenite::protocol::CloseFrame;
 use tungstenite::{Error as WsError, Message, WebSocket};
 
 use crate::close_code;
+use crate::command::{Command, CraftedFrame, COMMANDS};
 use crate::connect::Transport;
-use crate::error::{fail, warn, Exit, Failure, Stage};
+use crate::error::{fail, Exit, Failure, Stage};
 use crate::frame::{Frame, Kind};
 use crate::input::{Input, InputQueue, Next};
 use crate::render::{Dir, Event, Initiator, Render};
@@ -28,11 +29,20 @@ use crate::violation;
 const SOCKET: Token = Token(0);
 const WAKER: Token = Token(1);
 
+/// The poll the session waits on, and the waker input threads use.
+pub fn readiness() -> io::Result<(Poll, Arc<Waker>)> {
+    let poll = Poll::new()?;
+    let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+    Ok((poll, waker))
+}
+
 pub struct Options {
     /// Stay open this long after the last message once input has ended.
     pub wait: Option<Duration>,
     /// How long to wait for the server's Close after ours.
     pub close_timeout: Duration,
+    /// What /status says about the connection besides the counters.
+    pub summary: String,
 }
 
 pub type Socket = WebSocket<Tap<Transport>>;
@@ -42,13 +52,16 @@ pub struct Session<'r> {
     render: &'r mut dyn Render,
     opts: Options,
     poll: Poll,
-    /// Held here too: if only the input thread held it, its exit would
+    /// Held here too: if only an input thread held it, its exit would
     /// close the eventfd and drop a wake-up not yet collected.
     _waker: Arc<Waker>,
     input: InputQueue,
+    started: Instant,
     input_ended_at: Option<Instant>,
     /// The socket took less than we gave it; wait until it is writable.
     write_blocked: bool,
+    /// Hand-made frames waiting for tungstenite's buffer to empty.
+    pending_raw: VecDeque<Vec<u8>>,
     close_sent_at: Option<Instant>,
     last_received: Instant,
     /// Data messages handed to tungstenite whose last frame has not yet
@@ -56,6 +69,11 @@ pub struct Session<'r> {
     pending_out: VecDeque<(bool, Vec<u8>)>,
     in_data_frames: usize,
     out_data_frames: usize,
+    frames_in: u64,
+    frames_out: u64,
+    /// Pings we sent, to time the matching pongs.
+    pings: VecDeque<(Vec<u8>, Instant)>,
+    last_rtt: Option<Duration>,
     /// The code and reason of the last Close frame the server sent, as
     /// decoded from the wire (tungstenite replaces invalid codes).
     last_close_in: Option<(Option<u16>, String)>,
@@ -63,37 +81,36 @@ pub struct Session<'r> {
 }
 
 impl<'r> Session<'r> {
-    /// `read_stdin` adds the lines of stdin after the preset messages.
     pub fn new(
         ws: Socket,
         render: &'r mut dyn Render,
         opts: Options,
-        preset: Vec<String>,
-        read_stdin: bool,
-    ) -> io::Result<Self> {
-        let poll = Poll::new()?;
-        let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
-        let mut input = InputQueue::new(preset);
-        if read_stdin {
-            input.read_stdin(waker.clone());
-        }
-        Ok(Session {
+        (poll, waker): (Poll, Arc<Waker>),
+        input: InputQueue,
+    ) -> Self {
+        Session {
             ws,
             render,
             opts,
             poll,
             _waker: waker,
             input,
+            started: Instant::now(),
             input_ended_at: None,
             write_blocked: false,
+            pending_raw: VecDeque::new(),
             close_sent_at: None,
             last_received: Instant::now(),
             pending_out: VecDeque::new(),
             in_data_frames: 0,
             out_data_frames: 0,
+            frames_in: 0,
+            frames_out: 0,
+            pings: VecDeque::new(),
+            last_rtt: None,
             last_close_in: None,
             outcome: None,
-        })
+        }
     }
 
     pub fn run(mut self) -> Result<Exit, Failure> {
@@ -136,30 +153,65 @@ impl<'r> Session<'r> {
     /// Hands tungstenite everything the input has ready, until the socket
     /// pushes back.
     fn send_input(&mut self) {
-        while self.close_sent_at.is_none() && !self.write_blocked && self.input_ended_at.is_none() {
+        while self.input_ended_at.is_none()
+            && !self.write_blocked
+            && self.pending_raw.is_empty()
+            && self.outcome.is_none()
+        {
             match self.input.next() {
-                Next::Item(Input::Text(text)) => self.send_text(text),
-                Next::Item(Input::NotUtf8 { line }) => warn(&format!(
+                Next::Item(Input::Command(command)) => self.execute(command),
+                Next::Item(Input::NotUtf8 { line }) => self.notice(&format!(
                     "stdin line {line} is not valid UTF-8; not sent as text"
                 )),
                 Next::Item(Input::Failed(why)) => {
-                    warn(&why);
+                    self.notice(&why);
                     self.end_of_input();
                 }
+                Next::Item(Input::QuitNow) => self.outcome = Some(Ok(Exit::Normal)),
                 Next::Pending => break,
                 Next::End => self.end_of_input(),
-            }
-            if self.outcome.is_some() {
-                return;
             }
         }
         self.show_outgoing_frames();
     }
 
+    fn execute(&mut self, command: Command) {
+        if self.close_sent_at.is_some() && !matches!(command, Command::Status | Command::Help) {
+            let what = match command {
+                Command::Quit | Command::Close { .. } => {
+                    "already closing; waiting for the server's Close (Ctrl-C again quits at once)"
+                }
+                _ => "not sent: the connection is closing",
+            };
+            return self.notice(what);
+        }
+        match command {
+            Command::Text(text) => self.send_text(text),
+            Command::Binary(data) => self.send_binary(data),
+            Command::File(path) => match std::fs::read(&path) {
+                Ok(data) => self.send_binary(data),
+                Err(e) => self.notice(&format!("/file: cannot read {}: {e}", path.display())),
+            },
+            Command::Ping(payload) => {
+                self.pings.push_back((payload.clone(), Instant::now()));
+                self.write(Message::Ping(payload.into()));
+            }
+            Command::Pong(payload) => self.write(Message::Pong(payload.into())),
+            Command::Close { code, reason } => self.start_close(code, &reason),
+            Command::Frame(frame) => self.send_crafted(&frame),
+            Command::Status => {
+                let status = self.status();
+                self.notice(&status)
+            }
+            Command::Help => self.notice(&help()),
+            Command::Quit => self.start_close(Some(1000), ""),
+        }
+    }
+
     fn end_of_input(&mut self) {
         self.input_ended_at = Some(Instant::now());
         if self.opts.wait.is_none() {
-            self.start_close();
+            self.start_close(Some(1000), "");
         }
     }
 
@@ -169,6 +221,21 @@ impl<'r> Session<'r> {
                 .push_back((false, text.as_bytes().to_vec()));
         }
         self.write(Message::text(text));
+    }
+
+    fn send_binary(&mut self, data: Vec<u8>) {
+        if self.render.wants_outgoing_messages() {
+            self.pending_out.push_back((true, data.clone()));
+        }
+        self.write(Message::binary(data));
+    }
+
+    /// A hand-made frame goes out as raw bytes beneath tungstenite, once
+    /// everything tungstenite holds has been written, to keep the order.
+    fn send_crafted(&mut self, frame: &CraftedFrame) {
+        let key = getrandom::u32().unwrap_or(0x5eed_f00d).to_be_bytes();
+        self.pending_raw.push_back(frame.encode(key));
+        self.flush_socket();
     }
 
     fn write(&mut self, message: Message) {
@@ -182,16 +249,16 @@ impl<'r> Session<'r> {
         }
     }
 
-    fn start_close(&mut self) {
+    fn start_close(&mut self, code: Option<u16>, reason: &str) {
         if self.close_sent_at.is_some() || !self.ws.can_write() {
             return;
         }
         self.close_sent_at = Some(Instant::now());
-        let frame = CloseFrame {
-            code: CloseCode::Normal,
-            reason: "".into(),
-        };
-        match self.ws.close(Some(frame)) {
+        let frame = code.map(|code| CloseFrame {
+            code: CloseCode::from(code),
+            reason: reason.into(),
+        });
+        match self.ws.close(frame) {
             Ok(()) => {}
             Err(WsError::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {
                 self.write_blocked = true
@@ -201,12 +268,36 @@ impl<'r> Session<'r> {
         self.show_outgoing_frames();
     }
 
+    fn notice(&mut self, text: &str) {
+        let _ = self.render.event(&Event::Notice(text));
+    }
+
+    fn status(&self) -> String {
+        let tap = self.ws.get_ref();
+        let rtt = self.last_rtt.map_or_else(
+            || "none yet".to_string(),
+            |d| format!("{:.2} ms", d.as_secs_f64() * 1000.0),
+        );
+        format!(
+            "{}; up {:.1} s; out: {} frames, {} bytes; in: {} frames, {} bytes; last ping round trip: {rtt}",
+            self.opts.summary,
+            self.started.elapsed().as_secs_f64(),
+            self.frames_out,
+            tap.bytes_out,
+            self.frames_in,
+            tap.bytes_in,
+        )
+    }
+
     fn flush_socket(&mut self) {
         if self.outcome.is_some() {
             return;
         }
         match self.ws.flush() {
-            Ok(()) => self.write_blocked = false,
+            Ok(()) => {
+                self.write_blocked = false;
+                self.write_pending_raw();
+            }
             Err(WsError::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {
                 self.write_blocked = true
             }
@@ -215,6 +306,23 @@ impl<'r> Session<'r> {
             Err(e) => self.fail_connection(e),
         }
         self.show_outgoing_frames();
+    }
+
+    /// Moves hand-made frames to the tap while the socket takes them.
+    fn write_pending_raw(&mut self) {
+        while let Some(bytes) = self.pending_raw.pop_front() {
+            match self.ws.get_mut().write_raw(&bytes) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.write_blocked = true;
+                    break;
+                }
+                Err(e) => {
+                    self.fail_connection(WsError::Io(e));
+                    break;
+                }
+            }
+        }
     }
 
     /// Reads until the socket has nothing more, showing every frame.
@@ -259,13 +367,32 @@ impl<'r> Session<'r> {
                 self.show_message(Dir::In, true, &data);
             }
             Message::Ping(_) => self.show_incoming_frames_until(|f| f.header.kind() == Kind::Ping),
-            Message::Pong(_) => self.show_incoming_frames_until(|f| f.header.kind() == Kind::Pong),
+            Message::Pong(payload) => {
+                self.show_incoming_frames_until(|f| f.header.kind() == Kind::Pong);
+                self.time_pong(&payload);
+            }
             Message::Close(_) => {
                 self.show_incoming_frames_until(|f| f.header.kind() == Kind::Close);
                 self.on_close_received();
             }
             Message::Frame(_) => {}
         }
+    }
+
+    /// A pong that echoes one of our pings gives its round trip.
+    fn time_pong(&mut self, payload: &[u8]) {
+        let Some(i) = self.pings.iter().position(|(p, _)| p == payload) else {
+            return;
+        };
+        let Some((_, sent)) = self.pings.remove(i) else {
+            return;
+        };
+        let rtt = sent.elapsed();
+        self.last_rtt = Some(rtt);
+        self.notice(&format!(
+            "pong matches our ping: round trip {:.2} ms",
+            rtt.as_secs_f64() * 1000.0
+        ));
     }
 
     fn on_close_received(&mut self) {
@@ -302,6 +429,7 @@ impl<'r> Session<'r> {
     /// matches `last`, or all of them.
     fn show_incoming_frames_until(&mut self, last: impl Fn(&Frame) -> bool) {
         while let Some(frame) = self.ws.get_mut().next_incoming() {
+            self.frames_in += 1;
             if is_data(&frame) {
                 self.in_data_frames += 1;
             }
@@ -323,6 +451,7 @@ impl<'r> Session<'r> {
 
     fn show_outgoing_frames(&mut self) {
         while let Some(frame) = self.ws.get_mut().next_outgoing() {
+            self.frames_out += 1;
             if self.render.wants_frames() {
                 let _ = self.render.event(&Event::Frame {
                     dir: Dir::Out,
@@ -408,7 +537,7 @@ impl<'r> Session<'r> {
                 ),
             )));
         } else {
-            self.start_close();
+            self.start_close(Some(1000), "");
         }
     }
 
@@ -420,6 +549,8 @@ impl<'r> Session<'r> {
         let _ = tcp.set_write_timeout(Some(
             self.opts.close_timeout.max(Duration::from_millis(100)),
         ));
+        let _ = self.ws.flush();
+        self.write_pending_raw();
         let _ = self.ws.flush();
         self.show_outgoing_frames();
         self.show_incoming_frames_until(|_| false);
@@ -436,4 +567,15 @@ fn is_data(frame: &Frame) -> bool {
 
 fn ends_data_message(frame: &Frame) -> bool {
     is_data(frame) && frame.header.fin
+}
+
+fn help() -> String {
+    let mut text = String::from("commands (a line without '/' is sent as text):");
+    for (name, example, what) in COMMANDS {
+        text.push_str(&format!("\n  {name:<8} {what}\n           e.g. {example}"));
+    }
+    text.push_str(
+        "\n  Ctrl-C clears the line; on an empty line it closes (Close 1000); twice quits at once.",
+    );
+    text
 }

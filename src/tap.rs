@@ -15,6 +15,9 @@ pub struct Tap<S> {
     outgoing: FrameDecoder,
     frames_in: VecDeque<Frame>,
     frames_out: VecDeque<Frame>,
+    /// Hand-made frame bytes not yet accepted by the socket; they go out
+    /// before anything tungstenite writes next.
+    raw_out: VecDeque<u8>,
     /// Plaintext bytes that crossed each way.
     pub bytes_in: u64,
     pub bytes_out: u64,
@@ -29,6 +32,7 @@ impl<S> Tap<S> {
             outgoing: FrameDecoder::new(preview_limit),
             frames_in: VecDeque::new(),
             frames_out: VecDeque::new(),
+            raw_out: VecDeque::new(),
             bytes_in: 0,
             bytes_out: 0,
         };
@@ -74,6 +78,31 @@ impl<S> Tap<S> {
     }
 }
 
+impl<S: Write> Tap<S> {
+    /// Queues bytes that bypass tungstenite (a frame it would refuse to
+    /// build, such as an unmasked client frame) and writes what the socket
+    /// takes now. Call only when tungstenite has nothing buffered, so that
+    /// order on the wire is the order of sending.
+    pub fn write_raw(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.raw_out.extend(bytes);
+        self.drain_raw()
+    }
+
+    /// Writes queued raw bytes; `WouldBlock` if some remain.
+    fn drain_raw(&mut self) -> io::Result<()> {
+        while !self.raw_out.is_empty() {
+            let (front, _) = self.raw_out.as_slices();
+            let n = self.inner.write(front)?;
+            if n == 0 {
+                return Err(io::ErrorKind::WriteZero.into());
+            }
+            let written: Vec<u8> = self.raw_out.drain(..n).collect();
+            self.saw_outgoing(&written);
+        }
+        Ok(())
+    }
+}
+
 impl<S: Read> Read for Tap<S> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
@@ -84,12 +113,14 @@ impl<S: Read> Read for Tap<S> {
 
 impl<S: Write> Write for Tap<S> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.drain_raw()?;
         let n = self.inner.write(buf)?;
         self.saw_outgoing(&buf[..n]);
         Ok(n)
     }
 
     fn flush(&mut self) -> io::Result<()> {
+        self.drain_raw()?;
         self.inner.flush()
     }
 }
@@ -126,6 +157,22 @@ mod tests {
         tap.write_all(&frame[3..]).unwrap();
         assert_eq!(tap.next_outgoing().unwrap().preview, b"hi");
         assert_eq!(tap.bytes_out, 4);
+    }
+
+    #[test]
+    fn raw_bytes_go_out_before_later_writes_and_are_decoded() {
+        let mut tap = Tap::new(Trickle { written: vec![] }, 16, &[]);
+        // An unmasked text frame "hi", then a later tungstenite write.
+        assert!(tap.write_raw(&[0x81, 0x02, b'h', b'i']).is_ok());
+        assert!(tap.raw_out.is_empty());
+        tap.write_all(&[0x89, 0x00]).unwrap();
+        assert_eq!(tap.inner.written, vec![0x81, 0x02, b'h', b'i', 0x89, 0x00]);
+        let first = tap.next_outgoing().unwrap();
+        assert_eq!(
+            (first.header.mask_key, first.preview.as_slice()),
+            (None, &b"hi"[..])
+        );
+        assert_eq!(tap.next_outgoing().unwrap().header.opcode, 0x9);
     }
 
     #[test]

@@ -282,6 +282,11 @@ impl Render for Human {
             } => self.close(*code, reason, *initiator)?,
             // Errors go to stderr from main, once, in every mode.
             Event::Error(_) => {}
+            Event::Notice(text) => {
+                for line in text.lines() {
+                    writeln!(self.out, "{} {} {line}", self.stamp(), "*".bold())?;
+                }
+            }
         }
         self.out.end_event()
     }
@@ -292,6 +297,10 @@ impl Render for Human {
 
     fn wants_frames(&self) -> bool {
         true
+    }
+
+    fn out(&mut self) -> &mut Out {
+        &mut self.out
     }
 
     fn wants_outgoing_messages(&self) -> bool {

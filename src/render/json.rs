@@ -104,6 +104,10 @@ impl Json {
                     Initiator::Remote => "remote",
                 },
             }),
+            Event::Notice(text) => json!({
+                "event": "notice", "t": t,
+                "message": text,
+            }),
             Event::Error(failure) => json!({
                 "event": "error", "t": t,
                 "stage": failure.stage.name(),
@@ -155,6 +159,10 @@ impl Render for Json {
 
     fn wants_frames(&self) -> bool {
         true
+    }
+
+    fn out(&mut self) -> &mut Out {
+        &mut self.out
     }
 
     fn wants_outgoing_messages(&self) -> bool {

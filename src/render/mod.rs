@@ -8,6 +8,8 @@ mod payload;
 use std::io::{self, IsTerminal, Write};
 use std::time::Instant;
 
+use rustyline::ExternalPrinter;
+
 pub use human::Human;
 pub use json::Json;
 pub use payload::Payload;
@@ -70,6 +72,9 @@ pub enum Event<'a> {
         initiator: Initiator,
     },
     Error(&'a Failure),
+    /// Something the user asked about or should know (/status, a round
+    /// trip, input that could not be sent).
+    Notice(&'a str),
 }
 
 pub trait Render {
@@ -81,6 +86,7 @@ pub trait Render {
     fn wants_frames(&self) -> bool;
     /// Whether outgoing data messages are shown.
     fn wants_outgoing_messages(&self) -> bool;
+    fn out(&mut self) -> &mut Out;
 }
 
 /// Seconds since the program started, for the `t` of every event.
@@ -97,10 +103,22 @@ impl Clock {
     }
 }
 
-/// Stdout, flushed per event on a terminal and batched otherwise.
+/// Where rendered output goes: stdout, flushed per event on a terminal and
+/// batched otherwise; or, while the prompt is up, rustyline's printer, so
+/// that output appears above the line being typed.
 pub struct Out {
-    writer: io::BufWriter<io::Stdout>,
-    interactive: bool,
+    sink: Sink,
+}
+
+enum Sink {
+    Stdout {
+        writer: io::BufWriter<io::Stdout>,
+        interactive: bool,
+    },
+    Printer {
+        printer: Box<dyn ExternalPrinter + Send>,
+        pending: Vec<u8>,
+    },
 }
 
 impl Out {
@@ -108,30 +126,74 @@ impl Out {
         let stdout = io::stdout();
         let interactive = stdout.is_terminal();
         Out {
-            writer: io::BufWriter::with_capacity(64 * 1024, stdout),
-            interactive,
+            sink: Sink::Stdout {
+                writer: io::BufWriter::with_capacity(64 * 1024, stdout),
+                interactive,
+            },
         }
     }
 
+    /// Sends everything from now on through the prompt's printer.
+    pub fn use_printer(&mut self, printer: Box<dyn ExternalPrinter + Send>) {
+        let _ = self.flush();
+        self.sink = Sink::Printer {
+            printer,
+            pending: Vec::new(),
+        };
+    }
+
+    /// Back to stdout, once the prompt is gone.
+    pub fn use_stdout(&mut self) {
+        let _ = self.flush();
+        *self = Out::stdout();
+    }
+
     pub fn end_event(&mut self) -> io::Result<()> {
-        if self.interactive {
-            self.writer.flush()?;
+        match &mut self.sink {
+            Sink::Stdout {
+                writer,
+                interactive: true,
+            } => writer.flush(),
+            Sink::Stdout { .. } => Ok(()),
+            // An event that showed nothing must not print an empty line.
+            Sink::Printer { pending, .. } if pending.is_empty() => Ok(()),
+            Sink::Printer { printer, pending } => {
+                // The terminal is in raw mode while the prompt is up, so
+                // line breaks must return the carriage themselves.
+                let text = String::from_utf8_lossy(pending).replace('\n', "\r\n");
+                pending.clear();
+                printer.print(text).map_err(io::Error::other)
+            }
         }
-        Ok(())
     }
 }
 
 impl Write for Out {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.writer.write(buf)
+        match &mut self.sink {
+            Sink::Stdout { writer, .. } => writer.write(buf),
+            Sink::Printer { pending, .. } => {
+                pending.extend_from_slice(buf);
+                Ok(buf.len())
+            }
+        }
     }
 
     fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
-        self.writer.write_all(buf)
+        match &mut self.sink {
+            Sink::Stdout { writer, .. } => writer.write_all(buf),
+            Sink::Printer { pending, .. } => {
+                pending.extend_from_slice(buf);
+                Ok(())
+            }
+        }
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.writer.flush()
+        match &mut self.sink {
+            Sink::Stdout { writer, .. } => writer.flush(),
+            Sink::Printer { .. } => self.end_event(),
+        }
     }
 }
 

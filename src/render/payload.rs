@@ -17,6 +17,11 @@ impl Payload {
 
 impl Render for Payload {
     fn event(&mut self, event: &Event) -> io::Result<()> {
+        if let Event::Notice(text) = event {
+            // Stdout carries payloads only.
+            eprintln!("wscope: {text}");
+            return Ok(());
+        }
         if let Event::Message {
             dir: Dir::In,
             binary,
@@ -41,6 +46,10 @@ impl Render for Payload {
 
     fn wants_frames(&self) -> bool {
         false
+    }
+
+    fn out(&mut self) -> &mut Out {
+        &mut self.out
     }
 
     fn wants_outgoing_messages(&self) -> bool {

@@ -1,0 +1,48 @@
+
+using namespace System.Management.Automation
+using namespace System.Management.Automation.Language
+
+Register-ArgumentCompleter -Native -CommandName 'wscope' -ScriptBlock {
+    param($wordToComplete, $commandAst, $cursorPosition)
+
+    $commandElements = $commandAst.CommandElements
+    $command = @(
+        'wscope'
+        for ($i = 1; $i -lt $commandElements.Count; $i++) {
+            $element = $commandElements[$i]
+            if ($element -isnot [StringConstantExpressionAst] -or
+                $element.StringConstantType -ne [StringConstantType]::BareWord -or
+                $element.Value.StartsWith('-') -or
+                $element.Value -eq $wordToComplete) {
+                break
+        }
+        $element.Value
+    }) -join ';'
+
+    $completions = @(switch ($command) {
+        'wscope' {
+            [CompletionResult]::new('-x', '-x', [CompletionResultType]::ParameterName, 'Send TEXT as a text message (repeatable, sent in order)')
+            [CompletionResult]::new('--execute', '--execute', [CompletionResultType]::ParameterName, 'Send TEXT as a text message (repeatable, sent in order)')
+            [CompletionResult]::new('-w', '-w', [CompletionResultType]::ParameterName, 'After the input is used up, stay open until SECS seconds pass with nothing received, then close')
+            [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'After the input is used up, stay open until SECS seconds pass with nothing received, then close')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to colour the output')
+            [CompletionResult]::new('--ca', '--ca', [CompletionResultType]::ParameterName, 'Trust the CA certificates in this PEM file, besides the built-in roots')
+            [CompletionResult]::new('--preview', '--preview', [CompletionResultType]::ParameterName, 'Show at most BYTES of each frame''s payload')
+            [CompletionResult]::new('--close-timeout', '--close-timeout', [CompletionResultType]::ParameterName, 'How long to wait for the server''s Close after sending ours')
+            [CompletionResult]::new('--connect-timeout', '--connect-timeout', [CompletionResultType]::ParameterName, 'Give up connecting (TCP, TLS and the upgrade) after SECS seconds')
+            [CompletionResult]::new('--slash', '--slash', [CompletionResultType]::ParameterName, 'Treat stdin lines that start with ''/'' as commands, as at the prompt (/ping, /close 4000 bye, /frame ...)')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print every event as one JSON object per line')
+            [CompletionResult]::new('--frames', '--frames', [CompletionResultType]::ParameterName, 'Show the handshake and frame view even when stdout is not a terminal (by default a pipe gets only the payload of each incoming message)')
+            [CompletionResult]::new('-k', '-k', [CompletionResultType]::ParameterName, 'Do not verify the server''s certificate (dangerous; warns)')
+            [CompletionResult]::new('--insecure', '--insecure', [CompletionResultType]::ParameterName, 'Do not verify the server''s certificate (dangerous; warns)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+    })
+
+    $completions.Where{ $_.CompletionText -like "$wordToComplete*" } |
+        Sort-Object -Property ListItemText
+}

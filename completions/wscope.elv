@@ -1,0 +1,42 @@
+
+use builtin;
+use str;
+
+set edit:completion:arg-completer[wscope] = {|@words|
+    fn spaces {|n|
+        builtin:repeat $n ' ' | str:join ''
+    }
+    fn cand {|text desc|
+        edit:complex-candidate $text &display=$text' '(spaces (- 14 (wcswidth $text)))$desc
+    }
+    var command = 'wscope'
+    for word $words[1..-1] {
+        if (str:has-prefix $word '-') {
+            break
+        }
+        set command = $command';'$word
+    }
+    var completions = [
+        &'wscope'= {
+            cand -x 'Send TEXT as a text message (repeatable, sent in order)'
+            cand --execute 'Send TEXT as a text message (repeatable, sent in order)'
+            cand -w 'After the input is used up, stay open until SECS seconds pass with nothing received, then close'
+            cand --wait 'After the input is used up, stay open until SECS seconds pass with nothing received, then close'
+            cand --color 'When to colour the output'
+            cand --ca 'Trust the CA certificates in this PEM file, besides the built-in roots'
+            cand --preview 'Show at most BYTES of each frame''s payload'
+            cand --close-timeout 'How long to wait for the server''s Close after sending ours'
+            cand --connect-timeout 'Give up connecting (TCP, TLS and the upgrade) after SECS seconds'
+            cand --slash 'Treat stdin lines that start with ''/'' as commands, as at the prompt (/ping, /close 4000 bye, /frame ...)'
+            cand --json 'Print every event as one JSON object per line'
+            cand --frames 'Show the handshake and frame view even when stdout is not a terminal (by default a pipe gets only the payload of each incoming message)'
+            cand -k 'Do not verify the server''s certificate (dangerous; warns)'
+            cand --insecure 'Do not verify the server''s certificate (dangerous; warns)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+    ]
+    $completions[$command]
+}

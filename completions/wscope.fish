@@ -1,0 +1,15 @@
+complete -c wscope -s x -l execute -d 'Send TEXT as a text message (repeatable, sent in order)' -r
+complete -c wscope -s w -l wait -d 'After the input is used up, stay open until SECS seconds pass with nothing received, then close' -r
+complete -c wscope -l color -d 'When to colour the output' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c wscope -l ca -d 'Trust the CA certificates in this PEM file, besides the built-in roots' -r -F
+complete -c wscope -l preview -d 'Show at most BYTES of each frame\'s payload' -r
+complete -c wscope -l close-timeout -d 'How long to wait for the server\'s Close after sending ours' -r
+complete -c wscope -l connect-timeout -d 'Give up connecting (TCP, TLS and the upgrade) after SECS seconds' -r
+complete -c wscope -l slash -d 'Treat stdin lines that start with \'/\' as commands, as at the prompt (/ping, /close 4000 bye, /frame ...)'
+complete -c wscope -l json -d 'Print every event as one JSON object per line'
+complete -c wscope -l frames -d 'Show the handshake and frame view even when stdout is not a terminal (by default a pipe gets only the payload of each incoming message)'
+complete -c wscope -s k -l insecure -d 'Do not verify the server\'s certificate (dangerous; warns)'
+complete -c wscope -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c wscope -s V -l version -d 'Print version'

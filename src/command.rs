@@ -1,0 +1,559 @@
+//! Parsing what a user types (in the REPL, or in a pipe with --slash) into
+//! a command. Pure: no I/O, so every rule is unit-tested and fuzzable, and
+//! every error names what was wrong and where.
+
+use std::path::PathBuf;
+
+use crate::close_code;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    Text(String),
+    Binary(Vec<u8>),
+    /// Binary read from a file when the command runs.
+    File(PathBuf),
+    Ping(Vec<u8>),
+    Pong(Vec<u8>),
+    Close {
+        code: Option<u16>,
+        reason: String,
+    },
+    Frame(CraftedFrame),
+    Status,
+    Help,
+    Quit,
+}
+
+/// A hand-made frame: every header field is the user's choice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CraftedFrame {
+    pub fin: bool,
+    pub rsv1: bool,
+    pub rsv2: bool,
+    pub rsv3: bool,
+    pub opcode: u8,
+    pub mask: Mask,
+    pub payload: Vec<u8>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mask {
+    Random,
+    Key([u8; 4]),
+    /// Unmasked, which RFC 6455 §5.1 forbids a client: for testing servers.
+    Off,
+}
+
+/// Every command with a one-line example, for /help and completion.
+pub const COMMANDS: &[(&str, &str, &str)] = &[
+    (
+        "/text",
+        "/text /not-a-command",
+        "send text that starts with '/'",
+    ),
+    (
+        "/hex",
+        "/hex 48 65 6c 6c 6f",
+        "send binary from hex (48:65, 0x4865 and 4865 work too)",
+    ),
+    ("/b64", "/b64 SGVsbG8=", "send binary from base64"),
+    (
+        "/file",
+        "/file ./payload.bin",
+        "send a file's bytes as one binary message",
+    ),
+    (
+        "/ping",
+        "/ping hello   /ping hex:0102",
+        "send a ping; the matching pong shows the round trip",
+    ),
+    ("/pong", "/pong hex:cafe", "send an unsolicited pong"),
+    (
+        "/close",
+        "/close going-away bye",
+        "close with a code (number or name) and reason",
+    ),
+    (
+        "/close!",
+        "/close! 1005",
+        "close with any code or reason, even ones RFC 6455 forbids",
+    ),
+    (
+        "/frame",
+        "/frame op=text fin=0 text=hel",
+        "send a hand-made frame (op fin rsv1-3 mask; then text= or hex=)",
+    ),
+    (
+        "/status",
+        "/status",
+        "show the connection, counters and last ping round trip",
+    ),
+    ("/help", "/help", "list the commands"),
+    (
+        "/quit",
+        "/quit",
+        "close the connection (Close 1000) and quit",
+    ),
+];
+
+/// Parses one input line. A line that does not start with '/' is text.
+pub fn parse(line: &str) -> Result<Command, String> {
+    let Some(rest) = line.strip_prefix('/') else {
+        return Ok(Command::Text(line.to_string()));
+    };
+    let (name, arg) = match rest.split_once(' ') {
+        Some((name, arg)) => (name, arg),
+        None => (rest, ""),
+    };
+    match name {
+        "text" => Ok(Command::Text(arg.to_string())),
+        "hex" => parse_hex(arg).map(Command::Binary),
+        "b64" | "base64" => parse_base64(arg).map(Command::Binary),
+        "file" => {
+            let path = arg.trim();
+            if path.is_empty() {
+                return Err("/file needs a path, e.g. /file ./payload.bin".into());
+            }
+            Ok(Command::File(PathBuf::from(path)))
+        }
+        "ping" => parse_payload(arg).map(Command::Ping),
+        "pong" => parse_payload(arg).map(Command::Pong),
+        "close" => parse_close(arg, false),
+        "close!" => parse_close(arg, true),
+        "frame" => parse_frame(arg).map(Command::Frame),
+        "status" => Ok(Command::Status),
+        "help" | "?" => Ok(Command::Help),
+        "quit" | "exit" | "q" => Ok(Command::Quit),
+        "" => Err("empty command: type /help for the list, or /text / to send a lone '/'".into()),
+        other => Err(format!(
+            "unknown command '/{other}': type /help for the list, or /text to send text starting with '/'"
+        )),
+    }
+}
+
+/// Hex in any of the usual spellings: `48 65 6c`, `48:65:6c`, `0x48656c`,
+/// `48656c`. Errors give the 1-based position of the offending character.
+pub fn parse_hex(input: &str) -> Result<Vec<u8>, String> {
+    let mut digits: Vec<(usize, u8)> = Vec::with_capacity(input.len());
+    let chars: Vec<char> = input.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        let pos = i + 1;
+        if c == '0' && matches!(chars.get(i + 1), Some('x' | 'X')) {
+            // A 0x prefix at the start of a group.
+            let at_group_start = i == 0 || matches!(chars[i - 1], ' ' | ':' | ',' | '-');
+            if at_group_start {
+                i += 2;
+                continue;
+            }
+        }
+        match c {
+            ' ' | ':' | ',' | '-' | '\t' => {}
+            _ => match c.to_digit(16) {
+                Some(d) => digits.push((pos, d as u8)),
+                None => {
+                    return Err(format!(
+                        "bad hex: '{c}' at position {pos} is not a hex digit"
+                    ))
+                }
+            },
+        }
+        i += 1;
+    }
+    if digits.len() % 2 != 0 {
+        let (pos, _) = digits[digits.len() - 1];
+        return Err(format!(
+            "bad hex: odd number of digits ({}); the digit at position {pos} has no pair",
+            digits.len()
+        ));
+    }
+    Ok(digits.chunks(2).map(|p| (p[0].1 << 4) | p[1].1).collect())
+}
+
+fn parse_base64(input: &str) -> Result<Vec<u8>, String> {
+    use base64::Engine;
+    let compact: String = input.split_whitespace().collect();
+    base64::engine::general_purpose::STANDARD
+        .decode(compact.as_bytes())
+        .map_err(|e| format!("bad base64: {e}"))
+}
+
+/// A control or frame payload: text, or bytes after a `hex:` or `b64:` prefix.
+pub fn parse_payload(arg: &str) -> Result<Vec<u8>, String> {
+    if let Some(h) = arg.strip_prefix("hex:") {
+        parse_hex(h)
+    } else if let Some(b) = arg.strip_prefix("b64:") {
+        parse_base64(b)
+    } else {
+        Ok(arg.as_bytes().to_vec())
+    }
+}
+
+/// A close code by number or by name (`normal`, `going-away`, ...).
+pub fn parse_close_code(word: &str) -> Result<u16, String> {
+    if let Ok(n) = word.parse::<u32>() {
+        return u16::try_from(n).map_err(|_| format!("close code {n} is out of range (0-65535)"));
+    }
+    close_code::by_name(word).ok_or_else(|| {
+        format!("'{word}' is not a close code: use a number such as 1000 or a name such as normal, going-away, policy-violation")
+    })
+}
+
+fn parse_close(arg: &str, forced: bool) -> Result<Command, String> {
+    let arg = arg.trim_start();
+    if arg.is_empty() {
+        return Ok(Command::Close {
+            code: Some(1000),
+            reason: String::new(),
+        });
+    }
+    let (word, reason) = match arg.split_once(' ') {
+        Some((w, r)) => (w, r.to_string()),
+        None => (arg, String::new()),
+    };
+    let code = parse_close_code(word)?;
+    if !forced {
+        if let Some(why) = close_code::forbidden_on_wire(code) {
+            return Err(format!(
+                "close code {code} may not be sent: {why}; use /close! {code} to send it anyway"
+            ));
+        }
+        if reason.len() > 123 {
+            return Err(format!(
+                "a close reason may be at most 123 bytes (this one is {}) (RFC 6455 §5.5); use /close! to send it anyway",
+                reason.len()
+            ));
+        }
+    }
+    Ok(Command::Close {
+        code: Some(code),
+        reason,
+    })
+}
+
+/// `/frame op=text fin=0 rsv1=1 mask=off text=hello world`: key=value
+/// settings, then `text=` or `hex=` taking the rest of the line.
+fn parse_frame(arg: &str) -> Result<CraftedFrame, String> {
+    let mut frame = CraftedFrame {
+        fin: true,
+        rsv1: false,
+        rsv2: false,
+        rsv3: false,
+        opcode: 0x1,
+        mask: Mask::Random,
+        payload: Vec::new(),
+    };
+    let mut rest = arg.trim_start();
+    while !rest.is_empty() {
+        let (key, after_eq) = rest
+            .split_once('=')
+            .ok_or_else(|| format!("/frame: expected key=value at '{rest}'"))?;
+        match key {
+            "text" => {
+                frame.payload = after_eq.as_bytes().to_vec();
+                break;
+            }
+            "hex" => {
+                frame.payload = parse_hex(after_eq)?;
+                break;
+            }
+            "b64" => {
+                frame.payload = parse_base64(after_eq)?;
+                break;
+            }
+            _ => {}
+        }
+        let (value, next) = match after_eq.split_once(' ') {
+            Some((v, n)) => (v, n.trim_start()),
+            None => (after_eq, ""),
+        };
+        match key {
+            "op" | "opcode" => frame.opcode = parse_opcode(value)?,
+            "fin" => frame.fin = parse_bit(key, value)?,
+            "rsv1" => frame.rsv1 = parse_bit(key, value)?,
+            "rsv2" => frame.rsv2 = parse_bit(key, value)?,
+            "rsv3" => frame.rsv3 = parse_bit(key, value)?,
+            "mask" => frame.mask = parse_mask(value)?,
+            other => {
+                return Err(format!(
+                    "/frame: unknown setting '{other}': use op, fin, rsv1, rsv2, rsv3, mask, then text= or hex="
+                ))
+            }
+        }
+        rest = next;
+    }
+    Ok(frame)
+}
+
+fn parse_opcode(value: &str) -> Result<u8, String> {
+    let named = match value {
+        "cont" | "continuation" => Some(0x0),
+        "text" => Some(0x1),
+        "binary" | "bin" => Some(0x2),
+        "close" => Some(0x8),
+        "ping" => Some(0x9),
+        "pong" => Some(0xA),
+        _ => None,
+    };
+    let n = match named {
+        Some(n) => n,
+        None => {
+            let parsed = match value.strip_prefix("0x") {
+                Some(h) => u8::from_str_radix(h, 16),
+                None => value.parse::<u8>(),
+            };
+            parsed.map_err(|_| {
+                format!("/frame: op '{value}' is not an opcode: use cont, text, binary, close, ping, pong or 0-15")
+            })?
+        }
+    };
+    if n > 15 {
+        return Err(format!("/frame: opcode {n} does not fit in 4 bits (0-15)"));
+    }
+    Ok(n)
+}
+
+fn parse_bit(key: &str, value: &str) -> Result<bool, String> {
+    match value {
+        "1" | "true" | "on" => Ok(true),
+        "0" | "false" | "off" => Ok(false),
+        _ => Err(format!("/frame: {key}={value}: use 1 or 0")),
+    }
+}
+
+fn parse_mask(value: &str) -> Result<Mask, String> {
+    match value {
+        "1" | "on" | "true" | "random" => Ok(Mask::Random),
+        "0" | "off" | "false" | "none" => Ok(Mask::Off),
+        key => {
+            let bytes = parse_hex(key).map_err(|e| format!("/frame: mask={key}: {e}"))?;
+            let key: [u8; 4] = bytes.try_into().map_err(|_| {
+                format!(
+                    "/frame: mask={value}: a masking key is 4 bytes (8 hex digits), or use on/off"
+                )
+            })?;
+            Ok(Mask::Key(key))
+        }
+    }
+}
+
+impl CraftedFrame {
+    /// The frame's bytes as they go on the wire; `random_key` is used when
+    /// the mask is `Random`.
+    pub fn encode(&self, random_key: [u8; 4]) -> Vec<u8> {
+        let key = match self.mask {
+            Mask::Random => Some(random_key),
+            Mask::Key(k) => Some(k),
+            Mask::Off => None,
+        };
+        encode_frame(
+            [self.fin, self.rsv1, self.rsv2, self.rsv3],
+            self.opcode,
+            key,
+            &self.payload,
+        )
+    }
+}
+
+/// Builds a frame with the shortest length encoding.
+pub fn encode_frame(bits: [bool; 4], opcode: u8, key: Option<[u8; 4]>, payload: &[u8]) -> Vec<u8> {
+    let [fin, rsv1, rsv2, rsv3] = bits;
+    let mut out = Vec::with_capacity(payload.len() + 14);
+    out.push(
+        (u8::from(fin) << 7)
+            | (u8::from(rsv1) << 6)
+            | (u8::from(rsv2) << 5)
+            | (u8::from(rsv3) << 4)
+            | (opcode & 0x0F),
+    );
+    let mask_bit = if key.is_some() { 0x80 } else { 0 };
+    match payload.len() {
+        n if n < 126 => out.push(mask_bit | n as u8),
+        n if n <= 0xFFFF => {
+            out.push(mask_bit | 126);
+            out.extend_from_slice(&(n as u16).to_be_bytes());
+        }
+        n => {
+            out.push(mask_bit | 127);
+            out.extend_from_slice(&(n as u64).to_be_bytes());
+        }
+    }
+    let start = out.len();
+    if let Some(key) = key {
+        out.extend_from_slice(&key);
+    }
+    let body = out.len();
+    out.extend_from_slice(payload);
+    if let Some(key) = key {
+        crate::frame::unmask(&mut out[body..], key, 0);
+    }
+    debug_assert!(start <= body);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::frame::FrameDecoder;
+
+    #[test]
+    fn plain_lines_are_text_and_text_command_escapes_slash() {
+        assert_eq!(parse("hello /x"), Ok(Command::Text("hello /x".into())));
+        assert_eq!(parse("/text /etc"), Ok(Command::Text("/etc".into())));
+        assert_eq!(parse(""), Ok(Command::Text(String::new())));
+    }
+
+    #[test]
+    fn hex_in_every_spelling() {
+        for s in [
+            "48 65 6c",
+            "48:65:6c",
+            "0x48656c",
+            "48656c",
+            "0x48 0x65 0x6C",
+            "48-65,6c",
+        ] {
+            assert_eq!(parse_hex(s), Ok(vec![0x48, 0x65, 0x6c]), "{s}");
+        }
+        assert_eq!(parse_hex(""), Ok(vec![]));
+    }
+
+    #[test]
+    fn hex_errors_name_the_position() {
+        let e = parse_hex("48 6g").unwrap_err();
+        assert!(e.contains("'g' at position 5"), "{e}");
+        let e = parse_hex("48 6").unwrap_err();
+        assert!(
+            e.contains("odd number of digits (3)") && e.contains("position 4"),
+            "{e}"
+        );
+        let e = parse_hex("0x4x").unwrap_err();
+        assert!(e.contains("'x' at position 4"), "{e}");
+    }
+
+    #[test]
+    fn payload_prefixes() {
+        assert_eq!(parse("/ping hi"), Ok(Command::Ping(b"hi".to_vec())));
+        assert_eq!(parse("/ping"), Ok(Command::Ping(vec![])));
+        assert_eq!(parse("/pong hex:cafe"), Ok(Command::Pong(vec![0xca, 0xfe])));
+        assert_eq!(parse("/b64 SGk="), Ok(Command::Binary(b"Hi".to_vec())));
+        assert!(parse("/b64 !!").unwrap_err().contains("bad base64"));
+    }
+
+    #[test]
+    fn close_codes_by_number_and_name_with_rfc_rules() {
+        assert_eq!(
+            parse("/close"),
+            Ok(Command::Close {
+                code: Some(1000),
+                reason: String::new()
+            })
+        );
+        assert_eq!(
+            parse("/close going-away see you"),
+            Ok(Command::Close {
+                code: Some(1001),
+                reason: "see you".into()
+            })
+        );
+        assert_eq!(
+            parse("/close 4000"),
+            Ok(Command::Close {
+                code: Some(4000),
+                reason: String::new()
+            })
+        );
+        let e = parse("/close 1005").unwrap_err();
+        assert!(e.contains("1005") && e.contains("/close!"), "{e}");
+        assert!(parse("/close 999").is_err());
+        assert!(parse("/close 2000").is_err());
+        assert!(parse("/close 70000").unwrap_err().contains("out of range"));
+        assert!(parse("/close nonsense")
+            .unwrap_err()
+            .contains("not a close code"));
+        let long = "x".repeat(124);
+        assert!(parse(&format!("/close 1000 {long}"))
+            .unwrap_err()
+            .contains("123 bytes"));
+        assert_eq!(
+            parse("/close! 1005"),
+            Ok(Command::Close {
+                code: Some(1005),
+                reason: String::new()
+            })
+        );
+        assert!(parse(&format!("/close! 1000 {long}")).is_ok());
+    }
+
+    #[test]
+    fn frame_settings_and_payload() {
+        let Ok(Command::Frame(f)) = parse("/frame op=text fin=0 text=hel lo") else {
+            panic!()
+        };
+        assert_eq!((f.opcode, f.fin, f.mask), (1, false, Mask::Random));
+        assert_eq!(f.payload, b"hel lo");
+        let Ok(Command::Frame(f)) = parse("/frame op=0xB rsv1=1 rsv3=1 mask=off hex=01 02") else {
+            panic!()
+        };
+        assert_eq!(
+            (f.opcode, f.rsv1, f.rsv2, f.rsv3, f.mask),
+            (0xB, true, false, true, Mask::Off)
+        );
+        assert_eq!(f.payload, vec![1, 2]);
+        let Ok(Command::Frame(f)) = parse("/frame op=cont mask=01020304") else {
+            panic!()
+        };
+        assert_eq!((f.opcode, f.mask), (0, Mask::Key([1, 2, 3, 4])));
+        assert!(parse("/frame op=16").unwrap_err().contains("4 bits"));
+        assert!(parse("/frame fin=2").unwrap_err().contains("fin=2"));
+        assert!(parse("/frame colour=red")
+            .unwrap_err()
+            .contains("unknown setting 'colour'"));
+        assert!(parse("/frame mask=0102").unwrap_err().contains("4 bytes"));
+        assert!(parse("/frame op").unwrap_err().contains("key=value"));
+    }
+
+    #[test]
+    fn encoded_frames_decode_back_to_what_was_asked() {
+        for (mask, len) in [
+            (Mask::Off, 5),
+            (Mask::Key([9, 8, 7, 6]), 300),
+            (Mask::Random, 70000),
+        ] {
+            let crafted = CraftedFrame {
+                fin: false,
+                rsv1: true,
+                rsv2: false,
+                rsv3: true,
+                opcode: 0x3,
+                mask,
+                payload: (0..len).map(|i| i as u8).collect(),
+            };
+            let bytes = crafted.encode([1, 2, 3, 4]);
+            let mut decoded = Vec::new();
+            FrameDecoder::new(usize::MAX >> 1).feed(&bytes, |f| decoded.push(f));
+            let f = &decoded[0];
+            assert_eq!(
+                (f.header.fin, f.header.rsv1, f.header.rsv2, f.header.rsv3),
+                (false, true, false, true)
+            );
+            assert_eq!(f.header.opcode, 3);
+            let want_key = match mask {
+                Mask::Off => None,
+                Mask::Key(k) => Some(k),
+                Mask::Random => Some([1, 2, 3, 4]),
+            };
+            assert_eq!(f.header.mask_key, want_key);
+            assert_eq!(f.preview, crafted.payload);
+        }
+    }
+
+    #[test]
+    fn unknown_commands_are_errors_that_point_to_help() {
+        let e = parse("/pnig").unwrap_err();
+        assert!(e.contains("'/pnig'") && e.contains("/help"), "{e}");
+        assert_eq!(parse("/quit"), Ok(Command::Quit));
+        assert_eq!(parse("/help"), Ok(Command::Help));
+    }
+}

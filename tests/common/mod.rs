@@ -1,0 +1,702 @@
+//! Shared fixtures for the end-to-end tests: a runner for the real binary
+//! with a hard timeout, and the peers it talks to (an in-process tungstenite
+//! echo server, a raw-socket server that writes scripted bytes, the Python
+//! `websockets` server, and a throwaway certificate authority).
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use serde_json::Value;
+use sha1::{Digest, Sha1};
+use tungstenite::protocol::frame::coding::CloseCode;
+use tungstenite::protocol::CloseFrame;
+use tungstenite::Message;
+
+/// How long one run of the binary may take before the test fails.
+const RUN_TIMEOUT: Duration = Duration::from_secs(20);
+
+// ---------------------------------------------------------------------------
+// Running the binary
+// ---------------------------------------------------------------------------
+
+/// What one run of `wscope` produced.
+pub struct Output {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Output {
+    /// Every stdout line parsed as a JSON event.
+    pub fn events(&self) -> Vec<Value> {
+        json_events(&self.stdout)
+    }
+
+    /// The events named `name`, in order.
+    pub fn events_named(&self, name: &str) -> Vec<Value> {
+        self.events()
+            .into_iter()
+            .filter(|e| e["event"] == name)
+            .collect()
+    }
+
+    /// The only event named `name`; fails unless there is exactly one.
+    pub fn single(&self, name: &str) -> Value {
+        let found = self.events_named(name);
+        assert_eq!(found.len(), 1, "expected one {name:?} event\n{self}");
+        found.into_iter().next().unwrap()
+    }
+
+    pub fn assert_code(&self, code: i32) {
+        assert_eq!(self.code, code, "unexpected exit code\n{self}");
+    }
+
+    /// No panic message anywhere in the output.
+    pub fn assert_no_panic(&self) {
+        assert!(
+            !self.stderr.contains("panicked") && !self.stdout.contains("panicked"),
+            "wscope panicked\n{self}"
+        );
+    }
+}
+
+impl std::fmt::Display for Output {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "--- exit code: {}\n--- stdout:\n{}\n--- stderr:\n{}\n---",
+            self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+/// Runs `wscope` with `args` and an empty, closed stdin.
+pub fn wscope(args: &[&str]) -> Output {
+    wscope_with_stdin(args, b"")
+}
+
+/// Runs `wscope` with `args`, feeding `stdin` and then closing it. Fails the
+/// test (after killing the process) if it runs longer than [`RUN_TIMEOUT`].
+pub fn wscope_with_stdin(args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wscope"))
+        .args(args)
+        .env_remove("NO_COLOR")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start wscope");
+
+    let mut input = child.stdin.take().unwrap();
+    let stdin = stdin.to_vec();
+    let writer = thread::spawn(move || {
+        // wscope may exit before reading all of it; that is not our failure.
+        let _ = input.write_all(&stdin);
+    });
+    let stdout = read_in_background(child.stdout.take().unwrap());
+    let stderr = read_in_background(child.stderr.take().unwrap());
+
+    let deadline = Instant::now() + RUN_TIMEOUT;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for wscope") {
+            break Some(status);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        thread::sleep(Duration::from_millis(10));
+    };
+    let _ = writer.join();
+    let output = Output {
+        code: status.and_then(|s| s.code()).unwrap_or(-1),
+        stdout: stdout.join().unwrap(),
+        stderr: stderr.join().unwrap(),
+    };
+    match status {
+        None => panic!("wscope {args:?} still running after {RUN_TIMEOUT:?}; killed\n{output}"),
+        Some(s) if s.code().is_none() => panic!("wscope {args:?} died: {s}\n{output}"),
+        Some(_) => output,
+    }
+}
+
+fn read_in_background(mut pipe: impl Read + Send + 'static) -> JoinHandle<String> {
+    thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = pipe.read_to_end(&mut bytes);
+        String::from_utf8_lossy(&bytes).into_owned()
+    })
+}
+
+/// Parses JSON Lines output; panics if any line is not a JSON object with
+/// `event` and `t`.
+pub fn json_events(stdout: &str) -> Vec<Value> {
+    let body = stdout.strip_suffix('\n').unwrap_or(stdout);
+    if body.is_empty() {
+        return Vec::new();
+    }
+    body.split('\n')
+        .enumerate()
+        .map(|(i, line)| {
+            let value: Value = serde_json::from_str(line).unwrap_or_else(|e| {
+                panic!(
+                    "stdout line {} is not JSON ({e}): {line:?}\n{stdout}",
+                    i + 1
+                )
+            });
+            assert!(
+                value["event"].is_string() && value["t"].is_number(),
+                "stdout line {} lacks \"event\" or a numeric \"t\": {line}",
+                i + 1
+            );
+            value
+        })
+        .collect()
+}
+
+/// The single frame event with this direction and opcode.
+pub fn frame_with(events: &[Value], dir: &str, opcode: u64) -> Value {
+    let found: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["event"] == "frame" && e["dir"] == dir && e["opcode"] == opcode)
+        .collect();
+    assert_eq!(
+        found.len(),
+        1,
+        "expected one {dir} frame with opcode {opcode}, events: {events:#?}"
+    );
+    found[0].clone()
+}
+
+/// Index of the first event satisfying `pred`, failing with the events if none.
+pub fn position(events: &[Value], what: &str, pred: impl Fn(&Value) -> bool) -> usize {
+    events
+        .iter()
+        .position(pred)
+        .unwrap_or_else(|| panic!("no {what} among events: {events:#?}"))
+}
+
+pub fn ws_url(port: u16, path: &str) -> String {
+    format!("ws://127.0.0.1:{port}{path}")
+}
+
+// ---------------------------------------------------------------------------
+// In-process tungstenite echo server
+// ---------------------------------------------------------------------------
+
+/// A message the echo server received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Received {
+    Text(String),
+    Binary(Vec<u8>),
+    Close(Option<u16>),
+}
+
+/// How the echo server behaves beyond echoing.
+#[derive(Default, Clone)]
+pub struct EchoConfig {
+    /// After echoing this many data messages, close with this code.
+    pub close_after: Option<(usize, u16)>,
+    /// Send this text message this long after the handshake.
+    pub greet: Option<(Duration, String)>,
+    /// Listen on [::1] instead of 127.0.0.1.
+    pub ipv6: bool,
+}
+
+pub struct EchoServer {
+    pub addr: SocketAddr,
+    received: Arc<Mutex<Vec<Received>>>,
+    paths: Arc<Mutex<Vec<String>>>,
+}
+
+impl EchoServer {
+    pub fn start() -> EchoServer {
+        EchoServer::with(EchoConfig::default()).unwrap()
+    }
+
+    /// Starts listening; `Err` only when the address cannot be bound.
+    pub fn with(config: EchoConfig) -> std::io::Result<EchoServer> {
+        let listener = if config.ipv6 {
+            TcpListener::bind("[::1]:0")?
+        } else {
+            TcpListener::bind("127.0.0.1:0")?
+        };
+        let addr = listener.local_addr()?;
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let paths = Arc::new(Mutex::new(Vec::new()));
+        let (r, p) = (received.clone(), paths.clone());
+        thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let (r, p, c) = (r.clone(), p.clone(), config.clone());
+                thread::spawn(move || echo_connection(stream, &c, &r, &p));
+            }
+        });
+        Ok(EchoServer {
+            addr,
+            received,
+            paths,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        match self.addr {
+            SocketAddr::V4(_) => ws_url(self.port(), path),
+            SocketAddr::V6(_) => format!("ws://[::1]:{}{path}", self.port()),
+        }
+    }
+
+    /// Everything received so far, over all connections.
+    pub fn received(&self) -> Vec<Received> {
+        self.received.lock().unwrap().clone()
+    }
+
+    /// The data messages received so far.
+    pub fn received_data(&self) -> Vec<Received> {
+        self.received()
+            .into_iter()
+            .filter(|m| !matches!(m, Received::Close(_)))
+            .collect()
+    }
+
+    /// Request targets (path and query) of the handshakes seen so far.
+    pub fn paths(&self) -> Vec<String> {
+        self.paths.lock().unwrap().clone()
+    }
+}
+
+fn echo_connection(
+    stream: TcpStream,
+    config: &EchoConfig,
+    received: &Mutex<Vec<Received>>,
+    paths: &Mutex<Vec<String>>,
+) {
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
+    // The error type is tungstenite's, not ours to shrink.
+    #[allow(clippy::result_large_err)]
+    let callback = |req: &tungstenite::handshake::server::Request, resp| {
+        paths.lock().unwrap().push(req.uri().to_string());
+        Ok(resp)
+    };
+    let Ok(mut ws) = tungstenite::accept_hdr(stream, callback) else {
+        return;
+    };
+    if let Some((delay, text)) = &config.greet {
+        thread::sleep(*delay);
+        if ws.send(Message::text(text.as_str())).is_err() {
+            return;
+        }
+    }
+    let mut echoed = 0;
+    loop {
+        let message = match ws.read() {
+            Ok(m) => m,
+            Err(_) => return,
+        };
+        match message {
+            Message::Text(t) => {
+                received.lock().unwrap().push(Received::Text(t.to_string()));
+                let _ = ws.send(Message::Text(t));
+            }
+            Message::Binary(b) => {
+                received.lock().unwrap().push(Received::Binary(b.to_vec()));
+                let _ = ws.send(Message::Binary(b));
+            }
+            Message::Close(frame) => {
+                let code = frame.map(|f| u16::from(f.code));
+                received.lock().unwrap().push(Received::Close(code));
+                continue;
+            }
+            _ => continue,
+        }
+        echoed += 1;
+        if let Some((after, code)) = config.close_after {
+            if echoed == after {
+                let _ = ws.close(Some(CloseFrame {
+                    code: CloseCode::from(code),
+                    reason: "bye".into(),
+                }));
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Raw scripted server
+// ---------------------------------------------------------------------------
+
+/// Builds one server frame header plus payload. `rsv` holds RSV1..RSV3 as
+/// bits 2..0 (so `0b100` is RSV1). Masked frames use the key 01 02 03 04.
+pub fn frame(fin: bool, rsv: u8, opcode: u8, masked: bool, payload: &[u8]) -> Vec<u8> {
+    let mut out = vec![(u8::from(fin) << 7) | ((rsv & 0b111) << 4) | (opcode & 0x0f)];
+    let mask_bit = if masked { 0x80 } else { 0 };
+    let len = payload.len();
+    if len < 126 {
+        out.push(mask_bit | len as u8);
+    } else if len <= 0xffff {
+        out.push(mask_bit | 126);
+        out.extend_from_slice(&(len as u16).to_be_bytes());
+    } else {
+        out.push(mask_bit | 127);
+        out.extend_from_slice(&(len as u64).to_be_bytes());
+    }
+    if masked {
+        let key = [1u8, 2, 3, 4];
+        out.extend_from_slice(&key);
+        out.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
+    } else {
+        out.extend_from_slice(payload);
+    }
+    out
+}
+
+/// A final, unmasked text frame.
+pub fn text_frame(text: &str) -> Vec<u8> {
+    frame(true, 0, 1, false, text.as_bytes())
+}
+
+/// A close frame from the server with `code` and `reason`.
+pub fn close_frame(code: u16, reason: &str) -> Vec<u8> {
+    let mut payload = code.to_be_bytes().to_vec();
+    payload.extend_from_slice(reason.as_bytes());
+    frame(true, 0, 8, false, &payload)
+}
+
+/// The Sec-WebSocket-Accept value for a Sec-WebSocket-Key.
+pub fn accept_key(key: &str) -> String {
+    let mut sha = Sha1::new();
+    sha.update(key.trim().as_bytes());
+    sha.update(b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11");
+    base64::engine::general_purpose::STANDARD.encode(sha.finalize())
+}
+
+/// What the scripted server does once its bytes are written.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum After {
+    /// Keep reading until the client closes the connection.
+    ReadToEnd,
+    /// Half-close (send FIN), then read until the client closes.
+    ShutdownWrite,
+    /// Wait until the client sends something, then drop the socket with
+    /// that data unread, which makes the kernel send a TCP reset.
+    ResetWhenClientSends,
+    /// Read the client's frames; answer its Close with the same payload,
+    /// then read until the client closes.
+    ReplyToClose,
+}
+
+/// What the scripted server says and does.
+pub struct Script {
+    /// Raw response head (and body) to send instead of a correct 101.
+    pub response: Option<Vec<u8>>,
+    /// Bytes written right after the response.
+    pub bytes: Vec<u8>,
+    pub after: After,
+}
+
+impl Script {
+    /// A correct 101 followed by `bytes`, then reading to the end.
+    pub fn frames(bytes: Vec<u8>) -> Script {
+        Script {
+            response: None,
+            bytes,
+            after: After::ReadToEnd,
+        }
+    }
+}
+
+/// What the scripted server saw.
+#[derive(Debug)]
+pub struct ServerLog {
+    /// The request head as received.
+    pub request: String,
+    /// The response head (and body) as sent.
+    pub response: String,
+    /// Everything the client sent after the request head.
+    pub after_head: Vec<u8>,
+}
+
+impl ServerLog {
+    /// The complete client frames in `after_head`, as (opcode, unmasked payload).
+    pub fn client_frames(&self) -> Vec<(u8, Vec<u8>)> {
+        parse_client_frames(&self.after_head)
+    }
+}
+
+/// The complete (masked) client frames at the front of `buf`, as (opcode,
+/// unmasked payload).
+fn parse_client_frames(buf: &[u8]) -> Vec<(u8, Vec<u8>)> {
+    let mut frames = Vec::new();
+    let mut at = 0;
+    loop {
+        let rest = &buf[at..];
+        if rest.len() < 2 {
+            break;
+        }
+        let opcode = rest[0] & 0x0f;
+        let masked = rest[1] & 0x80 != 0;
+        let (len, mut header) = match rest[1] & 0x7f {
+            126 if rest.len() >= 4 => (u16::from_be_bytes([rest[2], rest[3]]) as usize, 4),
+            127 if rest.len() >= 10 => {
+                let mut b = [0u8; 8];
+                b.copy_from_slice(&rest[2..10]);
+                (u64::from_be_bytes(b) as usize, 10)
+            }
+            126 | 127 => break,
+            n => (n as usize, 2),
+        };
+        let key_at = header;
+        if masked {
+            header += 4;
+        }
+        if rest.len() < header + len {
+            break;
+        }
+        let mut payload = rest[header..header + len].to_vec();
+        if masked {
+            let key = &rest[key_at..key_at + 4];
+            for (i, b) in payload.iter_mut().enumerate() {
+                *b ^= key[i % 4];
+            }
+        }
+        frames.push((opcode, payload));
+        at += header + len;
+    }
+    frames
+}
+
+/// A one-connection server on 127.0.0.1:0 that replies with raw bytes.
+pub struct ScriptedServer {
+    pub port: u16,
+    log: mpsc::Receiver<ServerLog>,
+}
+
+impl ScriptedServer {
+    pub fn start(script: Script) -> ScriptedServer {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (tx, log) = mpsc::channel();
+        thread::spawn(move || {
+            if let Ok((stream, _)) = listener.accept() {
+                let _ = tx.send(run_script(stream, script));
+            }
+        });
+        ScriptedServer { port, log }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        ws_url(self.port, path)
+    }
+
+    /// Waits for the connection to end and returns what the server saw.
+    pub fn log(self) -> ServerLog {
+        self.log
+            .recv_timeout(RUN_TIMEOUT)
+            .expect("the scripted server's connection did not end in time")
+    }
+}
+
+fn run_script(mut stream: TcpStream, script: Script) -> ServerLog {
+    stream
+        .set_read_timeout(Some(Duration::from_secs(25)))
+        .unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    // Byte by byte so that nothing after the head is consumed here.
+    while !head.ends_with(b"\r\n\r\n") {
+        match stream.read(&mut byte) {
+            Ok(1) => head.push(byte[0]),
+            _ => {
+                return ServerLog {
+                    request: String::from_utf8_lossy(&head).into_owned(),
+                    response: String::new(),
+                    after_head: Vec::new(),
+                }
+            }
+        }
+    }
+    let request = String::from_utf8_lossy(&head).into_owned();
+    let response = script.response.unwrap_or_else(|| {
+        let key = request
+            .lines()
+            .find_map(|l| {
+                let (name, value) = l.split_once(':')?;
+                name.eq_ignore_ascii_case("sec-websocket-key")
+                    .then(|| value.trim().to_string())
+            })
+            .unwrap_or_default();
+        format!(
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
+             Connection: Upgrade\r\nSec-WebSocket-Accept: {}\r\n\r\n",
+            accept_key(&key)
+        )
+        .into_bytes()
+    });
+    let response_text = String::from_utf8_lossy(&response).into_owned();
+    let mut wire = response;
+    wire.extend_from_slice(&script.bytes);
+    let _ = stream.write_all(&wire);
+    let _ = stream.flush();
+
+    let mut after_head = Vec::new();
+    match script.after {
+        After::ReadToEnd => {
+            let _ = stream.read_to_end(&mut after_head);
+        }
+        After::ShutdownWrite => {
+            let _ = stream.shutdown(Shutdown::Write);
+            let _ = stream.read_to_end(&mut after_head);
+        }
+        After::ResetWhenClientSends => {
+            let mut peek = [0u8; 1];
+            let _ = stream.peek(&mut peek);
+            drop(stream);
+        }
+        After::ReplyToClose => {
+            let mut chunk = [0u8; 4096];
+            let mut replied = false;
+            loop {
+                match stream.read(&mut chunk) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => after_head.extend_from_slice(&chunk[..n]),
+                }
+                if replied {
+                    continue;
+                }
+                let frames = parse_client_frames(&after_head);
+                if let Some((_, payload)) = frames.iter().find(|(op, _)| *op == 8) {
+                    let _ = stream.write_all(&frame(true, 0, 8, false, payload));
+                    replied = true;
+                }
+            }
+        }
+    }
+    ServerLog {
+        request,
+        response: response_text,
+        after_head,
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Python `websockets` server
+// ---------------------------------------------------------------------------
+
+/// `tests/peers/python_server.py`, killed on drop.
+pub struct PythonServer {
+    child: Child,
+    pub port: u16,
+}
+
+impl PythonServer {
+    /// Starts the server, with TLS when `tls` gives a certificate and key.
+    pub fn start(tls: Option<&Pki>) -> PythonServer {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/python_server.py");
+        let mut command = Command::new("python3");
+        command.arg(script);
+        if let Some(pki) = tls {
+            command
+                .arg("--certfile")
+                .arg(&pki.cert)
+                .arg("--keyfile")
+                .arg(&pki.key);
+        }
+        let mut child = command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start python3 tests/peers/python_server.py");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let line = rx.recv_timeout(Duration::from_secs(15)).unwrap_or_default();
+        let port = line
+            .trim()
+            .strip_prefix("PORT ")
+            .and_then(|p| p.parse().ok());
+        let mut server = PythonServer { child, port: 0 };
+        match port {
+            Some(port) => server.port = port,
+            None => panic!("python server did not report its port; said {line:?}"),
+        }
+        server
+    }
+}
+
+impl Drop for PythonServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Test certificates
+// ---------------------------------------------------------------------------
+
+/// A fresh CA and a server certificate for `localhost` and 127.0.0.1, as
+/// PEM files in a temporary directory.
+pub struct Pki {
+    _dir: tempfile::TempDir,
+    pub ca: PathBuf,
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+impl Pki {
+    pub fn generate() -> Pki {
+        use rcgen::{
+            BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer,
+            KeyPair, KeyUsagePurpose,
+        };
+
+        let mut ca_params = CertificateParams::new(Vec::new()).unwrap();
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca_params
+            .distinguished_name
+            .push(DnType::CommonName, "wscope test CA");
+        ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        let ca_key = KeyPair::generate().unwrap();
+        let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+        let issuer = Issuer::new(ca_params, ca_key);
+
+        let mut params =
+            CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()]).unwrap();
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "localhost");
+        params.use_authority_key_identifier_extension = true;
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        let key = KeyPair::generate().unwrap();
+        let cert = params.signed_by(&key, &issuer).unwrap();
+
+        let dir = tempfile::tempdir().unwrap();
+        let pki = Pki {
+            ca: dir.path().join("ca.pem"),
+            cert: dir.path().join("server.pem"),
+            key: dir.path().join("server.key"),
+            _dir: dir,
+        };
+        std::fs::write(&pki.ca, ca_cert.pem()).unwrap();
+        std::fs::write(&pki.cert, cert.pem()).unwrap();
+        std::fs::write(&pki.key, key.serialize_pem()).unwrap();
+        pki
+    }
+}

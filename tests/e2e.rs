@@ -1,0 +1,29 @@
+//! End-to-end tests: the real `wscope` binary against real peers over
+//! loopback sockets. Assertions go through the `--json` output where they can.
+
+mod common;
+
+// The test peers themselves, checked against tungstenite as a client.
+#[path = "e2e/harness.rs"]
+mod harness;
+// Echo, stdin input, payload mode, waiting and close codes (tungstenite peer).
+#[path = "e2e/echo.rs"]
+mod echo;
+// Frame decoding: length encodings, preview cap, fragmentation (raw peer).
+#[path = "e2e/decoding.rs"]
+mod decoding;
+// Protocol violations by the server: shown, then reported with exit 3.
+#[path = "e2e/violations.rs"]
+mod violations;
+// Failed handshakes, refused connections and lost connections.
+#[path = "e2e/failures.rs"]
+mod failures;
+// Bad command lines.
+#[path = "e2e/usage.rs"]
+mod usage;
+// ws:// and wss:// against the Python `websockets` server.
+#[path = "e2e/python.rs"]
+mod python;
+// The interactive prompt, driven in a pseudo-terminal.
+#[path = "e2e/repl.rs"]
+mod repl;

@@ -1,0 +1,130 @@
+use crate::common::{wscope, Output, Pki, PythonServer};
+
+// The Python server stops echoing once it has seen our Close, so these
+// runs wait (-w) for the echoes instead of closing as soon as input ends.
+
+fn incoming_messages(out: &Output) -> Vec<String> {
+    out.events_named("message")
+        .into_iter()
+        .filter(|m| m["dir"] == "in")
+        .map(|m| m["data"].as_str().expect("message data").to_string())
+        .collect()
+}
+
+#[test]
+fn ws_echo_against_python_websockets() {
+    let server = PythonServer::start(None);
+    let url = format!("ws://127.0.0.1:{}/py", server.port);
+    let out = wscope(&["--json", "-w", "1", "-x", "hello", "-x", "world", &url]);
+    out.assert_code(0);
+    assert_eq!(incoming_messages(&out), ["hello", "world"]);
+    let connect = out.single("connect");
+    assert_eq!(connect["tls"], false, "{connect}");
+    let response = out.single("response");
+    assert_eq!(response["status"], 101, "{response}");
+    assert_eq!(response["accept_ok"], true, "{response}");
+    let close = out.single("close");
+    assert_eq!(close["code"], 1000, "{close}");
+}
+
+#[test]
+fn wss_echo_with_ca() {
+    let pki = Pki::generate();
+    let server = PythonServer::start(Some(&pki));
+    let url = format!("wss://127.0.0.1:{}/secure", server.port);
+    let ca = pki.ca.to_str().unwrap();
+    let out = wscope(&["--json", "-w", "1", "--ca", ca, "-x", "secret", &url]);
+    out.assert_code(0);
+    assert_eq!(incoming_messages(&out), ["secret"]);
+    let connect = out.single("connect");
+    assert_eq!(connect["tls"], true, "{connect}");
+    let version = connect["tls_version"].as_str().unwrap_or_default();
+    assert!(
+        version.to_ascii_lowercase().contains("tls"),
+        "tls_version: {connect}"
+    );
+    assert!(
+        connect["cipher"].as_str().is_some_and(|c| !c.is_empty()),
+        "{connect}"
+    );
+    let timings = &connect["timings_ms"];
+    for phase in ["dns", "tcp", "tls"] {
+        assert!(
+            timings.get(phase).is_some(),
+            "no timings_ms.{phase}: {connect}"
+        );
+    }
+    assert!(timings["tcp"].is_number(), "{connect}");
+    assert!(timings["tls"].is_number(), "{connect}");
+    // The tap sees plaintext WebSocket bytes under TLS too.
+    let request = out.single("request");
+    assert!(
+        request["raw"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("GET /secure HTTP/1.1\r\n")),
+        "{request}"
+    );
+    let sent = out
+        .events_named("frame")
+        .into_iter()
+        .find(|f| f["dir"] == "out" && f["opcode"] == 1)
+        .unwrap_or_else(|| panic!("no outgoing text frame\n{out}"));
+    assert_eq!(sent["payload"], "secret", "{sent}");
+}
+
+#[test]
+fn wss_without_ca_fails_verification() {
+    let pki = Pki::generate();
+    let server = PythonServer::start(Some(&pki));
+    let url = format!("wss://127.0.0.1:{}/", server.port);
+    let out = wscope(&["--json", "-x", "secret", &url]);
+    out.assert_code(1);
+    out.assert_no_panic();
+    let error = out.single("error");
+    assert_eq!(error["stage"], "tls", "{error}");
+    let message = error["message"].as_str().unwrap().to_ascii_lowercase();
+    assert!(message.contains("issuer"), "{message}");
+    assert!(out.events_named("response").is_empty(), "{out}");
+    assert!(out.events_named("message").is_empty(), "{out}");
+}
+
+#[test]
+fn wss_without_ca_in_payload_mode_is_one_stderr_line() {
+    let pki = Pki::generate();
+    let server = PythonServer::start(Some(&pki));
+    let url = format!("wss://127.0.0.1:{}/", server.port);
+    let out = wscope(&[&url]);
+    out.assert_code(1);
+    assert_eq!(out.stdout, "", "{out}");
+    let lines: Vec<&str> = out.stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "{out}");
+    assert!(lines[0].starts_with("wscope: error: "), "{out}");
+    assert!(lines[0].to_ascii_lowercase().contains("issuer"), "{out}");
+}
+
+#[test]
+fn wss_insecure_works_and_warns() {
+    let pki = Pki::generate();
+    let server = PythonServer::start(Some(&pki));
+    let url = format!("wss://127.0.0.1:{}/", server.port);
+    let out = wscope(&["--json", "-w", "1", "-k", "-x", "anyway", &url]);
+    out.assert_code(0);
+    assert_eq!(incoming_messages(&out), ["anyway"]);
+    let stderr = out.stderr.to_ascii_lowercase();
+    assert!(
+        stderr.contains("warn") || stderr.contains("insecure"),
+        "no warning on stderr\n{out}"
+    );
+}
+
+#[test]
+fn wss_with_wrong_ca_fails() {
+    let pki = Pki::generate();
+    let other = Pki::generate();
+    let server = PythonServer::start(Some(&pki));
+    let url = format!("wss://127.0.0.1:{}/", server.port);
+    let out = wscope(&["--json", "--ca", other.ca.to_str().unwrap(), &url]);
+    out.assert_code(1);
+    let error = out.single("error");
+    assert_eq!(error["stage"], "tls", "{error}");
+}

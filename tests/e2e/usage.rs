@@ -1,0 +1,62 @@
+use crate::common::{wscope, Output};
+
+/// Exit 2, no panic, and exactly one line on stderr, which is returned.
+fn usage_error(args: &[&str]) -> String {
+    let out = wscope(args);
+    check_usage_error(&out)
+}
+
+fn check_usage_error(out: &Output) -> String {
+    out.assert_code(2);
+    out.assert_no_panic();
+    let lines: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .collect();
+    assert_eq!(lines.len(), 1, "expected one line on stderr\n{out}");
+    lines[0].to_string()
+}
+
+#[test]
+fn http_scheme_is_rejected() {
+    let line = usage_error(&["http://x"]);
+    assert!(line.starts_with("wscope: error: "), "{line}");
+    assert!(line.contains("http"), "does not name the scheme: {line}");
+}
+
+#[test]
+fn url_without_host_is_rejected() {
+    let line = usage_error(&["ws://"]);
+    assert!(line.starts_with("wscope: error: "), "{line}");
+}
+
+#[test]
+fn unknown_flag_is_rejected() {
+    let line = usage_error(&["--bogus", "ws://127.0.0.1:9/"]);
+    assert!(line.contains("--bogus"), "does not name the flag: {line}");
+}
+
+#[test]
+fn missing_url_is_rejected() {
+    let out = wscope(&[]);
+    out.assert_code(2);
+    out.assert_no_panic();
+    assert!(!out.stderr.is_empty(), "{out}");
+}
+
+#[test]
+fn bad_color_value_is_rejected() {
+    let out = wscope(&["--color", "purple", "ws://127.0.0.1:9/"]);
+    out.assert_code(2);
+    out.assert_no_panic();
+    assert!(out.stderr.contains("purple"), "{out}");
+}
+
+#[test]
+fn usage_error_in_json_mode_is_also_an_error_event() {
+    let out = wscope(&["--json", "http://x"]);
+    check_usage_error(&out);
+    let error = out.single("error");
+    assert_eq!(error["stage"], "usage", "{error}");
+}
