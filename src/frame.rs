@@ -146,6 +146,8 @@ impl FrameHeader {
 pub struct Frame {
     pub header: FrameHeader,
     pub preview: Vec<u8>,
+    /// The stream ended before the whole payload arrived.
+    pub cut_short: bool,
 }
 
 impl Frame {
@@ -284,6 +286,7 @@ impl FrameDecoder {
         let frame = Frame {
             header: header.clone(),
             preview: std::mem::take(&mut self.preview),
+            cut_short: true,
         };
         self.state = State::Header;
         Some(frame)
@@ -312,6 +315,7 @@ impl FrameDecoder {
         let frame = Frame {
             header: header.clone(),
             preview: std::mem::take(&mut self.preview),
+            cut_short: false,
         };
         self.state = if remaining == 0 {
             State::Header
@@ -538,7 +542,7 @@ mod tests {
         let f = d.take_partial().unwrap();
         assert_eq!(f.header.payload_len, 16);
         assert_eq!(f.preview, vec![1, 2]);
-        assert!(f.truncated());
+        assert!(f.truncated() && f.cut_short);
         assert!(!d.mid_frame());
     }
 

@@ -408,6 +408,10 @@ impl<'r> Session<'r> {
             )));
             return;
         }
+        // Our reply (tungstenite queued it) goes out and shows before the
+        // summary.
+        let _ = self.ws.flush();
+        self.show_outgoing_frames();
         let initiator = if self.close_sent_at.is_some() {
             Initiator::Local
         } else {

@@ -174,6 +174,18 @@ impl Human {
             let hidden = h.payload_len - frame.preview.len() as u64;
             write!(self.out, " {}", preview(show_frame_payload(frame), hidden))?;
         }
+        if frame.cut_short {
+            write!(
+                self.out,
+                " {}",
+                format!(
+                    "(cut short: the stream ended after {} of {} bytes)",
+                    frame.preview.len(),
+                    h.payload_len
+                )
+                .red()
+            )?;
+        }
         writeln!(self.out)
     }
 

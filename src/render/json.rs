@@ -138,6 +138,9 @@ fn frame_value(t: f64, dir: Dir, frame: &Frame) -> Value {
         "payload_encoding": encoding,
         "truncated": frame.truncated(),
     });
+    if frame.cut_short {
+        value["cut_short"] = json!(true);
+    }
     if h.kind() == crate::frame::Kind::Close {
         value["close_code"] = json!(frame.close_code());
         value["close_reason"] = json!(String::from_utf8_lossy(frame.close_reason()));

@@ -85,6 +85,12 @@ pub fn wscope(args: &[&str]) -> Output {
 /// Runs `wscope` with `args`, feeding `stdin` and then closing it. Fails the
 /// test (after killing the process) if it runs longer than [`RUN_TIMEOUT`].
 pub fn wscope_with_stdin(args: &[&str], stdin: &[u8]) -> Output {
+    wscope_with_paced_stdin(args, vec![(Duration::ZERO, stdin.to_vec())])
+}
+
+/// Like [`wscope_with_stdin`], writing each chunk after its delay, as a
+/// slow producer in a pipeline would.
+pub fn wscope_with_paced_stdin(args: &[&str], chunks: Vec<(Duration, Vec<u8>)>) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_wscope"))
         .args(args)
         .env_remove("NO_COLOR")
@@ -95,10 +101,14 @@ pub fn wscope_with_stdin(args: &[&str], stdin: &[u8]) -> Output {
         .expect("start wscope");
 
     let mut input = child.stdin.take().unwrap();
-    let stdin = stdin.to_vec();
     let writer = thread::spawn(move || {
-        // wscope may exit before reading all of it; that is not our failure.
-        let _ = input.write_all(&stdin);
+        for (delay, chunk) in chunks {
+            thread::sleep(delay);
+            // wscope may exit before reading all of it; not our failure.
+            if input.write_all(&chunk).and_then(|_| input.flush()).is_err() {
+                return;
+            }
+        }
     });
     let stdout = read_in_background(child.stdout.take().unwrap());
     let stderr = read_in_background(child.stderr.take().unwrap());

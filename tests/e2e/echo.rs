@@ -3,7 +3,8 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::common::{
-    frame_with, position, wscope, wscope_with_stdin, EchoConfig, EchoServer, Output, Received,
+    frame_with, position, wscope, wscope_with_paced_stdin, wscope_with_stdin, EchoConfig,
+    EchoServer, Output, Received,
 };
 
 fn is_hex8(v: &Value) -> bool {
@@ -146,6 +147,22 @@ fn stdin_lines_are_sent_after_execute_messages_in_order() {
         server.received_data(),
         [text("zero"), text("one"), text("two"), text("three")]
     );
+}
+
+/// A line that arrives late, right before stdin ends, is still sent and
+/// the session ends by itself. (Once, the input thread's exit dropped the
+/// wake-up for that line and the session waited forever.)
+#[test]
+fn a_late_last_line_is_sent_before_closing() {
+    for _ in 0..8 {
+        let server = EchoServer::start();
+        let out = wscope_with_paced_stdin(
+            &[&server.url("/")],
+            vec![(Duration::from_millis(150), b"late\n".to_vec())],
+        );
+        out.assert_code(0);
+        assert_eq!(out.stdout, "late\n", "{out}");
+    }
 }
 
 #[test]

@@ -174,6 +174,22 @@ fn eof_in_the_middle_of_a_frame_is_lost_connection() {
     });
     let out = wscope(&["--json", "-w", "5", &server.url("/")]);
     assert_lost(&out);
+    // The frame that was cut off is still shown, marked as such.
+    let cut = out
+        .events_named("frame")
+        .into_iter()
+        .find(|f| f["dir"] == "in")
+        .expect("the partial frame is shown");
+    assert_eq!(cut["cut_short"], true, "{cut}");
+    assert_eq!(cut["len"], 100);
+    let error = out.single("error");
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("middle of a frame"),
+        "{error}"
+    );
 }
 
 #[test]
