@@ -4,7 +4,7 @@
 //! instead of letting input pile up in memory.
 
 use std::collections::VecDeque;
-use std::io::{self, BufRead};
+use std::io::{self, BufRead, BufReader, Read};
 use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
 use std::sync::Arc;
 use std::thread;
@@ -15,6 +15,9 @@ use crate::command::{self, Command};
 
 pub enum Input {
     Command(Command),
+    /// Several commands at once: a pipe delivers lines faster than one
+    /// hand-off each would allow.
+    Batch(Vec<Command>),
     /// A stdin line that is not UTF-8 cannot be a text message.
     NotUtf8 {
         line: u64,
@@ -40,7 +43,7 @@ pub enum Next {
 }
 
 /// Bounded, so that a slow server pushes back on whoever produces input.
-const QUEUE_DEPTH: usize = 1024;
+const QUEUE_DEPTH: usize = 16;
 
 impl InputQueue {
     pub fn new(preset: Vec<Command>) -> Self {
@@ -63,7 +66,10 @@ impl InputQueue {
         let tx = self.channel();
         thread::Builder::new()
             .name("stdin".into())
-            .spawn(move || read_lines(io::stdin().lock(), slash, tx, &waker))
+            .spawn(move || {
+                let reader = BufReader::with_capacity(64 * 1024, io::stdin().lock());
+                read_lines(reader, slash, tx, &waker)
+            })
             .expect("spawning the stdin thread");
     }
 
@@ -75,6 +81,10 @@ impl InputQueue {
             return Next::End;
         };
         match rx.try_recv() {
+            Ok(Input::Batch(commands)) => {
+                self.preset.extend(commands.into_iter().map(Input::Command));
+                self.next()
+            }
             Ok(item) => Next::Item(item),
             Err(TryRecvError::Empty) => Next::Pending,
             Err(TryRecvError::Disconnected) => Next::End,
@@ -82,39 +92,67 @@ impl InputQueue {
     }
 }
 
-fn read_lines(mut reader: impl BufRead, slash: bool, tx: SyncSender<Input>, waker: &Waker) {
+/// Lines that are already buffered go over as one batch, so a fast pipe
+/// costs one hand-off and one wake-up per buffer, not per line.
+const MAX_BATCH: usize = 4096;
+
+fn read_lines<R: Read>(
+    mut reader: BufReader<R>,
+    slash: bool,
+    tx: SyncSender<Input>,
+    waker: &Waker,
+) {
     let mut buf = Vec::new();
     let mut line_no = 0u64;
+    let mut batch = Vec::new();
+    let send = |item: Input| {
+        let sent = tx.send(item).is_ok();
+        let _ = waker.wake();
+        sent
+    };
     loop {
         buf.clear();
-        let item = match reader.read_until(b'\n', &mut buf) {
+        let command = match reader.read_until(b'\n', &mut buf) {
             Ok(0) => break,
             Ok(_) => {
                 line_no += 1;
                 strip_line_end(&mut buf);
                 match String::from_utf8(std::mem::take(&mut buf)) {
                     Ok(text) if slash => match command::parse(&text) {
-                        Ok(command) => Input::Command(command),
+                        Ok(command) => Some(command),
                         Err(problem) => {
                             eprintln!("wscope: error: stdin line {line_no}: {problem}");
-                            continue;
+                            None
                         }
                     },
-                    Ok(text) => Input::Command(Command::Text(text)),
-                    Err(_) => Input::NotUtf8 { line: line_no },
+                    Ok(text) => Some(Command::Text(text)),
+                    Err(_) => {
+                        let done = std::mem::take(&mut batch);
+                        if !send(Input::Batch(done)) || !send(Input::NotUtf8 { line: line_no }) {
+                            return;
+                        }
+                        None
+                    }
                 }
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => Input::Failed(format!("reading stdin failed: {e}")),
+            Err(e) => {
+                let done = std::mem::take(&mut batch);
+                let _ = send(Input::Batch(done));
+                let _ = send(Input::Failed(format!("reading stdin failed: {e}")));
+                return;
+            }
         };
-        let failed = matches!(item, Input::Failed(_));
-        if tx.send(item).is_err() {
-            return;
+        batch.extend(command);
+        // Hand over when the next read would wait, or the batch is big.
+        if !batch.is_empty() && (reader.buffer().is_empty() || batch.len() >= MAX_BATCH) {
+            if !send(Input::Batch(std::mem::take(&mut batch))) {
+                return;
+            }
         }
-        let _ = waker.wake();
-        if failed {
-            break;
-        }
+    }
+    if !batch.is_empty() && !send(Input::Batch(batch)) {
+        return;
     }
     // Dropping the sender tells the session that input has ended.
     drop(tx);

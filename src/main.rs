@@ -95,7 +95,13 @@ fn run(cli: &Cli, render: &mut dyn Render) -> Result<Exit, Failure> {
         .set_nonblocking(true)
         .and_then(|_| transport.set_read_timeout(None))
         .map_err(|e| fail(Stage::Io, format!("cannot set up the socket: {e}")))?;
-    let tap = tap::Tap::new(transport, cli.preview, &response.leftover);
+    // Nothing shows previews in payload mode; control frames keep theirs.
+    let preview = if render.wants_frames() {
+        cli.preview
+    } else {
+        0
+    };
+    let tap = tap::Tap::new(transport, preview, &response.leftover);
     let ws = WebSocket::from_partially_read(
         tap,
         response.leftover,

@@ -29,6 +29,10 @@ use crate::violation;
 const SOCKET: Token = Token(0);
 const WAKER: Token = Token(1);
 
+/// How many inputs are sent before the loop reads the socket again, so
+/// that neither direction starves the other and queues stay short.
+const SEND_BURST: usize = 256;
+
 /// The poll the session waits on, and the waker input threads use.
 pub fn readiness() -> io::Result<(Poll, Arc<Waker>)> {
     let poll = Poll::new()?;
@@ -125,17 +129,21 @@ impl<'r> Session<'r> {
             .map_err(|e| fail(Stage::Io, format!("cannot watch the socket: {e}")))?;
         let mut events = Events::with_capacity(8);
         loop {
-            self.send_input();
+            let more_input = self.send_input();
             self.receive();
             self.flush_socket();
             if let Some(outcome) = self.outcome.take() {
                 self.finish();
                 return outcome;
             }
-            let _ = self.render.flush();
-            let timeout = self
-                .next_deadline()
-                .map(|d| d.saturating_duration_since(Instant::now()));
+            let timeout = if more_input {
+                Some(Duration::ZERO)
+            } else {
+                // About to wait: what was rendered goes out now.
+                let _ = self.render.flush();
+                self.next_deadline()
+                    .map(|d| d.saturating_duration_since(Instant::now()))
+            };
             match self.poll.poll(&mut events, timeout) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -150,16 +158,25 @@ impl<'r> Session<'r> {
         }
     }
 
-    /// Hands tungstenite everything the input has ready, until the socket
-    /// pushes back.
-    fn send_input(&mut self) {
-        while self.input_ended_at.is_none()
-            && !self.write_blocked
-            && self.pending_raw.is_empty()
-            && self.outcome.is_none()
-        {
+    /// Hands tungstenite what the input has ready, until the socket pushes
+    /// back or a burst is done. Returns whether input is still waiting, so
+    /// that the loop comes back without sleeping: the waker fired already.
+    fn send_input(&mut self) -> bool {
+        for _ in 0..SEND_BURST {
+            if self.input_ended_at.is_some()
+                || self.write_blocked
+                || !self.pending_raw.is_empty()
+                || self.outcome.is_some()
+            {
+                break;
+            }
             match self.input.next() {
                 Next::Item(Input::Command(command)) => self.execute(command),
+                Next::Item(Input::Batch(commands)) => {
+                    for command in commands {
+                        self.execute(command);
+                    }
+                }
                 Next::Item(Input::NotUtf8 { line }) => self.notice(&format!(
                     "stdin line {line} is not valid UTF-8; not sent as text"
                 )),
@@ -168,11 +185,15 @@ impl<'r> Session<'r> {
                     self.end_of_input();
                 }
                 Next::Item(Input::QuitNow) => self.outcome = Some(Ok(Exit::Normal)),
-                Next::Pending => break,
+                Next::Pending => {
+                    self.show_outgoing_frames();
+                    return false;
+                }
                 Next::End => self.end_of_input(),
             }
         }
         self.show_outgoing_frames();
+        self.input_ended_at.is_none() && !self.write_blocked && self.pending_raw.is_empty()
     }
 
     fn execute(&mut self, command: Command) {

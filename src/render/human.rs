@@ -196,7 +196,7 @@ impl Human {
             return Ok(());
         }
         let shown = if binary {
-            Shown::Hex(super::hex(&data[..data.len().min(LINE_PREVIEW)]))
+            Shown::Hex(&data[..data.len().min(LINE_PREVIEW)])
         } else {
             Shown::Utf8(std::str::from_utf8(data).unwrap_or("<invalid UTF-8>"))
         };
@@ -243,7 +243,7 @@ fn preview(shown: Shown, hidden_bytes: u64) -> String {
             let escaped: String = s.escape_debug().collect();
             (escaped, LINE_PREVIEW)
         }
-        Shown::Hex(h) => (h.clone(), LINE_PREVIEW * 2),
+        Shown::Hex(h) => (super::hex(h), LINE_PREVIEW * 2),
     };
     let mut cut = false;
     if text.len() > limit {

@@ -1,12 +1,14 @@
 //! JSON Lines, exactly per the contract in design.md: one object per line,
-//! each with `event` and `t`.
+//! each with `event` and `t`. Frame and message events are written by hand
+//! into a reused buffer because they come once per frame; the rare events
+//! go through serde_json.
 
 use std::io::{self, Write};
 
 use serde_json::{json, Value};
 
-use super::{hex, show_frame_payload, Clock, Dir, Event, Initiator, Out, Render, Shown};
-use crate::frame::Frame;
+use super::{push_hex, show_frame_payload, Clock, Dir, Event, Initiator, Out, Render, Shown};
+use crate::frame::{Frame, Kind};
 
 pub struct Json {
     out: Out,
@@ -18,8 +20,7 @@ impl Json {
         Json { out, clock }
     }
 
-    fn to_value(&self, event: &Event) -> Value {
-        let t = self.clock.now();
+    fn rare_event(&self, event: &Event, t: f64) -> Value {
         match event {
             Event::Connect { target, facts } => {
                 let tls = facts.tls.as_ref();
@@ -68,29 +69,6 @@ impl Json {
                     "upgrade_ms": upgrade_ms,
                 })
             }
-            Event::Frame { dir, frame } => frame_value(t, *dir, frame),
-            Event::Message {
-                dir,
-                binary,
-                data,
-                frames,
-            } => {
-                let len = data.len();
-                let (data, encoding) = if *binary {
-                    (hex(data), "hex")
-                } else {
-                    (String::from_utf8_lossy(data).into_owned(), "utf8")
-                };
-                json!({
-                    "event": "message", "t": t,
-                    "dir": dir.name(),
-                    "kind": if *binary { "binary" } else { "text" },
-                    "len": len,
-                    "data": data,
-                    "encoding": encoding,
-                    "frames": frames,
-                })
-            }
             Event::Close {
                 code,
                 reason,
@@ -104,55 +82,216 @@ impl Json {
                     Initiator::Remote => "remote",
                 },
             }),
-            Event::Notice(text) => json!({
-                "event": "notice", "t": t,
-                "message": text,
-            }),
             Event::Error(failure) => json!({
                 "event": "error", "t": t,
                 "stage": failure.stage.name(),
                 "message": failure.message,
             }),
+            Event::Notice(text) => json!({
+                "event": "notice", "t": t,
+                "message": text,
+            }),
+            // Written by hand; see `event`.
+            Event::Frame { .. } | Event::Message { .. } => Value::Null,
         }
     }
 }
 
-fn frame_value(t: f64, dir: Dir, frame: &Frame) -> Value {
+/// Appends `"key":` pairs to one JSON object.
+struct Line<'a>(&'a mut Vec<u8>);
+
+impl Line<'_> {
+    fn start<'b>(buf: &'b mut Vec<u8>, event: &str, t: f64) -> Line<'b> {
+        buf.extend_from_slice(b"{\"event\":\"");
+        buf.extend_from_slice(event.as_bytes());
+        buf.extend_from_slice(b"\",\"t\":");
+        push_seconds(buf, t);
+        Line(buf)
+    }
+
+    fn key(&mut self, key: &str) -> &mut Vec<u8> {
+        self.0.extend_from_slice(b",\"");
+        self.0.extend_from_slice(key.as_bytes());
+        self.0.extend_from_slice(b"\":");
+        self.0
+    }
+
+    fn str(&mut self, key: &str, value: &str) {
+        let buf = self.key(key);
+        push_json_string(buf, value);
+    }
+
+    /// A value known to need no escaping (names from our own tables).
+    fn plain(&mut self, key: &str, value: &'static str) {
+        let buf = self.key(key);
+        buf.push(b'"');
+        buf.extend_from_slice(value.as_bytes());
+        buf.push(b'"');
+    }
+
+    fn hex(&mut self, key: &str, bytes: &[u8]) {
+        let buf = self.key(key);
+        buf.push(b'"');
+        push_hex(buf, bytes);
+        buf.push(b'"');
+    }
+
+    fn bool(&mut self, key: &str, value: bool) {
+        let text: &[u8] = if value { b"true" } else { b"false" };
+        self.key(key).extend_from_slice(text);
+    }
+
+    fn num(&mut self, key: &str, value: u64) {
+        let mut digits = itoa::Buffer::new();
+        let text = digits.format(value);
+        self.key(key).extend_from_slice(text.as_bytes());
+    }
+
+    fn null(&mut self, key: &str) {
+        self.key(key).extend_from_slice(b"null");
+    }
+
+    fn end(self) {
+        self.0.extend_from_slice(b"}\n");
+    }
+}
+
+/// Seconds with microsecond precision, without float formatting on the
+/// per-frame path.
+fn push_seconds(buf: &mut Vec<u8>, t: f64) {
+    let micros = (t.max(0.0) * 1e6).round() as u64;
+    let mut digits = itoa::Buffer::new();
+    buf.extend_from_slice(digits.format(micros / 1_000_000).as_bytes());
+    buf.push(b'.');
+    let frac = micros % 1_000_000;
+    let text = digits.format(frac);
+    buf.extend(std::iter::repeat_n(b'0', 6 - text.len()));
+    buf.extend_from_slice(text.as_bytes());
+}
+
+/// Which bytes a JSON string cannot hold as they are.
+const fn escape_table() -> [bool; 256] {
+    let mut table = [false; 256];
+    let mut i = 0;
+    while i < 0x20 {
+        table[i] = true;
+        i += 1;
+    }
+    table[b'"' as usize] = true;
+    table[b'\\' as usize] = true;
+    table[0x7F] = true;
+    table
+}
+
+const NEEDS_ESCAPE: [bool; 256] = escape_table();
+
+/// A JSON string literal, escaped per RFC 8259.
+fn push_json_string(buf: &mut Vec<u8>, s: &str) {
+    buf.push(b'"');
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        if !NEEDS_ESCAPE[b as usize] {
+            continue;
+        }
+        buf.extend_from_slice(&bytes[start..i]);
+        match b {
+            b'"' => buf.extend_from_slice(b"\\\""),
+            b'\\' => buf.extend_from_slice(b"\\\\"),
+            b'\n' => buf.extend_from_slice(b"\\n"),
+            b'\r' => buf.extend_from_slice(b"\\r"),
+            b'\t' => buf.extend_from_slice(b"\\t"),
+            _ => {
+                const DIGITS: &[u8; 16] = b"0123456789abcdef";
+                buf.extend_from_slice(b"\\u00");
+                buf.push(DIGITS[(b >> 4) as usize]);
+                buf.push(DIGITS[(b & 0xF) as usize]);
+            }
+        }
+        start = i + 1;
+    }
+    buf.extend_from_slice(&bytes[start..]);
+    buf.push(b'"');
+}
+
+fn write_frame(buf: &mut Vec<u8>, t: f64, dir: Dir, frame: &Frame) {
     let h = &frame.header;
-    let (payload, encoding) = match show_frame_payload(frame) {
-        Shown::Utf8(s) => (s.to_string(), "utf8"),
-        Shown::Hex(h) => (h, "hex"),
-    };
-    let mut value = json!({
-        "event": "frame", "t": t,
-        "dir": dir.name(),
-        "fin": h.fin, "rsv1": h.rsv1, "rsv2": h.rsv2, "rsv3": h.rsv3,
-        "opcode": h.opcode,
-        "kind": h.kind().name(),
-        "masked": h.mask_key.is_some(),
-        "mask_key": h.mask_key.map(|k| hex(&k)),
-        "len": h.payload_len,
-        "len_bits": h.len_encoding.bits(),
-        "header_len": h.header_len,
-        "payload": payload,
-        "payload_encoding": encoding,
-        "truncated": frame.truncated(),
-    });
+    let mut line = Line::start(buf, "frame", t);
+    line.plain("dir", dir.name());
+    line.bool("fin", h.fin);
+    line.bool("rsv1", h.rsv1);
+    line.bool("rsv2", h.rsv2);
+    line.bool("rsv3", h.rsv3);
+    line.num("opcode", u64::from(h.opcode));
+    line.plain("kind", h.kind().name());
+    line.bool("masked", h.mask_key.is_some());
+    match h.mask_key {
+        Some(key) => line.hex("mask_key", &key),
+        None => line.null("mask_key"),
+    }
+    line.num("len", h.payload_len);
+    line.num("len_bits", u64::from(h.len_encoding.bits()));
+    line.num("header_len", h.header_len as u64);
+    match show_frame_payload(frame) {
+        Shown::Utf8(text) => {
+            line.str("payload", text);
+            line.plain("payload_encoding", "utf8");
+        }
+        Shown::Hex(bytes) => {
+            line.hex("payload", bytes);
+            line.plain("payload_encoding", "hex");
+        }
+    }
+    line.bool("truncated", frame.truncated());
     if frame.cut_short {
-        value["cut_short"] = json!(true);
+        line.bool("cut_short", true);
     }
-    if h.kind() == crate::frame::Kind::Close {
-        value["close_code"] = json!(frame.close_code());
-        value["close_reason"] = json!(String::from_utf8_lossy(frame.close_reason()));
+    if h.kind() == Kind::Close {
+        match frame.close_code() {
+            Some(code) => line.num("close_code", u64::from(code)),
+            None => line.null("close_code"),
+        }
+        line.str(
+            "close_reason",
+            &String::from_utf8_lossy(frame.close_reason()),
+        );
     }
-    value
+    line.end();
+}
+
+fn write_message(buf: &mut Vec<u8>, t: f64, dir: Dir, binary: bool, data: &[u8], frames: usize) {
+    let mut line = Line::start(buf, "message", t);
+    line.plain("dir", dir.name());
+    line.plain("kind", if binary { "binary" } else { "text" });
+    line.num("len", data.len() as u64);
+    if binary {
+        line.hex("data", data);
+        line.plain("encoding", "hex");
+    } else {
+        line.str("data", &String::from_utf8_lossy(data));
+        line.plain("encoding", "utf8");
+    }
+    line.num("frames", frames as u64);
+    line.end();
 }
 
 impl Render for Json {
     fn event(&mut self, event: &Event) -> io::Result<()> {
-        let value = self.to_value(event);
-        serde_json::to_writer(&mut self.out, &value)?;
-        self.out.write_all(b"\n")?;
+        let t = self.clock.now();
+        match event {
+            Event::Frame { dir, frame } => write_frame(self.out.buf(), t, *dir, frame),
+            Event::Message {
+                dir,
+                binary,
+                data,
+                frames,
+            } => write_message(self.out.buf(), t, *dir, *binary, data, *frames),
+            rare => {
+                let value = self.rare_event(rare, t);
+                serde_json::to_writer(self.out.buf(), &value)?;
+                self.out.buf().push(b'\n');
+            }
+        }
         self.out.end_event()
     }
 
@@ -170,5 +309,95 @@ impl Render for Json {
 
     fn wants_outgoing_messages(&self) -> bool {
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::frame::FrameDecoder;
+
+    fn parse(line: &[u8]) -> Value {
+        serde_json::from_slice(line).expect("valid JSON")
+    }
+
+    #[test]
+    fn strings_are_escaped_so_that_serde_reads_them_back() {
+        let tricky = "quote \" backslash \\ nl \n cr \r tab \t nul \u{0} del \u{7f} é 😀";
+        let mut buf = Vec::new();
+        push_json_string(&mut buf, tricky);
+        let back: String = serde_json::from_slice(&buf).unwrap();
+        assert_eq!(back, tricky);
+    }
+
+    #[test]
+    fn seconds_keep_microseconds() {
+        for (t, text) in [
+            (0.0, "0.000000"),
+            (1.5, "1.500000"),
+            (12.0000071, "12.000007"),
+        ] {
+            let mut buf = Vec::new();
+            push_seconds(&mut buf, t);
+            assert_eq!(String::from_utf8(buf).unwrap(), text);
+        }
+    }
+
+    #[test]
+    fn frame_lines_carry_every_contract_key() {
+        let mut frames = Vec::new();
+        // A masked close frame with code 1001 and reason "bye".
+        let mut bytes = vec![0x88, 0x85, 1, 2, 3, 4];
+        let mut payload = vec![0x03, 0xe9, b'b', b'y', b'e'];
+        crate::frame::unmask(&mut payload, [1, 2, 3, 4], 0);
+        bytes.extend_from_slice(&payload);
+        FrameDecoder::new(8).feed(&bytes, |f| frames.push(f));
+        let mut buf = Vec::new();
+        write_frame(&mut buf, 1.5, Dir::Out, &frames[0]);
+        assert!(buf.ends_with(b"}\n"));
+        let v = parse(&buf);
+        assert_eq!(v["event"], "frame");
+        assert_eq!(v["t"], 1.5);
+        assert_eq!(v["dir"], "out");
+        assert_eq!(
+            (v["fin"].as_bool(), v["rsv1"].as_bool()),
+            (Some(true), Some(false))
+        );
+        assert_eq!(v["opcode"], 8);
+        assert_eq!(v["kind"], "close");
+        assert_eq!(v["masked"], true);
+        assert_eq!(v["mask_key"], "01020304");
+        assert_eq!(
+            (v["len"].as_u64(), v["header_len"].as_u64()),
+            (Some(5), Some(6))
+        );
+        assert_eq!(v["payload"], "03e9627965");
+        assert_eq!(v["payload_encoding"], "hex");
+        assert_eq!(v["truncated"], false);
+        assert_eq!(v["close_code"], 1001);
+        assert_eq!(v["close_reason"], "bye");
+    }
+
+    #[test]
+    fn message_lines_encode_text_and_binary() {
+        let mut buf = Vec::new();
+        write_message(&mut buf, 0.25, Dir::In, false, "a\"b".as_bytes(), 2);
+        let v = parse(&buf);
+        buf.clear();
+        assert_eq!(
+            (v["kind"].as_str(), v["data"].as_str()),
+            (Some("text"), Some("a\"b"))
+        );
+        assert_eq!(
+            (v["len"].as_u64(), v["frames"].as_u64()),
+            (Some(3), Some(2))
+        );
+        write_message(&mut buf, 0.25, Dir::Out, true, &[0, 255], 1);
+        let v = parse(&buf);
+        assert_eq!(
+            (v["data"].as_str(), v["encoding"].as_str()),
+            (Some("00ff"), Some("hex"))
+        );
+        assert_eq!(v["dir"], "out");
     }
 }

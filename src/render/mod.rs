@@ -104,31 +104,29 @@ impl Clock {
 }
 
 /// Where rendered output goes: stdout, flushed per event on a terminal and
-/// batched otherwise; or, while the prompt is up, rustyline's printer, so
-/// that output appears above the line being typed.
+/// in 64 KiB batches otherwise (and whenever the session goes idle); or,
+/// while the prompt is up, rustyline's printer, so that output appears
+/// above the line being typed. Renderers append to `buf` directly.
 pub struct Out {
+    buf: Vec<u8>,
     sink: Sink,
 }
 
 enum Sink {
-    Stdout {
-        writer: io::BufWriter<io::Stdout>,
-        interactive: bool,
-    },
-    Printer {
-        printer: Box<dyn ExternalPrinter + Send>,
-        pending: Vec<u8>,
-    },
+    Stdout { interactive: bool },
+    Printer(Box<dyn ExternalPrinter + Send>),
 }
+
+/// How much output is held before it is written when stdout is not a
+/// terminal.
+const BATCH: usize = 64 * 1024;
 
 impl Out {
     pub fn stdout() -> Self {
-        let stdout = io::stdout();
-        let interactive = stdout.is_terminal();
         Out {
+            buf: Vec::with_capacity(BATCH + 4096),
             sink: Sink::Stdout {
-                writer: io::BufWriter::with_capacity(64 * 1024, stdout),
-                interactive,
+                interactive: io::stdout().is_terminal(),
             },
         }
     }
@@ -136,10 +134,7 @@ impl Out {
     /// Sends everything from now on through the prompt's printer.
     pub fn use_printer(&mut self, printer: Box<dyn ExternalPrinter + Send>) {
         let _ = self.flush();
-        self.sink = Sink::Printer {
-            printer,
-            pending: Vec::new(),
-        };
+        self.sink = Sink::Printer(printer);
     }
 
     /// Back to stdout, once the prompt is gone.
@@ -148,59 +143,57 @@ impl Out {
         *self = Out::stdout();
     }
 
+    /// The buffer the current event is written into.
+    pub fn buf(&mut self) -> &mut Vec<u8> {
+        &mut self.buf
+    }
+
     pub fn end_event(&mut self) -> io::Result<()> {
-        match &mut self.sink {
-            Sink::Stdout {
-                writer,
-                interactive: true,
-            } => writer.flush(),
-            Sink::Stdout { .. } => Ok(()),
-            // An event that showed nothing must not print an empty line.
-            Sink::Printer { pending, .. } if pending.is_empty() => Ok(()),
-            Sink::Printer { printer, pending } => {
-                // The terminal is in raw mode while the prompt is up, so
-                // line breaks must return the carriage themselves.
-                let text = String::from_utf8_lossy(pending).replace('\n', "\r\n");
-                pending.clear();
-                printer.print(text).map_err(io::Error::other)
-            }
+        match &self.sink {
+            Sink::Stdout { interactive: false } if self.buf.len() < BATCH => Ok(()),
+            _ => self.flush(),
         }
     }
 }
 
 impl Write for Out {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        match &mut self.sink {
-            Sink::Stdout { writer, .. } => writer.write(buf),
-            Sink::Printer { pending, .. } => {
-                pending.extend_from_slice(buf);
-                Ok(buf.len())
-            }
-        }
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        Ok(data.len())
     }
 
-    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
-        match &mut self.sink {
-            Sink::Stdout { writer, .. } => writer.write_all(buf),
-            Sink::Printer { pending, .. } => {
-                pending.extend_from_slice(buf);
-                Ok(())
-            }
-        }
+    fn write_all(&mut self, data: &[u8]) -> io::Result<()> {
+        self.buf.extend_from_slice(data);
+        Ok(())
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        match &mut self.sink {
-            Sink::Stdout { writer, .. } => writer.flush(),
-            Sink::Printer { .. } => self.end_event(),
+        // An event that showed nothing must not print an empty line.
+        if self.buf.is_empty() {
+            return Ok(());
         }
+        let result = match &mut self.sink {
+            Sink::Stdout { .. } => {
+                let mut stdout = io::stdout().lock();
+                stdout.write_all(&self.buf).and_then(|_| stdout.flush())
+            }
+            Sink::Printer(printer) => {
+                // The terminal is in raw mode while the prompt is up, so
+                // line breaks must return the carriage themselves.
+                let text = String::from_utf8_lossy(&self.buf).replace('\n', "\r\n");
+                printer.print(text).map_err(io::Error::other)
+            }
+        };
+        self.buf.clear();
+        result
     }
 }
 
 /// A payload preview as text, when it is text, or as hex.
 pub enum Shown<'a> {
     Utf8(&'a str),
-    Hex(String),
+    /// Bytes to be shown as hex.
+    Hex(&'a [u8]),
 }
 
 /// Text frames and control payloads show as text when they are valid
@@ -223,17 +216,23 @@ pub fn show_frame_payload(frame: &Frame) -> Shown<'_> {
             Err(_) => {}
         }
     }
-    Shown::Hex(hex(bytes))
+    Shown::Hex(bytes)
 }
 
 pub fn hex(bytes: &[u8]) -> String {
+    let mut out = Vec::with_capacity(bytes.len() * 2);
+    push_hex(&mut out, bytes);
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// Appends lowercase hex digits, without an intermediate string.
+pub fn push_hex(out: &mut Vec<u8>, bytes: &[u8]) {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
+    out.reserve(bytes.len() * 2);
     for b in bytes {
-        s.push(DIGITS[(b >> 4) as usize] as char);
-        s.push(DIGITS[(b & 0xF) as usize] as char);
+        out.push(DIGITS[(b >> 4) as usize]);
+        out.push(DIGITS[(b & 0xF) as usize]);
     }
-    s
 }
 
 #[cfg(test)]
@@ -252,13 +251,13 @@ mod tests {
         let f = frame(&[0x81, 0x02, b'h', b'i'], 16);
         assert!(matches!(show_frame_payload(&f), Shown::Utf8("hi")));
         let f = frame(&[0x82, 0x02, 0xde, 0xad], 16);
-        assert!(matches!(show_frame_payload(&f), Shown::Hex(h) if h == "dead"));
+        assert!(matches!(show_frame_payload(&f), Shown::Hex(h) if h == [0xde, 0xad]));
     }
 
     #[test]
     fn invalid_text_shows_as_hex() {
         let f = frame(&[0x81, 0x02, 0xc3, 0x28], 16);
-        assert!(matches!(show_frame_payload(&f), Shown::Hex(h) if h == "c328"));
+        assert!(matches!(show_frame_payload(&f), Shown::Hex(h) if h == [0xc3, 0x28]));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use std::io::{self, Write};
 
-use super::{hex, Dir, Event, Out, Render};
+use super::{push_hex, Dir, Event, Out, Render};
 
 pub struct Payload {
     out: Out,
@@ -29,12 +29,13 @@ impl Render for Payload {
             ..
         } = event
         {
+            let buf = self.out.buf();
             if *binary {
-                self.out.write_all(hex(data).as_bytes())?;
+                push_hex(buf, data);
             } else {
-                self.out.write_all(data)?;
+                buf.extend_from_slice(data);
             }
-            self.out.write_all(b"\n")?;
+            buf.push(b'\n');
             self.out.end_event()?;
         }
         Ok(())

@@ -1,0 +1,323 @@
+//! Pipe-mode benchmark: wscope against websocat, same machine, same run,
+//! alternating, reported as ratios (absolute times drift on shared
+//! machines). Prints figures; asserts nothing about speed.
+//!
+//! Run with `cargo bench --bench pipe` (websocat must be on PATH:
+//! `cargo install websocat`). `WSCOPE_BENCH_LINES` and `WSCOPE_BENCH_RUNS`
+//! change the size (defaults 1,000,000 and 5); `WSCOPE_BENCH_SERVE=1` runs
+//! only the echo server, for profiling a client by hand.
+//!
+//! The echo server is a frame-level echo written for this benchmark: it
+//! unmasks and returns each frame as it comes, answers the Close, and is
+//! fast enough that the clients, not the server, are measured.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::thread;
+use std::time::Instant;
+
+fn main() {
+    if std::env::var_os("WSCOPE_BENCH_SERVE").is_some() {
+        // Only the echo server, for profiling a client by hand.
+        let port = start_echo_server();
+        println!("echo server on ws://127.0.0.1:{port}/");
+        loop {
+            thread::park();
+        }
+    }
+    let lines: usize = env_or("WSCOPE_BENCH_LINES", 1_000_000);
+    let runs: usize = env_or("WSCOPE_BENCH_RUNS", 5);
+    let wscope = release_binary();
+    let websocat = which("websocat").unwrap_or_else(|| {
+        eprintln!("websocat is not on PATH: cargo install websocat");
+        std::process::exit(1);
+    });
+    let port = start_echo_server();
+    let url = format!("ws://127.0.0.1:{port}/");
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("lines.txt");
+    write_lines(&input, lines);
+    println!(
+        "wscope {} vs {} ({}), {lines} lines, {runs} runs each, alternating",
+        wscope.display(),
+        websocat.display(),
+        version(&websocat)
+    );
+    println!(
+        "{:<34} {:>10} {:>10} {:>10} {:>10} {:>7}",
+        "case", "wscope s", "websocat s", "wscope MiB", "wsocat MiB", "speedup"
+    );
+
+    let out = dir.path().join("out.txt");
+    let payload = compare(
+        runs,
+        || run(&wscope, &[&url], &input, &out, lines),
+        || run(&websocat, &["-t", &url], &input, &out, lines),
+    );
+    report("1M lines, payload out", &payload);
+
+    let json = compare(
+        runs,
+        || run(&wscope, &["--json", &url], &input, &out, lines * 4 + 6),
+        || run(&websocat, &["-t", &url], &input, &out, lines),
+    );
+    report("1M lines, wscope --json", &json);
+
+    let one = dir.path().join("one.txt");
+    write_lines(&one, 1);
+    let latency = compare(
+        runs * 4,
+        || run(&wscope, &[&url], &one, &out, 1),
+        || run(&websocat, &["-t", &url], &one, &out, 1),
+    );
+    report("one message round trip, whole run", &latency);
+}
+
+struct Measured {
+    seconds: f64,
+    max_rss_kib: i64,
+}
+
+struct Comparison {
+    wscope: Vec<Measured>,
+    websocat: Vec<Measured>,
+}
+
+fn compare(
+    runs: usize,
+    mut a: impl FnMut() -> Measured,
+    mut b: impl FnMut() -> Measured,
+) -> Comparison {
+    let mut c = Comparison {
+        wscope: Vec::new(),
+        websocat: Vec::new(),
+    };
+    for _ in 0..runs {
+        c.wscope.push(a());
+        c.websocat.push(b());
+    }
+    c
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    values[values.len() / 2]
+}
+
+fn report(case: &str, c: &Comparison) {
+    let mut ws: Vec<f64> = c.wscope.iter().map(|m| m.seconds).collect();
+    let mut wc: Vec<f64> = c.websocat.iter().map(|m| m.seconds).collect();
+    let (ws, wc) = (median(&mut ws), median(&mut wc));
+    let rss = |v: &[Measured]| v.iter().map(|m| m.max_rss_kib).max().unwrap_or(0) as f64 / 1024.0;
+    println!(
+        "{case:<34} {ws:>10.4} {wc:>10.4} {:>10.1} {:>10.1} {:>6.2}x",
+        rss(&c.wscope),
+        rss(&c.websocat),
+        wc / ws
+    );
+}
+
+/// Runs a client with stdin from `input` and stdout to `out`; checks that
+/// it printed `expect_lines` lines, so a fast wrong answer cannot win.
+fn run(program: &Path, args: &[&str], input: &Path, out: &Path, expect_lines: usize) -> Measured {
+    let started = Instant::now();
+    let child = Command::new(program)
+        .args(args)
+        .stdin(File::open(input).unwrap())
+        .stdout(File::create(out).unwrap())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (status, max_rss_kib) = wait_with_rusage(child.id() as i32);
+    let seconds = started.elapsed().as_secs_f64();
+    let got = BufReader::new(File::open(out).unwrap()).lines().count();
+    if got != expect_lines {
+        eprintln!(
+            "warning: {} {args:?} printed {got} lines, expected {expect_lines} (exit status {status})",
+            program.display()
+        );
+    }
+    Measured {
+        seconds,
+        max_rss_kib,
+    }
+}
+
+/// Waits for a child and returns its exit status and peak RSS in KiB.
+fn wait_with_rusage(pid: i32) -> (i32, i64) {
+    let mut status = 0;
+    // SAFETY: rusage is plain data that wait4 fills in.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: waiting for our own child with valid pointers.
+    unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    (status, usage.ru_maxrss)
+}
+
+fn write_lines(path: &Path, n: usize) {
+    let mut f = std::io::BufWriter::new(File::create(path).unwrap());
+    for i in 0..n {
+        writeln!(f, "line {i:07} of the benchmark").unwrap();
+    }
+}
+
+fn start_echo_server() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            thread::spawn(move || echo(stream));
+        }
+    });
+    port
+}
+
+/// Answers the upgrade, then echoes frames, unmasked, until the Close.
+fn echo(mut stream: TcpStream) {
+    let _ = stream.set_nodelay(true);
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut have = 0;
+    let head_end = loop {
+        let n = match stream.read(&mut buf[have..]) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        have += n;
+        if let Some(p) = buf[..have].windows(4).position(|w| w == b"\r\n\r\n") {
+            break p + 4;
+        }
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
+    let key = head
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("Sec-WebSocket-Key:")
+                .or_else(|| l.strip_prefix("sec-websocket-key:"))
+        })
+        .unwrap_or("")
+        .trim()
+        .to_string();
+    let accept = tungstenite::handshake::derive_accept_key(key.as_bytes());
+    let response = format!(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"
+    );
+    if stream.write_all(response.as_bytes()).is_err() {
+        return;
+    }
+    buf.copy_within(head_end..have, 0);
+    have -= head_end;
+    let mut out = Vec::with_capacity(buf.len() + 1024);
+    loop {
+        // Echo every complete frame in the buffer.
+        let mut at = 0;
+        let mut closed = false;
+        while let Some((opcode, header_len, len, key)) = parse(&buf[at..have]) {
+            if at + header_len + len > have {
+                break;
+            }
+            let payload = &buf[at + header_len..at + header_len + len];
+            out.push(buf[at]);
+            match len {
+                n if n < 126 => out.push(n as u8),
+                n if n <= 0xFFFF => {
+                    out.push(126);
+                    out.extend_from_slice(&(n as u16).to_be_bytes());
+                }
+                n => {
+                    out.push(127);
+                    out.extend_from_slice(&(n as u64).to_be_bytes());
+                }
+            }
+            let start = out.len();
+            out.extend_from_slice(payload);
+            if let Some(key) = key {
+                for (i, b) in out[start..].iter_mut().enumerate() {
+                    *b ^= key[i % 4];
+                }
+            }
+            at += header_len + len;
+            if opcode == 8 {
+                closed = true;
+                break;
+            }
+        }
+        if stream.write_all(&out).is_err() {
+            return;
+        }
+        out.clear();
+        if closed {
+            let _ = stream.shutdown(std::net::Shutdown::Write);
+            let _ = stream.read_to_end(&mut Vec::new());
+            return;
+        }
+        buf.copy_within(at..have, 0);
+        have -= at;
+        if have == buf.len() {
+            // One frame bigger than the buffer: grow it.
+            buf.resize(buf.len() * 2, 0);
+        }
+        match stream.read(&mut buf[have..]) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => have += n,
+        }
+    }
+}
+
+/// (opcode, header length, payload length, masking key) of the frame at
+/// the start of `b`, if its header is complete.
+fn parse(b: &[u8]) -> Option<(u8, usize, usize, Option<[u8; 4]>)> {
+    if b.len() < 2 {
+        return None;
+    }
+    let masked = b[1] & 0x80 != 0;
+    let (len, mut at) = match b[1] & 0x7F {
+        126 if b.len() >= 4 => (u16::from_be_bytes([b[2], b[3]]) as usize, 4),
+        127 if b.len() >= 10 => (u64::from_be_bytes(b[2..10].try_into().ok()?) as usize, 10),
+        126 | 127 => return None,
+        n => (n as usize, 2),
+    };
+    let key = if masked {
+        let k: [u8; 4] = b.get(at..at + 4)?.try_into().ok()?;
+        at += 4;
+        Some(k)
+    } else {
+        None
+    };
+    Some((b[0] & 0x0F, at, len, key))
+}
+
+fn release_binary() -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let status = Command::new(env!("CARGO"))
+        .args(["build", "--release", "--quiet"])
+        .current_dir(root)
+        .status()
+        .unwrap();
+    assert!(status.success(), "cargo build --release failed");
+    root.join("target/release/wscope")
+}
+
+fn which(name: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|p| p.join(name))
+            .find(|p| p.is_file())
+    })
+}
+
+fn version(program: &Path) -> String {
+    Command::new(program)
+        .arg("--version")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default()
+}
+
+fn env_or(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
