@@ -122,6 +122,8 @@ fn report(case: &str, c: &Comparison) {
 
 /// Runs a client with stdin from `input` and stdout to `out`; checks that
 /// it printed `expect_lines` lines, so a fast wrong answer cannot win.
+// The child is reaped by wait4, which also gives its peak RSS.
+#[allow(clippy::zombie_processes)]
 fn run(program: &Path, args: &[&str], input: &Path, out: &Path, expect_lines: usize) -> Measured {
     let started = Instant::now();
     let child = Command::new(program)

@@ -145,10 +145,9 @@ fn read_lines<R: Read>(
         };
         batch.extend(command);
         // Hand over when the next read would wait, or the batch is big.
-        if !batch.is_empty() && (reader.buffer().is_empty() || batch.len() >= MAX_BATCH) {
-            if !send(Input::Batch(std::mem::take(&mut batch))) {
-                return;
-            }
+        let hand_over = reader.buffer().is_empty() || batch.len() >= MAX_BATCH;
+        if hand_over && !batch.is_empty() && !send(Input::Batch(std::mem::take(&mut batch))) {
+            return;
         }
     }
     if !batch.is_empty() && !send(Input::Batch(batch)) {
