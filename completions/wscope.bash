@@ -23,7 +23,7 @@ _wscope() {
 
     case "${cmd}" in
         wscope)
-            opts="-x -w -k -h -V --execute --wait --slash --json --frames --color --ca --insecure --preview --close-timeout --connect-timeout --help --version"
+            opts="-x -w -n -k -h -V --execute --wait --slash --binary --chunk-size --hex --raw --count --until --ping-interval --ping-timeout --json --frames --color --ca --insecure --preview --max-message-size --max-frame-size --close-timeout --connect-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -45,6 +45,30 @@ _wscope() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --chunk-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --count)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -n)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --until)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ping-interval)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ping-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -54,6 +78,14 @@ _wscope() {
                     return 0
                     ;;
                 --preview)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-message-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-frame-size)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -1,13 +1,23 @@
 complete -c wscope -s x -l execute -d 'Send TEXT as a text message (repeatable, sent in order)' -r
 complete -c wscope -s w -l wait -d 'After the input is used up, stay open until SECS seconds pass with nothing received, then close' -r
+complete -c wscope -l chunk-size -d 'Size of each binary message with --binary' -r
+complete -c wscope -s n -l count -d 'Close and exit after N incoming data messages' -r
+complete -c wscope -l until -d 'Close and exit after an incoming message that matches REGEX (binary messages are matched as hex)' -r
+complete -c wscope -l ping-interval -d 'Send a ping every SECS seconds' -r
+complete -c wscope -l ping-timeout -d 'With --ping-interval: give up (exit 3) when a pong takes longer' -r
 complete -c wscope -l color -d 'When to colour the output' -r -f -a "auto\t''
 always\t''
 never\t''"
 complete -c wscope -l ca -d 'Trust the CA certificates in this PEM file, besides the built-in roots' -r -F
 complete -c wscope -l preview -d 'Show at most BYTES of each frame\'s payload' -r
+complete -c wscope -l max-message-size -d 'Largest incoming message accepted; a bigger one fails the connection with Close 1009 instead of growing memory' -r
+complete -c wscope -l max-frame-size -d 'Largest incoming frame accepted' -r
 complete -c wscope -l close-timeout -d 'How long to wait for the server\'s Close after sending ours' -r
 complete -c wscope -l connect-timeout -d 'Give up connecting (TCP, TLS and the upgrade) after SECS seconds' -r
 complete -c wscope -l slash -d 'Treat stdin lines that start with \'/\' as commands, as at the prompt (/ping, /close 4000 bye, /frame ...)'
+complete -c wscope -l binary -d 'Send stdin as binary messages of --chunk-size bytes instead of lines'
+complete -c wscope -l hex -d 'Each stdin line is hex for one binary message (48656c, 48 65 6c, ...)'
+complete -c wscope -l raw -d 'Write incoming payloads as they are: no newline after each message, binary not turned into hex'
 complete -c wscope -l json -d 'Print every event as one JSON object per line'
 complete -c wscope -l frames -d 'Show the handshake and frame view even when stdout is not a terminal (by default a pipe gets only the payload of each incoming message)'
 complete -c wscope -s k -l insecure -d 'Do not verify the server\'s certificate (dangerous; warns)'

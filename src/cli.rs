@@ -31,8 +31,42 @@ pub struct Cli {
 
     /// Treat stdin lines that start with '/' as commands, as at the prompt
     /// (/ping, /close 4000 bye, /frame ...).
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["binary", "hex"])]
     pub slash: bool,
+
+    /// Send stdin as binary messages of --chunk-size bytes instead of lines.
+    #[arg(long, conflicts_with = "hex")]
+    pub binary: bool,
+
+    /// Size of each binary message with --binary.
+    #[arg(long, value_name = "BYTES", default_value_t = 65536, value_parser = clap::value_parser!(u64).range(1..=1 << 31))]
+    pub chunk_size: u64,
+
+    /// Each stdin line is hex for one binary message (48656c, 48 65 6c, ...).
+    #[arg(long)]
+    pub hex: bool,
+
+    /// Write incoming payloads as they are: no newline after each message,
+    /// binary not turned into hex.
+    #[arg(long, conflicts_with_all = ["json", "frames"])]
+    pub raw: bool,
+
+    /// Close and exit after N incoming data messages.
+    #[arg(short = 'n', long, value_name = "N")]
+    pub count: Option<u64>,
+
+    /// Close and exit after an incoming message that matches REGEX (binary
+    /// messages are matched as hex).
+    #[arg(long, value_name = "REGEX")]
+    pub until: Option<String>,
+
+    /// Send a ping every SECS seconds.
+    #[arg(long, value_name = "SECS", value_parser = parse_positive_seconds)]
+    pub ping_interval: Option<f64>,
+
+    /// With --ping-interval: give up (exit 3) when a pong takes longer.
+    #[arg(long, value_name = "SECS", requires = "ping_interval", value_parser = parse_positive_seconds)]
+    pub ping_timeout: Option<f64>,
 
     /// Print every event as one JSON object per line.
     #[arg(long, conflicts_with = "frames")]
@@ -59,6 +93,15 @@ pub struct Cli {
     #[arg(long, value_name = "BYTES", default_value_t = 128)]
     pub preview: usize,
 
+    /// Largest incoming message accepted; a bigger one fails the
+    /// connection with Close 1009 instead of growing memory.
+    #[arg(long, value_name = "BYTES", default_value_t = 1 << 30)]
+    pub max_message_size: u64,
+
+    /// Largest incoming frame accepted.
+    #[arg(long, value_name = "BYTES", default_value_t = 1 << 30)]
+    pub max_frame_size: u64,
+
     /// How long to wait for the server's Close after sending ours.
     #[arg(long, value_name = "SECS", default_value = "5", value_parser = parse_seconds)]
     pub close_timeout: f64,
@@ -81,6 +124,13 @@ fn parse_seconds(s: &str) -> Result<f64, String> {
         _ => Err(format!(
             "'{s}' is not a number of seconds (use e.g. 5 or 0.5)"
         )),
+    }
+}
+
+fn parse_positive_seconds(s: &str) -> Result<f64, String> {
+    match parse_seconds(s)? {
+        v if v > 0.0 => Ok(v),
+        _ => Err(format!("'{s}' must be more than 0 seconds")),
     }
 }
 

@@ -31,6 +31,8 @@ pub enum Input {
 pub struct InputQueue {
     preset: VecDeque<Input>,
     rx: Option<Receiver<Input>>,
+    /// The producer is the stdin reader (not the prompt).
+    from_stdin: bool,
 }
 
 /// What the queue has right now.
@@ -42,6 +44,19 @@ pub enum Next {
     End,
 }
 
+/// How stdin becomes messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StdinMode {
+    /// Each line is a text message.
+    Text,
+    /// Lines starting with '/' are commands, as at the prompt.
+    Slash,
+    /// Each line is hex for a binary message.
+    Hex,
+    /// Binary messages of `chunk` bytes.
+    Binary { chunk: usize },
+}
+
 /// Bounded, so that a slow server pushes back on whoever produces input.
 const QUEUE_DEPTH: usize = 16;
 
@@ -50,6 +65,7 @@ impl InputQueue {
         InputQueue {
             preset: preset.into_iter().map(Input::Command).collect(),
             rx: None,
+            from_stdin: false,
         }
     }
 
@@ -60,17 +76,39 @@ impl InputQueue {
         tx
     }
 
-    /// Also reads stdin, line by line, after the preset messages. With
-    /// `slash`, lines starting with '/' are commands as at the prompt.
-    pub fn read_stdin(&mut self, waker: Arc<Waker>, slash: bool) {
+    /// Also reads stdin after the preset messages, as `mode` says.
+    pub fn read_stdin(&mut self, waker: Arc<Waker>, mode: StdinMode) {
         let tx = self.channel();
+        self.from_stdin = true;
         thread::Builder::new()
             .name("stdin".into())
             .spawn(move || {
                 let reader = BufReader::with_capacity(64 * 1024, io::stdin().lock());
-                read_lines(reader, slash, tx, &waker)
+                match mode {
+                    StdinMode::Binary { chunk } => read_chunks(reader, chunk, tx, &waker),
+                    lines => read_lines(reader, lines, tx, &waker),
+                }
             })
             .expect("spawning the stdin thread");
+    }
+
+    /// Drops whatever is queued; returns how many messages that was and
+    /// whether stdin is a pipe that was not read to its end.
+    pub fn discard(&mut self) -> (u64, bool) {
+        let mut count = self.preset.len() as u64;
+        self.preset.clear();
+        let Some(rx) = &self.rx else {
+            return (count, false);
+        };
+        loop {
+            match rx.try_recv() {
+                Ok(Input::Batch(b)) => count += b.len() as u64,
+                Ok(Input::Command(_)) => count += 1,
+                Ok(_) => {}
+                Err(TryRecvError::Empty) => return (count, self.from_stdin),
+                Err(TryRecvError::Disconnected) => return (count, false),
+            }
+        }
     }
 
     pub fn next(&mut self) -> Next {
@@ -98,7 +136,7 @@ const MAX_BATCH: usize = 4096;
 
 fn read_lines<R: Read>(
     mut reader: BufReader<R>,
-    slash: bool,
+    mode: StdinMode,
     tx: SyncSender<Input>,
     waker: &Waker,
 ) {
@@ -118,13 +156,22 @@ fn read_lines<R: Read>(
                 line_no += 1;
                 strip_line_end(&mut buf);
                 match String::from_utf8(std::mem::take(&mut buf)) {
-                    Ok(text) if slash => match command::parse(&text) {
-                        Ok(command) => Some(command),
-                        Err(problem) => {
-                            eprintln!("wscope: error: stdin line {line_no}: {problem}");
-                            None
+                    Ok(text) if mode != StdinMode::Text => {
+                        let parsed = if mode == StdinMode::Hex {
+                            command::parse_hex(&text).map(Command::Binary)
+                        } else {
+                            command::parse(&text)
+                        };
+                        match parsed {
+                            Ok(command) => Some(command),
+                            Err(problem) => {
+                                eprintln!(
+                                    "wscope: error: stdin line {line_no}: {problem}; not sent"
+                                );
+                                None
+                            }
                         }
-                    },
+                    }
                     Ok(text) => Some(Command::Text(text)),
                     Err(_) => {
                         let done = std::mem::take(&mut batch);
@@ -154,6 +201,34 @@ fn read_lines<R: Read>(
         return;
     }
     // Dropping the sender tells the session that input has ended.
+    drop(tx);
+    let _ = waker.wake();
+}
+
+/// `--binary`: stdin in messages of `chunk` bytes; the last may be shorter.
+fn read_chunks<R: Read>(
+    mut reader: BufReader<R>,
+    chunk: usize,
+    tx: SyncSender<Input>,
+    waker: &Waker,
+) {
+    loop {
+        let mut data = Vec::with_capacity(chunk.min(1 << 20));
+        match (&mut reader).take(chunk as u64).read_to_end(&mut data) {
+            Ok(0) => break,
+            Ok(_) => {
+                if tx.send(Input::Command(Command::Binary(data))).is_err() {
+                    return;
+                }
+                let _ = waker.wake();
+            }
+            Err(e) => {
+                let _ = tx.send(Input::Failed(format!("reading stdin failed: {e}")));
+                let _ = waker.wake();
+                return;
+            }
+        }
+    }
     drop(tx);
     let _ = waker.wake();
 }

@@ -29,7 +29,7 @@ use tungstenite::WebSocket;
 use cli::{Cli, ColorChoice};
 use command::Command;
 use error::{fail, print_failure, warn, Exit, Failure, Stage};
-use input::InputQueue;
+use input::{InputQueue, StdinMode};
 use render::{Clock, Event, Human, Json, Out, Payload, Render};
 use target::Target;
 
@@ -55,6 +55,13 @@ fn main() -> ExitCode {
 
 fn run(cli: &Cli, render: &mut dyn Render) -> Result<Exit, Failure> {
     let target = Target::parse(&cli.url)?;
+    // Checked before connecting: a bad argument is a usage error.
+    let until = cli
+        .until
+        .as_deref()
+        .map(regex::Regex::new)
+        .transpose()
+        .map_err(|e| fail(Stage::Usage, format!("--until: {}", one_line(&e.to_string()))))?;
     let connect_timeout = Duration::from_secs_f64(cli.connect_timeout.max(0.001));
     let tls_config = if target.tls {
         if cli.insecure {
@@ -102,17 +109,19 @@ fn run(cli: &Cli, render: &mut dyn Render) -> Result<Exit, Failure> {
         0
     };
     let tap = tap::Tap::new(transport, preview, &response.leftover);
-    let ws = WebSocket::from_partially_read(
-        tap,
-        response.leftover,
-        Role::Client,
-        Some(WebSocketConfig::default()),
-    );
+    let config = WebSocketConfig::default()
+        .max_message_size(Some(cli.max_message_size as usize))
+        .max_frame_size(Some(cli.max_frame_size as usize));
+    let ws = WebSocket::from_partially_read(tap, response.leftover, Role::Client, Some(config));
 
     let opts = session::Options {
         wait: cli.wait.map(Duration::from_secs_f64),
         close_timeout: Duration::from_secs_f64(cli.close_timeout),
         summary: summary(&target, &connected.facts, &verdict),
+        count: cli.count,
+        until,
+        ping_interval: cli.ping_interval.map(Duration::from_secs_f64),
+        ping_timeout: cli.ping_timeout.map(Duration::from_secs_f64),
     };
     let (poll, waker) = session::readiness()
         .map_err(|e| fail(Stage::Io, format!("cannot set up the session: {e}")))?;
@@ -126,7 +135,18 @@ fn run(cli: &Cli, render: &mut dyn Render) -> Result<Exit, Failure> {
             .map_err(|message| fail(Stage::Io, message))?;
         render.out().use_printer(printer);
     } else if !std::io::stdin().is_terminal() {
-        input.read_stdin(waker.clone(), cli.slash);
+        let mode = if cli.binary {
+            StdinMode::Binary {
+                chunk: cli.chunk_size as usize,
+            }
+        } else if cli.hex {
+            StdinMode::Hex
+        } else if cli.slash {
+            StdinMode::Slash
+        } else {
+            StdinMode::Text
+        };
+        input.read_stdin(waker.clone(), mode);
     }
     let outcome = session::Session::new(ws, &mut *render, opts, (poll, waker), input).run();
     if let Some(terminal) = terminal {
@@ -154,6 +174,11 @@ fn summary(target: &Target, facts: &connect::ConnectFacts, verdict: &handshake::
     )
 }
 
+/// Errors are one line; some libraries draw pictures over several.
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 /// A non-101 answer's message carries the start of its body, since that is
 /// usually where the server says why.
 fn with_body(problem: String, body: &[u8]) -> String {
@@ -176,7 +201,7 @@ fn choose_renderer(cli: &Cli, clock: Clock) -> Box<dyn Render> {
     } else if cli.frames || std::io::stdout().is_terminal() {
         Box::new(Human::new(out, clock))
     } else {
-        Box::new(Payload::new(out))
+        Box::new(Payload::new(out, cli.raw))
     }
 }
 

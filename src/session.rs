@@ -47,6 +47,13 @@ pub struct Options {
     pub close_timeout: Duration,
     /// What /status says about the connection besides the counters.
     pub summary: String,
+    /// Close after this many incoming data messages.
+    pub count: Option<u64>,
+    /// Close after an incoming message that matches.
+    pub until: Option<regex::Regex>,
+    /// Keepalive pings, and how long a pong may take (none: no limit).
+    pub ping_interval: Option<Duration>,
+    pub ping_timeout: Option<Duration>,
 }
 
 pub type Socket = WebSocket<Tap<Transport>>;
@@ -81,6 +88,16 @@ pub struct Session<'r> {
     /// The code and reason of the last Close frame the server sent, as
     /// decoded from the wire (tungstenite replaces invalid codes).
     last_close_in: Option<(Option<u16>, String)>,
+    /// Incoming data messages shown so far.
+    messages_in: u64,
+    /// A stop condition (--count, --until) was met: later messages are
+    /// not shown while the close handshake finishes.
+    stopped: bool,
+    /// Inputs that could not be sent because the connection was closing.
+    unsent: u64,
+    next_keepalive: Option<Instant>,
+    keepalive_out: Option<(Vec<u8>, Instant)>,
+    keepalives: u64,
     outcome: Option<Result<Exit, Failure>>,
 }
 
@@ -95,7 +112,6 @@ impl<'r> Session<'r> {
         Session {
             ws,
             render,
-            opts,
             poll,
             _waker: waker,
             input,
@@ -113,7 +129,14 @@ impl<'r> Session<'r> {
             pings: VecDeque::new(),
             last_rtt: None,
             last_close_in: None,
+            messages_in: 0,
+            stopped: false,
+            unsent: 0,
+            next_keepalive: opts.ping_interval.map(|i| Instant::now() + i),
+            keepalive_out: None,
+            keepalives: 0,
             outcome: None,
+            opts,
         }
     }
 
@@ -198,13 +221,19 @@ impl<'r> Session<'r> {
 
     fn execute(&mut self, command: Command) {
         if self.close_sent_at.is_some() && !matches!(command, Command::Status | Command::Help) {
-            let what = match command {
-                Command::Quit | Command::Close { .. } => {
-                    "already closing; waiting for the server's Close (Ctrl-C again quits at once)"
+            match command {
+                Command::Quit | Command::Close { .. } => self.notice(
+                    "already closing; waiting for the server's Close (Ctrl-C again quits at once)",
+                ),
+                // Said once, counted after: a pipe may have many more.
+                _ => {
+                    if self.unsent == 0 {
+                        self.notice("not sent: the connection is closing");
+                    }
+                    self.unsent += 1;
                 }
-                _ => "not sent: the connection is closing",
-            };
-            return self.notice(what);
+            }
+            return;
         }
         match command {
             Command::Text(text) => self.send_text(text),
@@ -353,7 +382,11 @@ impl<'r> Session<'r> {
             self.show_outgoing_frames();
             match result {
                 Ok(message) => {
-                    self.last_received = Instant::now();
+                    // A pong answers us; it is not the server speaking, so
+                    // keepalives do not hold -w open forever.
+                    if !matches!(message, Message::Pong(_)) {
+                        self.last_received = Instant::now();
+                    }
                     self.on_message(message);
                 }
                 Err(WsError::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -381,11 +414,11 @@ impl<'r> Session<'r> {
         match message {
             Message::Text(text) => {
                 self.show_incoming_frames_until(ends_data_message);
-                self.show_message(Dir::In, false, text.as_bytes());
+                self.on_data_message(false, text.as_bytes());
             }
             Message::Binary(data) => {
                 self.show_incoming_frames_until(ends_data_message);
-                self.show_message(Dir::In, true, &data);
+                self.on_data_message(true, &data);
             }
             Message::Ping(_) => self.show_incoming_frames_until(|f| f.header.kind() == Kind::Ping),
             Message::Pong(payload) => {
@@ -400,8 +433,39 @@ impl<'r> Session<'r> {
         }
     }
 
+    fn on_data_message(&mut self, binary: bool, data: &[u8]) {
+        if self.stopped {
+            self.in_data_frames = 0;
+            return;
+        }
+        self.show_message(Dir::In, binary, data);
+        self.messages_in += 1;
+        let counted = self.opts.count.is_some_and(|n| self.messages_in >= n);
+        let matched = self.opts.until.as_ref().is_some_and(|re| {
+            if binary {
+                re.is_match(&crate::render::hex(data))
+            } else {
+                re.is_match(&String::from_utf8_lossy(data))
+            }
+        });
+        if counted || matched {
+            self.stopped = true;
+            self.start_close(Some(1000), "");
+        }
+    }
+
     /// A pong that echoes one of our pings gives its round trip.
     fn time_pong(&mut self, payload: &[u8]) {
+        if self
+            .keepalive_out
+            .as_ref()
+            .is_some_and(|(p, _)| p == payload)
+        {
+            if let Some((_, sent)) = self.keepalive_out.take() {
+                self.last_rtt = Some(sent.elapsed());
+            }
+            return;
+        }
         let Some(i) = self.pings.iter().position(|(p, _)| p == payload) else {
             return;
         };
@@ -537,7 +601,8 @@ impl<'r> Session<'r> {
         self.outcome = Some(Err(v.failure));
     }
 
-    fn next_deadline(&self) -> Option<Instant> {
+    /// The close handshake's limit, or the end of -w's silence.
+    fn close_deadline(&self) -> Option<Instant> {
         if let Some(sent) = self.close_sent_at {
             return Some(sent + self.opts.close_timeout);
         }
@@ -546,29 +611,73 @@ impl<'r> Session<'r> {
         Some(ended.max(self.last_received) + wait)
     }
 
-    fn on_deadline(&mut self) {
-        let Some(deadline) = self.next_deadline() else {
-            return;
-        };
-        if Instant::now() < deadline {
-            return;
-        }
+    /// When the next keepalive ping is due, or its pong is overdue.
+    fn keepalive_deadline(&self) -> Option<Instant> {
         if self.close_sent_at.is_some() {
-            self.outcome = Some(Err(fail(
-                Stage::Io,
-                format!(
-                    "the server did not answer our Close within {:.1}s (--close-timeout)",
-                    self.opts.close_timeout.as_secs_f64()
-                ),
-            )));
-        } else {
-            self.start_close(Some(1000), "");
+            return None;
+        }
+        let overdue = self
+            .keepalive_out
+            .as_ref()
+            .zip(self.opts.ping_timeout)
+            .map(|((_, sent), limit)| *sent + limit);
+        match (self.next_keepalive, overdue) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    fn next_deadline(&self) -> Option<Instant> {
+        match (self.close_deadline(), self.keepalive_deadline()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    fn on_deadline(&mut self) {
+        let now = Instant::now();
+        if let (Some((_, sent)), Some(limit)) = (&self.keepalive_out, self.opts.ping_timeout) {
+            if self.close_sent_at.is_none() && now >= *sent + limit {
+                self.outcome = Some(Err(fail(
+                    Stage::Io,
+                    format!(
+                        "no pong within {:.1}s of our ping (--ping-timeout): the connection is dead",
+                        limit.as_secs_f64()
+                    ),
+                )));
+                return;
+            }
+        }
+        if let (Some(due), Some(interval)) = (self.next_keepalive, self.opts.ping_interval) {
+            if now >= due && self.close_sent_at.is_none() {
+                self.keepalives += 1;
+                let payload = format!("wscope keepalive {}", self.keepalives).into_bytes();
+                if self.keepalive_out.is_none() {
+                    self.keepalive_out = Some((payload.clone(), now));
+                }
+                self.next_keepalive = Some(now + interval);
+                self.write(Message::Ping(payload.into()));
+            }
+        }
+        if self.close_deadline().is_some_and(|d| now >= d) {
+            if self.close_sent_at.is_some() {
+                self.outcome = Some(Err(fail(
+                    Stage::Io,
+                    format!(
+                        "the server did not answer our Close within {:.1}s (--close-timeout)",
+                        self.opts.close_timeout.as_secs_f64()
+                    ),
+                )));
+            } else {
+                self.start_close(Some(1000), "");
+            }
         }
     }
 
     /// Sends what is still queued (a Close reply, say) before the socket is
     /// dropped, waiting at most the close timeout for it.
     fn finish(&mut self) {
+        self.report_unsent();
         let tcp = self.ws.get_ref().get_ref().tcp();
         let _ = tcp.set_nonblocking(false);
         let _ = tcp.set_write_timeout(Some(
@@ -580,6 +689,22 @@ impl<'r> Session<'r> {
         self.show_outgoing_frames();
         self.show_incoming_frames_until(|_| false);
         let _ = self.render.flush();
+    }
+}
+
+impl Session<'_> {
+    /// Nothing is lost silently: input that never went out is counted.
+    fn report_unsent(&mut self) {
+        let (queued, pipe_unfinished) = self.input.discard();
+        let total = self.unsent + queued;
+        let rest = if pipe_unfinished && self.input_ended_at.is_none() {
+            "; the rest of stdin was not read"
+        } else {
+            ""
+        };
+        if total > 0 || !rest.is_empty() {
+            self.notice(&format!("{total} input messages were not sent{rest}"));
+        }
     }
 }
 

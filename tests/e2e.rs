@@ -27,3 +27,6 @@ mod python;
 // The interactive prompt, driven in a pseudo-terminal.
 #[path = "e2e/repl.rs"]
 mod repl;
+// Pipe mode: lossless through Node's ws, stop conditions, keepalive.
+#[path = "e2e/pipe.rs"]
+mod pipe;

@@ -158,11 +158,18 @@ impl Out {
 
 impl Write for Out {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        self.buf.extend_from_slice(data);
+        self.write_all(data)?;
         Ok(data.len())
     }
 
     fn write_all(&mut self, data: &[u8]) -> io::Result<()> {
+        // A large payload goes straight to stdout rather than being copied
+        // into the buffer first.
+        if data.len() >= BATCH && matches!(self.sink, Sink::Stdout { .. }) {
+            self.flush()?;
+            let mut stdout = io::stdout().lock();
+            return stdout.write_all(data).and_then(|_| stdout.flush());
+        }
         self.buf.extend_from_slice(data);
         Ok(())
     }

@@ -1,5 +1,6 @@
 //! Payload mode, for pipes: each incoming data message on its own line,
-//! text as it is and binary as hex; nothing else on stdout.
+//! text as it is and binary as hex (or, with --raw, every payload's bytes
+//! as they are); nothing else on stdout.
 
 use std::io::{self, Write};
 
@@ -7,11 +8,13 @@ use super::{push_hex, Dir, Event, Out, Render};
 
 pub struct Payload {
     out: Out,
+    /// Bytes as they are: no newline, no hex.
+    raw: bool,
 }
 
 impl Payload {
-    pub fn new(out: Out) -> Self {
-        Payload { out }
+    pub fn new(out: Out, raw: bool) -> Self {
+        Payload { out, raw }
     }
 }
 
@@ -29,13 +32,17 @@ impl Render for Payload {
             ..
         } = event
         {
-            let buf = self.out.buf();
-            if *binary {
-                push_hex(buf, data);
+            if self.raw {
+                self.out.write_all(data)?;
             } else {
-                buf.extend_from_slice(data);
+                let buf = self.out.buf();
+                if *binary {
+                    push_hex(buf, data);
+                } else {
+                    buf.extend_from_slice(data);
+                }
+                buf.push(b'\n');
             }
-            buf.push(b'\n');
             self.out.end_event()?;
         }
         Ok(())

@@ -30,6 +30,8 @@ const RUN_TIMEOUT: Duration = Duration::from_secs(20);
 pub struct Output {
     pub code: i32,
     pub stdout: String,
+    /// Stdout exactly as written, for binary output.
+    pub stdout_bytes: Vec<u8>,
     pub stderr: String,
 }
 
@@ -126,10 +128,12 @@ pub fn wscope_with_paced_stdin(args: &[&str], chunks: Vec<(Duration, Vec<u8>)>) 
         thread::sleep(Duration::from_millis(10));
     };
     let _ = writer.join();
+    let stdout_bytes = stdout.join().unwrap();
     let output = Output {
         code: status.and_then(|s| s.code()).unwrap_or(-1),
-        stdout: stdout.join().unwrap(),
-        stderr: stderr.join().unwrap(),
+        stdout: String::from_utf8_lossy(&stdout_bytes).into_owned(),
+        stdout_bytes,
+        stderr: String::from_utf8_lossy(&stderr.join().unwrap()).into_owned(),
     };
     match status {
         None => panic!("wscope {args:?} still running after {RUN_TIMEOUT:?}; killed\n{output}"),
@@ -138,11 +142,11 @@ pub fn wscope_with_paced_stdin(args: &[&str], chunks: Vec<(Duration, Vec<u8>)>) 
     }
 }
 
-fn read_in_background(mut pipe: impl Read + Send + 'static) -> JoinHandle<String> {
+fn read_in_background(mut pipe: impl Read + Send + 'static) -> JoinHandle<Vec<u8>> {
     thread::spawn(move || {
         let mut bytes = Vec::new();
         let _ = pipe.read_to_end(&mut bytes);
-        String::from_utf8_lossy(&bytes).into_owned()
+        bytes
     })
 }
 
@@ -622,30 +626,68 @@ impl PythonServer {
                 .arg("--keyfile")
                 .arg(&pki.key);
         }
-        let mut child = command
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start python3 tests/peers/python_server.py");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
-        });
-        let line = rx.recv_timeout(Duration::from_secs(15)).unwrap_or_default();
-        let port = line
-            .trim()
-            .strip_prefix("PORT ")
-            .and_then(|p| p.parse().ok());
-        let mut server = PythonServer { child, port: 0 };
-        match port {
-            Some(port) => server.port = port,
-            None => panic!("python server did not report its port; said {line:?}"),
+        let (child, port) = spawn_peer(command, "python3 tests/peers/python_server.py");
+        PythonServer { child, port }
+    }
+}
+
+/// Starts a peer that prints `PORT <n>` once listening; returns it and the
+/// port. Its stdin is a pipe it watches, so it ends with the test.
+fn spawn_peer(mut command: Command, what: &str) -> (Child, u16) {
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap_or_else(|e| panic!("start {what}: {e}"));
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let line = rx.recv_timeout(Duration::from_secs(15)).unwrap_or_default();
+    let port = line
+        .trim()
+        .strip_prefix("PORT ")
+        .and_then(|p| p.parse().ok());
+    match port {
+        Some(port) => (child, port),
+        None => {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what} did not report its port; said {line:?}")
         }
-        server
+    }
+}
+
+/// `tests/peers/node_server.js`: Node's `ws` echo server, killed on drop.
+pub struct NodeServer {
+    child: Child,
+    pub port: u16,
+}
+
+impl NodeServer {
+    pub fn start() -> NodeServer {
+        let peers = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers");
+        let mut command = Command::new("node");
+        command
+            .arg(peers.join("node_server.js"))
+            .current_dir(&peers);
+        let (child, port) = spawn_peer(command, "node tests/peers/node_server.js");
+        NodeServer { child, port }
+    }
+
+    pub fn url(&self) -> String {
+        ws_url(self.port, "/")
+    }
+}
+
+impl Drop for NodeServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 

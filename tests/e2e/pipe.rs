@@ -1,0 +1,225 @@
+//! Pipe mode: nothing lost, stop conditions, keepalive, and a server that
+//! closes first. The lossless runs go through Node's `ws`, which echoes a
+//! message before it handles a Close that follows it.
+
+use std::time::Duration;
+
+use crate::common::{
+    wscope, wscope_with_paced_stdin, wscope_with_stdin, After, EchoConfig, EchoServer, NodeServer,
+    Script, ScriptedServer,
+};
+
+/// Deterministic bytes (xorshift), so a failure can be reproduced.
+fn pseudo_random(len: usize, mut seed: u64) -> Vec<u8> {
+    (0..len)
+        .map(|_| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed as u8
+        })
+        .collect()
+}
+
+#[test]
+fn a_hundred_thousand_lines_come_back_exactly_through_node_ws() {
+    let server = NodeServer::start();
+    let mut input = String::new();
+    for i in 0..100_000 {
+        input.push_str(&format!(
+            "line {i} ünïcödé \"quoted\" \\ {}\n",
+            "x".repeat(i % 50)
+        ));
+    }
+    let out = wscope_with_stdin(&[&server.url()], input.as_bytes());
+    out.assert_code(0);
+    assert!(
+        out.stdout == input,
+        "echoed lines differ; stderr: {}",
+        out.stderr
+    );
+}
+
+#[test]
+fn a_binary_file_comes_back_byte_for_byte_through_node_ws() {
+    let server = NodeServer::start();
+    let data = pseudo_random(3 * 1024 * 1024 + 17, 0x9e37_79b9_7f4a_7c15);
+    let out = wscope_with_stdin(
+        &["--binary", "--raw", "--chunk-size", "65536", &server.url()],
+        &data,
+    );
+    out.assert_code(0);
+    assert!(out.stdout_bytes == data, "the echoed file differs");
+    // Each chunk is one message of --chunk-size bytes.
+    let json = wscope_with_stdin(
+        &["--binary", "--json", "--chunk-size", "65536", &server.url()],
+        &data[..200_000],
+    );
+    json.assert_code(0);
+    let sizes: Vec<u64> = json
+        .events_named("message")
+        .iter()
+        .filter(|m| m["dir"] == "in")
+        .map(|m| m["len"].as_u64().unwrap())
+        .collect();
+    assert_eq!(sizes, [65536, 65536, 65536, 3392]);
+}
+
+#[test]
+fn hex_lines_are_binary_messages_and_bad_ones_are_named() {
+    let server = EchoServer::start();
+    let out = wscope_with_stdin(
+        &["--hex", &server.url("/")],
+        b"48656c6c6f\n0x01 02:03\nzz\n",
+    );
+    out.assert_code(0);
+    assert_eq!(out.stdout, "48656c6c6f\n010203\n");
+    assert!(
+        out.stderr.contains("stdin line 3") && out.stderr.contains("'z' at position 1"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn slash_lines_are_commands() {
+    let server = EchoServer::start();
+    let out = wscope_with_stdin(
+        &["--slash", "--json", &server.url("/")],
+        b"plain\n/hex 0102\n/ping hi\n/text /literal\n",
+    );
+    out.assert_code(0);
+    let sent: Vec<(String, String)> = out
+        .events_named("frame")
+        .iter()
+        .filter(|f| f["dir"] == "out")
+        .map(|f| {
+            (
+                f["kind"].as_str().unwrap().into(),
+                f["payload"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    let expect = [
+        ("text", "plain"),
+        ("binary", "0102"),
+        ("ping", "hi"),
+        ("text", "/literal"),
+        ("close", "03e8"),
+    ];
+    let expect: Vec<(String, String)> = expect
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+    assert_eq!(sent, expect);
+}
+
+#[test]
+fn count_stops_after_n_messages() {
+    let server = EchoServer::start();
+    let out = wscope_with_stdin(&["-n", "2", &server.url("/")], b"a\nb\nc\nd\n");
+    out.assert_code(0);
+    assert_eq!(out.stdout, "a\nb\n");
+}
+
+#[test]
+fn until_stops_at_the_first_match() {
+    let server = EchoServer::start();
+    let out = wscope_with_stdin(
+        &["--until", "^st.p$", &server.url("/")],
+        b"go\nstep\nstop\nafter\n",
+    );
+    out.assert_code(0);
+    assert_eq!(out.stdout, "go\nstep\n");
+}
+
+#[test]
+fn a_bad_until_pattern_is_a_usage_error() {
+    let out = wscope(&["--until", "(", "ws://127.0.0.1:1/"]);
+    out.assert_code(2);
+    assert!(out.stderr.contains("--until"), "{}", out.stderr);
+}
+
+#[test]
+fn stdin_closed_at_once_closes_normally() {
+    let server = EchoServer::start();
+    let out = wscope(&["--json", &server.url("/")]);
+    out.assert_code(0);
+    assert!(out.events_named("message").is_empty());
+    assert_eq!(out.single("close")["initiator"], "local");
+}
+
+#[test]
+fn a_server_closing_first_ends_the_run_and_reports_unsent_input() {
+    let server = EchoServer::with(EchoConfig {
+        close_after: Some((3, 4001)),
+        ..Default::default()
+    })
+    .unwrap();
+    // More lines than the server takes; the last arrive after its Close.
+    let chunks = vec![
+        (Duration::ZERO, b"1\n2\n3\n".to_vec()),
+        (Duration::from_millis(300), b"4\n5\n".to_vec()),
+    ];
+    let out = wscope_with_paced_stdin(&[&server.url("/")], chunks);
+    out.assert_code(4);
+    assert_eq!(out.stdout, "1\n2\n3\n");
+    assert!(
+        out.stderr.contains("were not sent"),
+        "unsent input is reported: {}",
+        out.stderr
+    );
+}
+
+#[test]
+fn keepalive_pings_are_answered_and_timed() {
+    let server = EchoServer::start();
+    let out = wscope_with_stdin(
+        &[
+            "--json",
+            "-w",
+            "0.7",
+            "--ping-interval",
+            "0.2",
+            "--ping-timeout",
+            "1",
+            &server.url("/"),
+        ],
+        b"",
+    );
+    out.assert_code(0);
+    let pings = out
+        .events_named("frame")
+        .iter()
+        .filter(|f| f["dir"] == "out" && f["kind"] == "ping")
+        .count();
+    let pongs = out
+        .events_named("frame")
+        .iter()
+        .filter(|f| f["dir"] == "in" && f["kind"] == "pong")
+        .count();
+    assert!(pings >= 2, "pings every 0.2 s for 0.7 s: {pings}");
+    assert_eq!(pings, pongs);
+}
+
+#[test]
+fn a_missing_pong_is_a_lost_connection() {
+    // Reads everything, answers nothing.
+    let server = ScriptedServer::start(Script {
+        response: None,
+        bytes: Vec::new(),
+        after: After::ReadToEnd,
+    });
+    let out = wscope_with_paced_stdin(
+        &[
+            "--ping-interval",
+            "0.2",
+            "--ping-timeout",
+            "0.3",
+            &server.url("/"),
+        ],
+        vec![(Duration::from_secs(2), b"late\n".to_vec())],
+    );
+    out.assert_code(3);
+    assert!(out.stderr.contains("no pong within 0.3s"), "{}", out.stderr);
+}
