@@ -74,11 +74,55 @@ fn main() {
         || run(&websocat, &["-t", &url], &one, &out, 1),
     );
     report("one message round trip, whole run", &latency);
+
+    // One 256 MiB binary message, echoed; the output must equal the input.
+    let big = dir.path().join("big.bin");
+    std::fs::write(&big, pseudo_random(256 << 20)).unwrap();
+    let size = (256u64 << 20).to_string();
+    let big_out = dir.path().join("big.out");
+    let huge = compare(
+        1,
+        || {
+            run_bytes(
+                &wscope,
+                &["--binary", "--raw", "--chunk-size", &size, &url],
+                &big,
+                &big_out,
+            )
+        },
+        || run_bytes(&websocat, &["-b", "-B", "268435457", &url], &big, &big_out),
+    );
+    report("one 256 MiB binary message", &huge);
+}
+
+/// Runs a client on binary input and checks its output is the input.
+fn run_bytes(program: &Path, args: &[&str], input: &Path, out: &Path) -> Measured {
+    let (_, seconds, max_rss_kib) = spawn_measured(program, args, input, out);
+    let ok = std::fs::read(out).ok() == std::fs::read(input).ok();
+    Measured {
+        seconds,
+        max_rss_kib,
+        ok,
+    }
+}
+
+fn pseudo_random(len: usize) -> Vec<u8> {
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    (0..len)
+        .map(|_| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed as u8
+        })
+        .collect()
 }
 
 struct Measured {
     seconds: f64,
     max_rss_kib: i64,
+    /// The output was what it should be.
+    ok: bool,
 }
 
 struct Comparison {
@@ -112,29 +156,27 @@ fn report(case: &str, c: &Comparison) {
     let mut wc: Vec<f64> = c.websocat.iter().map(|m| m.seconds).collect();
     let (ws, wc) = (median(&mut ws), median(&mut wc));
     let rss = |v: &[Measured]| v.iter().map(|m| m.max_rss_kib).max().unwrap_or(0) as f64 / 1024.0;
+    let failed = |v: &[Measured]| v.iter().filter(|m| !m.ok).count();
     println!(
         "{case:<34} {ws:>10.4} {wc:>10.4} {:>10.1} {:>10.1} {:>6.2}x",
         rss(&c.wscope),
         rss(&c.websocat),
         wc / ws
     );
+    for (who, n) in [
+        ("wscope", failed(&c.wscope)),
+        ("websocat", failed(&c.websocat)),
+    ] {
+        if n > 0 {
+            println!("{:<34} {who}: {n} of its runs gave wrong output", "");
+        }
+    }
 }
 
-/// Runs a client with stdin from `input` and stdout to `out`; checks that
-/// it printed `expect_lines` lines, so a fast wrong answer cannot win.
-// The child is reaped by wait4, which also gives its peak RSS.
-#[allow(clippy::zombie_processes)]
+/// Runs a line-oriented client; checks that it printed `expect_lines`
+/// lines, so a fast wrong answer cannot win.
 fn run(program: &Path, args: &[&str], input: &Path, out: &Path, expect_lines: usize) -> Measured {
-    let started = Instant::now();
-    let child = Command::new(program)
-        .args(args)
-        .stdin(File::open(input).unwrap())
-        .stdout(File::create(out).unwrap())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let (status, max_rss_kib) = wait_with_rusage(child.id() as i32);
-    let seconds = started.elapsed().as_secs_f64();
+    let (status, seconds, max_rss_kib) = spawn_measured(program, args, input, out);
     let got = BufReader::new(File::open(out).unwrap()).lines().count();
     if got != expect_lines {
         eprintln!(
@@ -145,7 +187,25 @@ fn run(program: &Path, args: &[&str], input: &Path, out: &Path, expect_lines: us
     Measured {
         seconds,
         max_rss_kib,
+        ok: got == expect_lines,
     }
+}
+
+/// Runs a client with stdin from `input` and stdout to `out`; returns its
+/// exit status, wall time and peak RSS in KiB.
+// The child is reaped by wait4, which also gives its peak RSS.
+#[allow(clippy::zombie_processes)]
+fn spawn_measured(program: &Path, args: &[&str], input: &Path, out: &Path) -> (i32, f64, i64) {
+    let started = Instant::now();
+    let child = Command::new(program)
+        .args(args)
+        .stdin(File::open(input).unwrap())
+        .stdout(File::create(out).unwrap())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (status, max_rss_kib) = wait_with_rusage(child.id() as i32);
+    (status, started.elapsed().as_secs_f64(), max_rss_kib)
 }
 
 /// Waits for a child and returns its exit status and peak RSS in KiB.

@@ -61,7 +61,12 @@ fn run(cli: &Cli, render: &mut dyn Render) -> Result<Exit, Failure> {
         .as_deref()
         .map(regex::Regex::new)
         .transpose()
-        .map_err(|e| fail(Stage::Usage, format!("--until: {}", one_line(&e.to_string()))))?;
+        .map_err(|e| {
+            fail(
+                Stage::Usage,
+                format!("--until: {}", one_line(&e.to_string())),
+            )
+        })?;
     let connect_timeout = Duration::from_secs_f64(cli.connect_timeout.max(0.001));
     let tls_config = if target.tls {
         if cli.insecure {

@@ -14,7 +14,7 @@ use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
 use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::protocol::CloseFrame;
-use tungstenite::{Error as WsError, Message, WebSocket};
+use tungstenite::{Bytes, Error as WsError, Message, Utf8Bytes, WebSocket};
 
 use crate::close_code;
 use crate::command::{Command, CraftedFrame, COMMANDS};
@@ -77,9 +77,12 @@ pub struct Session<'r> {
     last_received: Instant,
     /// Data messages handed to tungstenite whose last frame has not yet
     /// crossed the wire (kept only when the renderer shows them).
-    pending_out: VecDeque<(bool, Vec<u8>)>,
+    pending_out: VecDeque<(bool, Bytes)>,
     in_data_frames: usize,
     out_data_frames: usize,
+    /// When the last frame each way crossed the wire.
+    last_in_at: Instant,
+    last_out_at: Instant,
     frames_in: u64,
     frames_out: u64,
     /// Pings we sent, to time the matching pongs.
@@ -124,6 +127,8 @@ impl<'r> Session<'r> {
             pending_out: VecDeque::new(),
             in_data_frames: 0,
             out_data_frames: 0,
+            last_in_at: Instant::now(),
+            last_out_at: Instant::now(),
             frames_in: 0,
             frames_out: 0,
             pings: VecDeque::new(),
@@ -266,18 +271,21 @@ impl<'r> Session<'r> {
     }
 
     fn send_text(&mut self, text: String) {
+        let text = Utf8Bytes::from(text);
         if self.render.wants_outgoing_messages() {
+            // Shares the buffer; no copy.
             self.pending_out
-                .push_back((false, text.as_bytes().to_vec()));
+                .push_back((false, Bytes::from(text.clone())));
         }
-        self.write(Message::text(text));
+        self.write(Message::Text(text));
     }
 
     fn send_binary(&mut self, data: Vec<u8>) {
+        let data = Bytes::from(data);
         if self.render.wants_outgoing_messages() {
             self.pending_out.push_back((true, data.clone()));
         }
-        self.write(Message::binary(data));
+        self.write(Message::Binary(data));
     }
 
     /// A hand-made frame goes out as raw bytes beneath tungstenite, once
@@ -517,8 +525,9 @@ impl<'r> Session<'r> {
     /// Shows queued incoming frames up to and including the first that
     /// matches `last`, or all of them.
     fn show_incoming_frames_until(&mut self, last: impl Fn(&Frame) -> bool) {
-        while let Some(frame) = self.ws.get_mut().next_incoming() {
+        while let Some((at, frame)) = self.ws.get_mut().next_incoming() {
             self.frames_in += 1;
+            self.last_in_at = at;
             if is_data(&frame) {
                 self.in_data_frames += 1;
             }
@@ -530,6 +539,7 @@ impl<'r> Session<'r> {
                 let _ = self.render.event(&Event::Frame {
                     dir: Dir::In,
                     frame: &frame,
+                    at,
                 });
             }
             if last(&frame) {
@@ -539,12 +549,14 @@ impl<'r> Session<'r> {
     }
 
     fn show_outgoing_frames(&mut self) {
-        while let Some(frame) = self.ws.get_mut().next_outgoing() {
+        while let Some((at, frame)) = self.ws.get_mut().next_outgoing() {
             self.frames_out += 1;
+            self.last_out_at = at;
             if self.render.wants_frames() {
                 let _ = self.render.event(&Event::Frame {
                     dir: Dir::Out,
                     frame: &frame,
+                    at,
                 });
             }
             if is_data(&frame) {
@@ -560,9 +572,9 @@ impl<'r> Session<'r> {
     }
 
     fn show_message(&mut self, dir: Dir, binary: bool, data: &[u8]) {
-        let counter = match dir {
-            Dir::In => &mut self.in_data_frames,
-            Dir::Out => &mut self.out_data_frames,
+        let (counter, at) = match dir {
+            Dir::In => (&mut self.in_data_frames, self.last_in_at),
+            Dir::Out => (&mut self.out_data_frames, self.last_out_at),
         };
         let frames = std::mem::take(counter);
         let _ = self.render.event(&Event::Message {
@@ -570,6 +582,7 @@ impl<'r> Session<'r> {
             binary,
             data,
             frames,
+            at,
         });
     }
 

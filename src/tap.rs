@@ -6,6 +6,7 @@
 
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
+use std::time::Instant;
 
 use crate::frame::{Frame, FrameDecoder};
 
@@ -13,8 +14,9 @@ pub struct Tap<S> {
     inner: S,
     incoming: FrameDecoder,
     outgoing: FrameDecoder,
-    frames_in: VecDeque<Frame>,
-    frames_out: VecDeque<Frame>,
+    /// Decoded frames with the time their last bytes crossed the wire.
+    frames_in: VecDeque<(Instant, Frame)>,
+    frames_out: VecDeque<(Instant, Frame)>,
     /// Hand-made frame bytes not yet accepted by the socket; they go out
     /// before anything tungstenite writes next.
     raw_out: VecDeque<u8>,
@@ -44,11 +46,11 @@ impl<S> Tap<S> {
         &self.inner
     }
 
-    pub fn next_incoming(&mut self) -> Option<Frame> {
+    pub fn next_incoming(&mut self) -> Option<(Instant, Frame)> {
         self.frames_in.pop_front()
     }
 
-    pub fn next_outgoing(&mut self) -> Option<Frame> {
+    pub fn next_outgoing(&mut self) -> Option<(Instant, Frame)> {
         self.frames_out.pop_front()
     }
 
@@ -56,7 +58,7 @@ impl<S> Tap<S> {
     /// complete.
     pub fn take_partial_incoming(&mut self) {
         if let Some(frame) = self.incoming.take_partial() {
-            self.frames_in.push_back(frame);
+            self.frames_in.push_back((Instant::now(), frame));
         }
     }
 
@@ -67,14 +69,17 @@ impl<S> Tap<S> {
 
     fn saw_incoming(&mut self, bytes: &[u8]) {
         self.bytes_in += bytes.len() as u64;
+        // One clock read per socket read, not per frame.
+        let now = Instant::now();
         let queue = &mut self.frames_in;
-        self.incoming.feed(bytes, |f| queue.push_back(f));
+        self.incoming.feed(bytes, |f| queue.push_back((now, f)));
     }
 
     fn saw_outgoing(&mut self, bytes: &[u8]) {
         self.bytes_out += bytes.len() as u64;
+        let now = Instant::now();
         let queue = &mut self.frames_out;
-        self.outgoing.feed(bytes, |f| queue.push_back(f));
+        self.outgoing.feed(bytes, |f| queue.push_back((now, f)));
     }
 }
 
@@ -155,7 +160,7 @@ mod tests {
             "frame is not complete on the wire"
         );
         tap.write_all(&frame[3..]).unwrap();
-        assert_eq!(tap.next_outgoing().unwrap().preview, b"hi");
+        assert_eq!(tap.next_outgoing().unwrap().1.preview, b"hi");
         assert_eq!(tap.bytes_out, 4);
     }
 
@@ -167,12 +172,12 @@ mod tests {
         assert!(tap.raw_out.is_empty());
         tap.write_all(&[0x89, 0x00]).unwrap();
         assert_eq!(tap.inner.written, vec![0x81, 0x02, b'h', b'i', 0x89, 0x00]);
-        let first = tap.next_outgoing().unwrap();
+        let (_, first) = tap.next_outgoing().unwrap();
         assert_eq!(
             (first.header.mask_key, first.preview.as_slice()),
             (None, &b"hi"[..])
         );
-        assert_eq!(tap.next_outgoing().unwrap().header.opcode, 0x9);
+        assert_eq!(tap.next_outgoing().unwrap().1.header.opcode, 0x9);
     }
 
     #[test]
@@ -181,7 +186,7 @@ mod tests {
         let mut tap = Tap::new(wire, 16, &[0x81, 0x01, b'a']);
         let mut buf = [0u8; 8];
         assert_eq!(tap.read(&mut buf).unwrap(), 3);
-        assert_eq!(tap.next_incoming().unwrap().preview, b"a");
-        assert_eq!(tap.next_incoming().unwrap().preview, b"b");
+        assert_eq!(tap.next_incoming().unwrap().1.preview, b"a");
+        assert_eq!(tap.next_incoming().unwrap().1.preview, b"b");
     }
 }

@@ -26,7 +26,7 @@ impl Human {
     }
 
     fn stamp(&self) -> ColoredString {
-        format!("[{:>10.6}]", self.clock.now()).dimmed()
+        stamp(self.clock.now())
     }
 
     fn connect(&mut self, target: &Target, facts: &ConnectFacts) -> io::Result<()> {
@@ -118,7 +118,7 @@ impl Human {
         )
     }
 
-    fn frame(&mut self, dir: Dir, frame: &Frame) -> io::Result<()> {
+    fn frame(&mut self, dir: Dir, frame: &Frame, t: f64) -> io::Result<()> {
         let h = &frame.header;
         let arrow = arrow(dir);
         let kind = format!("{:<12}", h.kind().name());
@@ -148,7 +148,7 @@ impl Human {
         write!(
             self.out,
             "{} {} {} fin={} rsv={} op=0x{:x} {} len={} ({}-bit{}) hdr={}",
-            self.stamp(),
+            stamp(t),
             arrow,
             kind,
             u8::from(h.fin),
@@ -189,7 +189,14 @@ impl Human {
         writeln!(self.out)
     }
 
-    fn message(&mut self, dir: Dir, binary: bool, data: &[u8], frames: usize) -> io::Result<()> {
+    fn message(
+        &mut self,
+        dir: Dir,
+        binary: bool,
+        data: &[u8],
+        frames: usize,
+        t: f64,
+    ) -> io::Result<()> {
         // One line per message only when it took several frames: otherwise
         // the frame line already said it all.
         if frames < 2 {
@@ -204,7 +211,7 @@ impl Human {
         writeln!(
             self.out,
             "{} {} {} {} len={} from {} frames {}",
-            self.stamp(),
+            stamp(t),
             arrow(dir),
             "message".bold(),
             if binary { "binary" } else { "text" },
@@ -227,6 +234,10 @@ impl Human {
             "* closed:".bold()
         )
     }
+}
+
+fn stamp(t: f64) -> ColoredString {
+    format!("[{t:>10.6}]").dimmed()
 }
 
 fn arrow(dir: Dir) -> ColoredString {
@@ -280,13 +291,14 @@ impl Render for Human {
                 verdict,
                 upgrade_ms,
             } => self.response(response, verdict, *upgrade_ms)?,
-            Event::Frame { dir, frame } => self.frame(*dir, frame)?,
+            Event::Frame { dir, frame, at } => self.frame(*dir, frame, self.clock.at(*at))?,
             Event::Message {
                 dir,
                 binary,
                 data,
                 frames,
-            } => self.message(*dir, *binary, data, *frames)?,
+                at,
+            } => self.message(*dir, *binary, data, *frames, self.clock.at(*at))?,
             Event::Close {
                 code,
                 reason,

@@ -97,6 +97,13 @@ impl Json {
     }
 }
 
+/// The `,"name":` that starts a key, as one literal.
+macro_rules! k {
+    ($name:literal) => {
+        concat!(",\"", $name, "\":")
+    };
+}
+
 /// Appends `"key":` pairs to one JSON object.
 struct Line<'a>(&'a mut Vec<u8>);
 
@@ -109,10 +116,9 @@ impl Line<'_> {
         Line(buf)
     }
 
+    /// `key` is the whole `,"name":` prefix, built at compile time by `k!`.
     fn key(&mut self, key: &str) -> &mut Vec<u8> {
-        self.0.extend_from_slice(b",\"");
         self.0.extend_from_slice(key.as_bytes());
-        self.0.extend_from_slice(b"\":");
         self.0
     }
 
@@ -217,42 +223,42 @@ fn push_json_string(buf: &mut Vec<u8>, s: &str) {
 fn write_frame(buf: &mut Vec<u8>, t: f64, dir: Dir, frame: &Frame) {
     let h = &frame.header;
     let mut line = Line::start(buf, "frame", t);
-    line.plain("dir", dir.name());
-    line.bool("fin", h.fin);
-    line.bool("rsv1", h.rsv1);
-    line.bool("rsv2", h.rsv2);
-    line.bool("rsv3", h.rsv3);
-    line.num("opcode", u64::from(h.opcode));
-    line.plain("kind", h.kind().name());
-    line.bool("masked", h.mask_key.is_some());
+    line.plain(k!("dir"), dir.name());
+    line.bool(k!("fin"), h.fin);
+    line.bool(k!("rsv1"), h.rsv1);
+    line.bool(k!("rsv2"), h.rsv2);
+    line.bool(k!("rsv3"), h.rsv3);
+    line.num(k!("opcode"), u64::from(h.opcode));
+    line.plain(k!("kind"), h.kind().name());
+    line.bool(k!("masked"), h.mask_key.is_some());
     match h.mask_key {
-        Some(key) => line.hex("mask_key", &key),
-        None => line.null("mask_key"),
+        Some(key) => line.hex(k!("mask_key"), &key),
+        None => line.null(k!("mask_key")),
     }
-    line.num("len", h.payload_len);
-    line.num("len_bits", u64::from(h.len_encoding.bits()));
-    line.num("header_len", h.header_len as u64);
+    line.num(k!("len"), h.payload_len);
+    line.num(k!("len_bits"), u64::from(h.len_encoding.bits()));
+    line.num(k!("header_len"), h.header_len as u64);
     match show_frame_payload(frame) {
         Shown::Utf8(text) => {
-            line.str("payload", text);
-            line.plain("payload_encoding", "utf8");
+            line.str(k!("payload"), text);
+            line.plain(k!("payload_encoding"), "utf8");
         }
         Shown::Hex(bytes) => {
-            line.hex("payload", bytes);
-            line.plain("payload_encoding", "hex");
+            line.hex(k!("payload"), bytes);
+            line.plain(k!("payload_encoding"), "hex");
         }
     }
-    line.bool("truncated", frame.truncated());
+    line.bool(k!("truncated"), frame.truncated());
     if frame.cut_short {
-        line.bool("cut_short", true);
+        line.bool(k!("cut_short"), true);
     }
     if h.kind() == Kind::Close {
         match frame.close_code() {
-            Some(code) => line.num("close_code", u64::from(code)),
-            None => line.null("close_code"),
+            Some(code) => line.num(k!("close_code"), u64::from(code)),
+            None => line.null(k!("close_code")),
         }
         line.str(
-            "close_reason",
+            k!("close_reason"),
             &String::from_utf8_lossy(frame.close_reason()),
         );
     }
@@ -261,33 +267,42 @@ fn write_frame(buf: &mut Vec<u8>, t: f64, dir: Dir, frame: &Frame) {
 
 fn write_message(buf: &mut Vec<u8>, t: f64, dir: Dir, binary: bool, data: &[u8], frames: usize) {
     let mut line = Line::start(buf, "message", t);
-    line.plain("dir", dir.name());
-    line.plain("kind", if binary { "binary" } else { "text" });
-    line.num("len", data.len() as u64);
+    line.plain(k!("dir"), dir.name());
+    line.plain(k!("kind"), if binary { "binary" } else { "text" });
+    line.num(k!("len"), data.len() as u64);
     if binary {
-        line.hex("data", data);
-        line.plain("encoding", "hex");
+        line.hex(k!("data"), data);
+        line.plain(k!("encoding"), "hex");
     } else {
-        line.str("data", &String::from_utf8_lossy(data));
-        line.plain("encoding", "utf8");
+        line.str(k!("data"), &String::from_utf8_lossy(data));
+        line.plain(k!("encoding"), "utf8");
     }
-    line.num("frames", frames as u64);
+    line.num(k!("frames"), frames as u64);
     line.end();
 }
 
 impl Render for Json {
     fn event(&mut self, event: &Event) -> io::Result<()> {
-        let t = self.clock.now();
         match event {
-            Event::Frame { dir, frame } => write_frame(self.out.buf(), t, *dir, frame),
+            Event::Frame { dir, frame, at } => {
+                write_frame(self.out.buf(), self.clock.at(*at), *dir, frame)
+            }
             Event::Message {
                 dir,
                 binary,
                 data,
                 frames,
-            } => write_message(self.out.buf(), t, *dir, *binary, data, *frames),
+                at,
+            } => write_message(
+                self.out.buf(),
+                self.clock.at(*at),
+                *dir,
+                *binary,
+                data,
+                *frames,
+            ),
             rare => {
-                let value = self.rare_event(rare, t);
+                let value = self.rare_event(rare, self.clock.now());
                 serde_json::to_writer(self.out.buf(), &value)?;
                 self.out.buf().push(b'\n');
             }

@@ -55,16 +55,20 @@ pub enum Event<'a> {
         verdict: &'a Verdict,
         upgrade_ms: f64,
     },
+    /// `at` is when the frame's last bytes crossed the wire.
     Frame {
         dir: Dir,
         frame: &'a Frame,
+        at: Instant,
     },
-    /// A complete data message; `frames` is how many frames carried it.
+    /// A complete data message; `frames` is how many frames carried it,
+    /// `at` when the last of them crossed the wire.
     Message {
         dir: Dir,
         binary: bool,
         data: &'a [u8],
         frames: usize,
+        at: Instant,
     },
     Close {
         code: Option<u16>,
@@ -100,6 +104,11 @@ impl Clock {
 
     pub fn now(self) -> f64 {
         self.0.elapsed().as_secs_f64()
+    }
+
+    /// Seconds from the start to `at`.
+    pub fn at(self, at: Instant) -> f64 {
+        at.saturating_duration_since(self.0).as_secs_f64()
     }
 }
 
