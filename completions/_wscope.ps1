@@ -21,6 +21,14 @@ Register-ArgumentCompleter -Native -CommandName 'wscope' -ScriptBlock {
 
     $completions = @(switch ($command) {
         'wscope' {
+            [CompletionResult]::new('-H', '-H ', [CompletionResultType]::ParameterName, 'Add a request header, ''Name: value'' (repeatable, order kept); one named like a header wscope writes replaces it')
+            [CompletionResult]::new('--header', '--header', [CompletionResultType]::ParameterName, 'Add a request header, ''Name: value'' (repeatable, order kept); one named like a header wscope writes replaces it')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Send this Origin header')
+            [CompletionResult]::new('--origin', '--origin', [CompletionResultType]::ParameterName, 'Send this Origin header')
+            [CompletionResult]::new('-s', '-s', [CompletionResultType]::ParameterName, 'Offer this subprotocol (repeatable); a server that picks one not offered fails the handshake')
+            [CompletionResult]::new('--subprotocol', '--subprotocol', [CompletionResultType]::ParameterName, 'Offer this subprotocol (repeatable); a server that picks one not offered fails the handshake')
+            [CompletionResult]::new('--auth', '--auth', [CompletionResultType]::ParameterName, 'HTTP Basic credentials, USER:PASS (also taken from the URL)')
+            [CompletionResult]::new('--user-agent', '--user-agent', [CompletionResultType]::ParameterName, 'The User-Agent header ('''' sends none)')
             [CompletionResult]::new('-x', '-x', [CompletionResultType]::ParameterName, 'Send TEXT as a text message (repeatable, sent in order)')
             [CompletionResult]::new('--execute', '--execute', [CompletionResultType]::ParameterName, 'Send TEXT as a text message (repeatable, sent in order)')
             [CompletionResult]::new('-w', '-w', [CompletionResultType]::ParameterName, 'After the input is used up, stay open until SECS seconds pass with nothing received, then close')

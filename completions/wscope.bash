@@ -23,12 +23,44 @@ _wscope() {
 
     case "${cmd}" in
         wscope)
-            opts="-x -w -n -k -h -V --execute --wait --slash --binary --chunk-size --hex --raw --count --until --ping-interval --ping-timeout --json --frames --color --ca --insecure --preview --max-message-size --max-frame-size --close-timeout --connect-timeout --help --version"
+            opts="-H -o -s -x -w -n -k -h -V --header --origin --subprotocol --auth --user-agent --execute --wait --slash --binary --chunk-size --hex --raw --count --until --ping-interval --ping-timeout --json --frames --color --ca --insecure --preview --max-message-size --max-frame-size --close-timeout --connect-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --header)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -H)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --origin)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --subprotocol)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -s)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --auth)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --user-agent)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --execute)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

@@ -18,6 +18,14 @@ set edit:completion:arg-completer[wscope] = {|@words|
     }
     var completions = [
         &'wscope'= {
+            cand -H 'Add a request header, ''Name: value'' (repeatable, order kept); one named like a header wscope writes replaces it'
+            cand --header 'Add a request header, ''Name: value'' (repeatable, order kept); one named like a header wscope writes replaces it'
+            cand -o 'Send this Origin header'
+            cand --origin 'Send this Origin header'
+            cand -s 'Offer this subprotocol (repeatable); a server that picks one not offered fails the handshake'
+            cand --subprotocol 'Offer this subprotocol (repeatable); a server that picks one not offered fails the handshake'
+            cand --auth 'HTTP Basic credentials, USER:PASS (also taken from the URL)'
+            cand --user-agent 'The User-Agent header ('''' sends none)'
             cand -x 'Send TEXT as a text message (repeatable, sent in order)'
             cand --execute 'Send TEXT as a text message (repeatable, sent in order)'
             cand -w 'After the input is used up, stay open until SECS seconds pass with nothing received, then close'

@@ -1,3 +1,8 @@
+complete -c wscope -s H -l header -d 'Add a request header, \'Name: value\' (repeatable, order kept); one named like a header wscope writes replaces it' -r
+complete -c wscope -s o -l origin -d 'Send this Origin header' -r
+complete -c wscope -s s -l subprotocol -d 'Offer this subprotocol (repeatable); a server that picks one not offered fails the handshake' -r
+complete -c wscope -l auth -d 'HTTP Basic credentials, USER:PASS (also taken from the URL)' -r
+complete -c wscope -l user-agent -d 'The User-Agent header (\'\' sends none)' -r
 complete -c wscope -s x -l execute -d 'Send TEXT as a text message (repeatable, sent in order)' -r
 complete -c wscope -s w -l wait -d 'After the input is used up, stay open until SECS seconds pass with nothing received, then close' -r
 complete -c wscope -l chunk-size -d 'Size of each binary message with --binary' -r

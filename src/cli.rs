@@ -20,6 +20,28 @@ pub struct Cli {
     #[arg(value_name = "URL")]
     pub url: String,
 
+    /// Add a request header, 'Name: value' (repeatable, order kept); one
+    /// named like a header wscope writes replaces it.
+    #[arg(short = 'H', long = "header", value_name = "HEADER")]
+    pub headers: Vec<String>,
+
+    /// Send this Origin header.
+    #[arg(short = 'o', long, value_name = "ORIGIN")]
+    pub origin: Option<String>,
+
+    /// Offer this subprotocol (repeatable); a server that picks one not
+    /// offered fails the handshake.
+    #[arg(short = 's', long = "subprotocol", value_name = "PROTOCOL")]
+    pub subprotocols: Vec<String>,
+
+    /// HTTP Basic credentials, USER:PASS (also taken from the URL).
+    #[arg(long, value_name = "USER:PASS")]
+    pub auth: Option<String>,
+
+    /// The User-Agent header ('' sends none).
+    #[arg(long, value_name = "AGENT")]
+    pub user_agent: Option<String>,
+
     /// Send TEXT as a text message (repeatable, sent in order).
     #[arg(short = 'x', long = "execute", value_name = "TEXT")]
     pub execute: Vec<String>,

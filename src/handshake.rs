@@ -19,28 +19,100 @@ const MAX_HEAD: usize = 64 * 1024;
 
 pub struct Request {
     pub raw: Vec<u8>,
+    /// The Sec-WebSocket-Key as sent (the user may have set it).
     pub key: String,
+    /// Subprotocols offered, in order.
+    pub subprotocols: Vec<String>,
+}
+
+/// What the user asked to add to or change in the request.
+#[derive(Debug, Default, Clone)]
+pub struct Shaping {
+    /// `-H` headers in the order given; one named like a generated header
+    /// replaces it in place.
+    pub headers: Vec<(String, String)>,
+    pub origin: Option<String>,
+    pub subprotocols: Vec<String>,
+    /// `--auth USER:PASS` or credentials in the URL.
+    pub basic_auth: Option<String>,
+    /// `None`: wscope's own; `Some("")`: no User-Agent header.
+    pub user_agent: Option<String>,
 }
 
 impl Request {
-    pub fn build(target: &Target) -> Request {
-        let key = generate_key();
-        let raw = format!(
-            "GET {resource} HTTP/1.1\r\n\
-             Host: {host}\r\n\
-             Upgrade: websocket\r\n\
-             Connection: Upgrade\r\n\
-             Sec-WebSocket-Key: {key}\r\n\
-             Sec-WebSocket-Version: 13\r\n\
-             User-Agent: wscope/{version}\r\n\
-             \r\n",
-            resource = target.resource,
-            host = target.host_header,
-            version = env!("CARGO_PKG_VERSION"),
-        )
-        .into_bytes();
-        Request { raw, key }
+    pub fn build(target: &Target, shaping: &Shaping) -> Request {
+        use base64::Engine;
+        let mut headers: Vec<(String, String)> = vec![
+            ("Host".into(), target.host_header.clone()),
+            ("Upgrade".into(), "websocket".into()),
+            ("Connection".into(), "Upgrade".into()),
+            ("Sec-WebSocket-Key".into(), generate_key()),
+            ("Sec-WebSocket-Version".into(), "13".into()),
+        ];
+        if let Some(origin) = &shaping.origin {
+            headers.push(("Origin".into(), origin.clone()));
+        }
+        if !shaping.subprotocols.is_empty() {
+            headers.push((
+                "Sec-WebSocket-Protocol".into(),
+                shaping.subprotocols.join(", "),
+            ));
+        }
+        if let Some(credentials) = &shaping.basic_auth {
+            let encoded = base64::engine::general_purpose::STANDARD.encode(credentials);
+            headers.push(("Authorization".into(), format!("Basic {encoded}")));
+        }
+        let agent = match &shaping.user_agent {
+            None => Some(format!("wscope/{}", env!("CARGO_PKG_VERSION"))),
+            Some(a) if a.is_empty() => None,
+            Some(a) => Some(a.clone()),
+        };
+        if let Some(agent) = agent {
+            headers.push(("User-Agent".into(), agent));
+        }
+        for (name, value) in &shaping.headers {
+            match headers
+                .iter_mut()
+                .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            {
+                Some(slot) => *slot = (name.clone(), value.clone()),
+                None => headers.push((name.clone(), value.clone())),
+            }
+        }
+        let key = headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case("Sec-WebSocket-Key"))
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default();
+        let mut raw = format!("GET {} HTTP/1.1\r\n", target.resource);
+        for (name, value) in &headers {
+            raw.push_str(&format!("{name}: {value}\r\n"));
+        }
+        raw.push_str("\r\n");
+        Request {
+            raw: raw.into_bytes(),
+            key,
+            subprotocols: shaping.subprotocols.clone(),
+        }
     }
+}
+
+/// `-H 'Name: value'`, checked so that the request stays valid HTTP.
+pub fn parse_header(input: &str) -> Result<(String, String), String> {
+    let Some((name, value)) = input.split_once(':') else {
+        return Err(format!("-H '{input}' is not 'Name: value'"));
+    };
+    let name = name.trim();
+    let is_token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+    if name.is_empty() || !name.chars().all(is_token) {
+        return Err(format!("-H '{input}': '{name}' is not a valid header name"));
+    }
+    if value.contains(['\r', '\n']) {
+        return Err(format!(
+            "-H '{name}': a header value cannot contain a line break"
+        ));
+    }
+    Ok((name.to_string(), value.trim().to_string()))
 }
 
 #[derive(Debug)]
@@ -227,10 +299,18 @@ pub fn verify(request: &Request, response: &Response) -> Verdict {
                 "Sec-WebSocket-Accept is {got}, expected {accept_expected} (RFC 6455 §4.1)"
             ),
         })
-    } else if let Some(p) = &subprotocol {
-        Some(format!(
-            "the server chose subprotocol '{p}' although none was offered (RFC 6455 §4.1)"
-        ))
+    } else if let Some(p) = subprotocol
+        .as_ref()
+        .filter(|p| !request.subprotocols.contains(p))
+    {
+        Some(if request.subprotocols.is_empty() {
+            format!("the server chose subprotocol '{p}' although none was offered (RFC 6455 §4.1)")
+        } else {
+            format!(
+                "the server chose subprotocol '{p}', which was not offered (offered: {}) (RFC 6455 §4.1)",
+                request.subprotocols.join(", ")
+            )
+        })
     } else {
         extensions.as_ref().map(|e| {
             format!("the server enabled extension '{e}' although none was offered (RFC 6455 §4.1)")
@@ -273,7 +353,7 @@ mod tests {
 
     #[test]
     fn request_has_required_headers_in_order() {
-        let r = Request::build(&target());
+        let r = Request::build(&target(), &Shaping::default());
         let text = String::from_utf8(r.raw.clone()).unwrap();
         assert!(text.starts_with("GET /chat?x=1 HTTP/1.1\r\nHost: example.test:8080\r\n"));
         assert!(text.contains(&format!("Sec-WebSocket-Key: {}\r\n", r.key)));
@@ -283,7 +363,7 @@ mod tests {
 
     #[test]
     fn good_response_keeps_raw_head_and_leftover_frames() {
-        let request = Request::build(&target());
+        let request = Request::build(&target(), &Shaping::default());
         let response = answer(&request, "X-Case: MiXeD\r\n");
         assert!(response.raw.ends_with(b"X-Case: MiXeD\r\n\r\n"));
         assert_eq!(response.leftover, b"\x81\x02hi");
@@ -295,7 +375,7 @@ mod tests {
 
     #[test]
     fn wrong_accept_is_reported_with_both_values() {
-        let request = Request::build(&target());
+        let request = Request::build(&target(), &Shaping::default());
         let mut response = answer(&request, "");
         response.headers[2].1 = "bm90IHRoZSByaWdodCBrZXk=".into();
         let verdict = verify(&request, &response);
@@ -306,8 +386,96 @@ mod tests {
     }
 
     #[test]
+    fn shaping_adds_headers_in_order_and_replaces_generated_ones() {
+        let shaping = Shaping {
+            headers: vec![
+                ("X-First".into(), "1".into()),
+                ("user-agent".into(), "probe/2".into()),
+                ("X-Second".into(), "2".into()),
+            ],
+            origin: Some("https://app.test".into()),
+            subprotocols: vec!["chat".into(), "superchat".into()],
+            basic_auth: Some("ann:s3cret".into()),
+            user_agent: None,
+        };
+        let text = String::from_utf8(Request::build(&target(), &shaping).raw).unwrap();
+        let names: Vec<&str> = text
+            .lines()
+            .skip(1)
+            .filter_map(|l| l.split_once(':').map(|(n, _)| n))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "Host",
+                "Upgrade",
+                "Connection",
+                "Sec-WebSocket-Key",
+                "Sec-WebSocket-Version",
+                "Origin",
+                "Sec-WebSocket-Protocol",
+                "Authorization",
+                "user-agent",
+                "X-First",
+                "X-Second"
+            ]
+        );
+        assert!(text.contains("Sec-WebSocket-Protocol: chat, superchat\r\n"));
+        assert!(text.contains("Authorization: Basic YW5uOnMzY3JldA==\r\n"));
+        assert!(text.contains("user-agent: probe/2\r\n"));
+    }
+
+    #[test]
+    fn a_chosen_key_is_used_for_the_accept_check() {
+        let shaping = Shaping {
+            headers: vec![(
+                "Sec-WebSocket-Key".into(),
+                "dGhlIHNhbXBsZSBub25jZQ==".into(),
+            )],
+            ..Shaping::default()
+        };
+        let request = Request::build(&target(), &shaping);
+        assert_eq!(request.key, "dGhlIHNhbXBsZSBub25jZQ==");
+        // RFC 6455 §1.3's example.
+        assert_eq!(
+            derive_accept_key(request.key.as_bytes()),
+            "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+        );
+    }
+
+    #[test]
+    fn header_arguments_are_checked() {
+        assert_eq!(parse_header("X-A: b c "), Ok(("X-A".into(), "b c".into())));
+        assert!(parse_header("no colon")
+            .unwrap_err()
+            .contains("'Name: value'"));
+        assert!(parse_header("Bad Name: x")
+            .unwrap_err()
+            .contains("not a valid header name"));
+    }
+
+    #[test]
+    fn offered_subprotocol_is_accepted_and_others_are_not() {
+        let shaping = Shaping {
+            subprotocols: vec!["chat".into()],
+            ..Shaping::default()
+        };
+        let request = Request::build(&target(), &shaping);
+        let mut response = answer(&request, "Sec-WebSocket-Protocol: chat\r\n");
+        let verdict = verify(&request, &response);
+        assert_eq!(verdict.problem, None);
+        assert_eq!(verdict.subprotocol.as_deref(), Some("chat"));
+        response.headers[3].1 = "other".into();
+        let problem = verify(&request, &response).problem.unwrap();
+        assert!(
+            problem.contains("'other', which was not offered (offered: chat)"),
+            "{problem}"
+        );
+    }
+
+    #[test]
     fn unoffered_subprotocol_is_a_problem() {
-        let request = Request::build(&target());
+        let request = Request::build(&target(), &Shaping::default());
         let response = answer(&request, "Sec-WebSocket-Protocol: chat\r\n");
         assert!(verify(&request, &response)
             .problem
@@ -321,7 +489,7 @@ mod tests {
         let response = read_response(&mut &raw[..], Duration::from_millis(10)).unwrap();
         assert_eq!(response.status, 404);
         assert_eq!(response.body, b"no such socket");
-        let problem = verify(&Request::build(&target()), &response)
+        let problem = verify(&Request::build(&target(), &Shaping::default()), &response)
             .problem
             .unwrap();
         assert!(problem.contains("404 Not Found"), "{problem}");

@@ -56,6 +56,7 @@ fn main() -> ExitCode {
 fn run(cli: &Cli, render: &mut dyn Render) -> Result<Exit, Failure> {
     let target = Target::parse(&cli.url)?;
     // Checked before connecting: a bad argument is a usage error.
+    let shaping = shaping(cli, &target)?;
     let until = cli
         .until
         .as_deref()
@@ -88,7 +89,7 @@ fn run(cli: &Cli, render: &mut dyn Render) -> Result<Exit, Failure> {
     let mut transport = connected.transport;
 
     let started = Instant::now();
-    let request = handshake::Request::build(&target);
+    let request = handshake::Request::build(&target, &shaping);
     let _ = render.event(&Event::Request { raw: &request.raw });
     handshake::send_request(&mut transport, &request)?;
     let response =
@@ -163,6 +164,39 @@ fn run(cli: &Cli, render: &mut dyn Render) -> Result<Exit, Failure> {
         println!();
     }
     outcome
+}
+
+/// What the request options ask of the handshake.
+fn shaping(cli: &Cli, target: &Target) -> Result<handshake::Shaping, Failure> {
+    let headers = cli
+        .headers
+        .iter()
+        .map(|h| handshake::parse_header(h))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|message| fail(Stage::Usage, message))?;
+    if let Some(auth) = &cli.auth {
+        if !auth.contains(':') {
+            return Err(fail(
+                Stage::Usage,
+                format!("--auth '{auth}' is not USER:PASS"),
+            ));
+        }
+    }
+    for p in &cli.subprotocols {
+        if p.is_empty() || p.contains([',', ' ']) {
+            return Err(fail(
+                Stage::Usage,
+                format!("-s '{p}' is not a subprotocol name (no commas or spaces)"),
+            ));
+        }
+    }
+    Ok(handshake::Shaping {
+        headers,
+        origin: cli.origin.clone(),
+        subprotocols: cli.subprotocols.clone(),
+        basic_auth: cli.auth.clone().or_else(|| target.credentials()),
+        user_agent: cli.user_agent.clone(),
+    })
 }
 
 /// One line about the connection for /status.

@@ -93,6 +93,24 @@ impl Target {
     }
 }
 
+impl Target {
+    /// `user:pass` from the URL, percent-decoded, for Basic auth.
+    pub fn credentials(&self) -> Option<String> {
+        if self.url.username().is_empty() {
+            return None;
+        }
+        let decode = |s: &str| {
+            url::form_urlencoded::parse(format!("x={s}").as_bytes())
+                .next()
+                .map(|(_, v)| v.into_owned())
+                .unwrap_or_default()
+        };
+        let user = decode(self.url.username());
+        let pass = decode(self.url.password().unwrap_or(""));
+        Some(format!("{user}:{pass}"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -104,6 +122,16 @@ mod tests {
         assert_eq!((t.host.as_str(), t.port), ("example.test", 9000));
         assert_eq!(t.resource, "/chat/room?id=7&x=y");
         assert_eq!(t.host_header, "example.test:9000");
+    }
+
+    #[test]
+    fn credentials_come_from_the_url() {
+        let t = Target::parse("ws://ann:p%40ss@example.test/").unwrap();
+        assert_eq!(t.credentials().as_deref(), Some("ann:p@ss"));
+        assert_eq!(
+            Target::parse("ws://example.test/").unwrap().credentials(),
+            None
+        );
     }
 
     #[test]

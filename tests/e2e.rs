@@ -30,3 +30,6 @@ mod repl;
 // Pipe mode: lossless through Node's ws, stop conditions, keepalive.
 #[path = "e2e/pipe.rs"]
 mod pipe;
+// Request shaping: headers, Origin, subprotocols, Basic auth.
+#[path = "e2e/options.rs"]
+mod options;

@@ -36,7 +36,9 @@ impl Json {
                     "cert_issuer": cert.map(|c| &c.issuer),
                     "cert_not_after": cert.map(|c| &c.not_after),
                     "timings_ms": {
-                        "dns": facts.dns_ms, "tcp": facts.tcp_ms, "tls": facts.tls_ms,
+                        "dns": micros(facts.dns_ms),
+                        "tcp": micros(facts.tcp_ms),
+                        "tls": facts.tls_ms.map(micros),
                     },
                 })
             }
@@ -66,7 +68,7 @@ impl Json {
                     "accept_expected": verdict.accept_expected,
                     "subprotocol": verdict.subprotocol,
                     "extensions": verdict.extensions,
-                    "upgrade_ms": upgrade_ms,
+                    "upgrade_ms": micros(*upgrade_ms),
                 })
             }
             Event::Close {
@@ -95,6 +97,11 @@ impl Json {
             Event::Frame { .. } | Event::Message { .. } => Value::Null,
         }
     }
+}
+
+/// Milliseconds rounded to the microsecond, so that timings read cleanly.
+fn micros(ms: f64) -> f64 {
+    (ms * 1000.0).round() / 1000.0
 }
 
 /// The `,"name":` that starts a key, as one literal.

@@ -670,10 +670,16 @@ pub struct NodeServer {
 
 impl NodeServer {
     pub fn start() -> NodeServer {
+        NodeServer::with_args(&[])
+    }
+
+    /// `args` are node_server.js's options (`--report-headers`, ...).
+    pub fn with_args(args: &[&str]) -> NodeServer {
         let peers = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers");
         let mut command = Command::new("node");
         command
             .arg(peers.join("node_server.js"))
+            .args(args)
             .current_dir(&peers);
         let (child, port) = spawn_peer(command, "node tests/peers/node_server.js");
         NodeServer { child, port }

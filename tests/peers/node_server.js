@@ -1,11 +1,21 @@
 // Echo WebSocket server (Node's `ws`) for wscope's end-to-end tests.
 // Binds 127.0.0.1 on a free port, prints `PORT <n>`, echoes every message
 // with its type, and exits when stdin closes.
+//   --report-headers  first send the request headers as one JSON message
+//   --pick-protocol   choose the first subprotocol the client offers
 "use strict";
 const { WebSocketServer } = require("ws");
 
-const server = new WebSocketServer({ host: "127.0.0.1", port: 0, maxPayload: 1 << 30 });
-server.on("connection", (socket) => {
+const args = new Set(process.argv.slice(2));
+const options = { host: "127.0.0.1", port: 0, maxPayload: 1 << 30 };
+if (args.has("--pick-protocol")) {
+  options.handleProtocols = (offered) => offered.values().next().value || false;
+}
+const server = new WebSocketServer(options);
+server.on("connection", (socket, request) => {
+  if (args.has("--report-headers")) {
+    socket.send(JSON.stringify(request.rawHeaders));
+  }
   socket.on("message", (data, isBinary) => socket.send(data, { binary: isBinary }));
 });
 server.on("listening", () => {
