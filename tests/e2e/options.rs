@@ -13,6 +13,8 @@ use tungstenite::http::{HeaderValue, StatusCode};
 /// `Origin: https://app.test` (403 otherwise), answers with `pick` as its
 /// subprotocol, echoes one message, and reports the request headers it saw
 /// in order.
+// tungstenite's handshake callback fixes the (large) error type.
+#[allow(clippy::result_large_err)]
 fn checking_server(pick: Option<&'static str>) -> (u16, mpsc::Receiver<Vec<(String, String)>>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
