@@ -23,7 +23,7 @@ _wscope() {
 
     case "${cmd}" in
         wscope)
-            opts="-H -o -s -x -w -n -k -h -V --header --origin --subprotocol --auth --user-agent --execute --wait --slash --binary --chunk-size --hex --raw --count --until --ping-interval --ping-timeout --json --frames --color --ca --insecure --preview --max-message-size --max-frame-size --close-timeout --connect-timeout --help --version"
+            opts="-H -o -s -x -w -n -k -h -V --header --origin --subprotocol --auth --user-agent --execute --wait --slash --binary --chunk-size --hex --raw --count --until --ping-interval --ping-timeout --json --frames --color --ca --cert --key --tls-server-name --tls-min --insecure --preview --max-message-size --max-frame-size --close-timeout --connect-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -107,6 +107,22 @@ _wscope() {
                     ;;
                 --ca)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tls-server-name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tls-min)
+                    COMPREPLY=($(compgen -W "1.2 1.3" -- "${cur}"))
                     return 0
                     ;;
                 --preview)

@@ -14,6 +14,11 @@ complete -c wscope -l color -d 'When to colour the output' -r -f -a "auto\t''
 always\t''
 never\t''"
 complete -c wscope -l ca -d 'Trust the CA certificates in this PEM file, besides the built-in roots' -r -F
+complete -c wscope -l cert -d 'Client certificate chain (PEM) for mutual TLS; needs --key' -r -F
+complete -c wscope -l key -d 'Private key (PEM) for --cert' -r -F
+complete -c wscope -l tls-server-name -d 'Send and verify this name in TLS instead of the URL\'s host' -r
+complete -c wscope -l tls-min -d 'Lowest TLS version to accept' -r -f -a "1.2\t''
+1.3\t''"
 complete -c wscope -l preview -d 'Show at most BYTES of each frame\'s payload' -r
 complete -c wscope -l max-message-size -d 'Largest incoming message accepted; a bigger one fails the connection with Close 1009 instead of growing memory' -r
 complete -c wscope -l max-frame-size -d 'Largest incoming frame accepted' -r

@@ -107,6 +107,22 @@ pub struct Cli {
     #[arg(long, value_name = "FILE")]
     pub ca: Vec<PathBuf>,
 
+    /// Client certificate chain (PEM) for mutual TLS; needs --key.
+    #[arg(long, value_name = "FILE", requires = "key")]
+    pub cert: Option<PathBuf>,
+
+    /// Private key (PEM) for --cert.
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    pub key: Option<PathBuf>,
+
+    /// Send and verify this name in TLS instead of the URL's host.
+    #[arg(long, value_name = "NAME")]
+    pub tls_server_name: Option<String>,
+
+    /// Lowest TLS version to accept.
+    #[arg(long, value_name = "VERSION")]
+    pub tls_min: Option<TlsMin>,
+
     /// Do not verify the server's certificate (dangerous; warns).
     #[arg(short = 'k', long)]
     pub insecure: bool,
@@ -131,6 +147,14 @@ pub struct Cli {
     /// Give up connecting (TCP, TLS and the upgrade) after SECS seconds.
     #[arg(long, value_name = "SECS", default_value = "10", value_parser = parse_seconds)]
     pub connect_timeout: f64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum TlsMin {
+    #[value(name = "1.2")]
+    V1_2,
+    #[value(name = "1.3")]
+    V1_3,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

@@ -84,9 +84,11 @@ pub struct Connected {
 
 /// Opens TCP (and TLS for wss://) to the target. The socket is left
 /// blocking, with `timeout` as its read timeout, for the handshake.
+/// `server_name` overrides the name TLS sends (SNI) and verifies.
 pub fn connect(
     target: &Target,
     tls_config: Option<Arc<ClientConfig>>,
+    server_name: Option<&str>,
     timeout: Duration,
 ) -> Result<Connected, Failure> {
     let started = Instant::now();
@@ -105,7 +107,7 @@ pub fn connect(
         None => (Transport::Plain(tcp), None, None),
         Some(config) => {
             let started = Instant::now();
-            let name = tls::server_name(&target.host)?;
+            let name = tls::server_name(server_name.unwrap_or(&target.host))?;
             let conn = ClientConnection::new(config, name)
                 .map_err(|e| fail(Stage::Tls, format!("TLS setup failed: {e}")))?;
             let stream = TlsStream::handshake(conn, tcp)?;

@@ -76,12 +76,19 @@ fn run(cli: &Cli, render: &mut dyn Render) -> Result<Exit, Failure> {
         Some(tls::client_config(&tls::TlsOptions {
             ca_files: &cli.ca,
             insecure: cli.insecure,
+            client_cert: cli.cert.as_deref().zip(cli.key.as_deref()),
+            tls13_only: cli.tls_min == Some(cli::TlsMin::V1_3),
         })?)
     } else {
         None
     };
 
-    let connected = connect::connect(&target, tls_config, connect_timeout)?;
+    let connected = connect::connect(
+        &target,
+        tls_config,
+        cli.tls_server_name.as_deref(),
+        connect_timeout,
+    )?;
     let _ = render.event(&Event::Connect {
         target: &target,
         facts: &connected.facts,

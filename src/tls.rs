@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{
     CertificateError, ClientConfig, ClientConnection, DigitallySignedStruct, RootCertStore,
 };
@@ -20,18 +20,26 @@ use crate::error::{fail, Failure, Stage};
 pub struct TlsOptions<'a> {
     pub ca_files: &'a [std::path::PathBuf],
     pub insecure: bool,
+    /// A client certificate chain and its key, for mutual TLS.
+    pub client_cert: Option<(&'a Path, &'a Path)>,
+    /// Refuse TLS 1.2.
+    pub tls13_only: bool,
 }
 
 pub fn client_config(opts: &TlsOptions) -> Result<Arc<ClientConfig>, Failure> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let versions: &[&rustls::SupportedProtocolVersion] = if opts.tls13_only {
+        &[&rustls::version::TLS13]
+    } else {
+        rustls::DEFAULT_VERSIONS
+    };
     let builder = ClientConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
+        .with_protocol_versions(versions)
         .map_err(|e| fail(Stage::Tls, format!("TLS setup failed: {e}")))?;
-    let mut config = if opts.insecure {
+    let builder = if opts.insecure {
         builder
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate(provider)))
-            .with_no_client_auth()
     } else {
         let mut roots = RootCertStore {
             roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
@@ -39,11 +47,53 @@ pub fn client_config(opts: &TlsOptions) -> Result<Arc<ClientConfig>, Failure> {
         for file in opts.ca_files {
             add_ca_file(&mut roots, file)?;
         }
-        builder.with_root_certificates(roots).with_no_client_auth()
+        builder.with_root_certificates(roots)
+    };
+    let mut config = match opts.client_cert {
+        None => builder.with_no_client_auth(),
+        Some((cert, key)) => {
+            let (chain, key) = load_client_identity(cert, key)?;
+            builder
+                .with_client_auth_cert(chain, key)
+                .map_err(|e| fail(Stage::Usage, format!("--cert/--key cannot be used: {e}")))?
+        }
     };
     // Lets Wireshark decrypt a session when the user sets SSLKEYLOGFILE.
     config.key_log = Arc::new(rustls::KeyLogFile::new());
     Ok(Arc::new(config))
+}
+
+fn load_client_identity(
+    cert: &Path,
+    key: &Path,
+) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), Failure> {
+    let chain = CertificateDer::pem_file_iter(cert)
+        .map_err(|e| {
+            fail(
+                Stage::Usage,
+                format!("cannot read --cert {}: {e}", cert.display()),
+            )
+        })?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| {
+            fail(
+                Stage::Usage,
+                format!("--cert {} is not valid PEM: {e}", cert.display()),
+            )
+        })?;
+    if chain.is_empty() {
+        return Err(fail(
+            Stage::Usage,
+            format!("--cert {} holds no PEM certificate", cert.display()),
+        ));
+    }
+    let key = PrivateKeyDer::from_pem_file(key).map_err(|e| {
+        fail(
+            Stage::Usage,
+            format!("--key {} holds no usable private key: {e}", key.display()),
+        )
+    })?;
+    Ok((chain, key))
 }
 
 fn add_ca_file(roots: &mut RootCertStore, file: &Path) -> Result<(), Failure> {

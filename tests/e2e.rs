@@ -33,3 +33,6 @@ mod pipe;
 // Request shaping: headers, Origin, subprotocols, Basic auth.
 #[path = "e2e/options.rs"]
 mod options;
+// TLS options against an in-process rustls server.
+#[path = "e2e/tls.rs"]
+mod tls;
