@@ -23,7 +23,7 @@ _wscope() {
 
     case "${cmd}" in
         wscope)
-            opts="-H -o -s -x -w -n -k -h -V --header --origin --subprotocol --auth --user-agent --execute --wait --slash --binary --chunk-size --hex --raw --count --until --ping-interval --ping-timeout --json --frames --color --ca --cert --key --tls-server-name --tls-min --insecure --preview --max-message-size --max-frame-size --close-timeout --connect-timeout --help --version"
+            opts="-H -o -s -x -w -n -k -4 -6 -L -h -V --header --origin --subprotocol --auth --user-agent --execute --wait --slash --binary --chunk-size --hex --raw --count --until --ping-interval --ping-timeout --json --frames --color --ca --cert --key --tls-server-name --tls-min --insecure --preview --max-message-size --max-frame-size --close-timeout --proxy --ipv4 --ipv6 --location --max-redirects --connect-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -138,6 +138,14 @@ _wscope() {
                     return 0
                     ;;
                 --close-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --proxy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-redirects)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -23,6 +23,8 @@ complete -c wscope -l preview -d 'Show at most BYTES of each frame\'s payload' -
 complete -c wscope -l max-message-size -d 'Largest incoming message accepted; a bigger one fails the connection with Close 1009 instead of growing memory' -r
 complete -c wscope -l max-frame-size -d 'Largest incoming frame accepted' -r
 complete -c wscope -l close-timeout -d 'How long to wait for the server\'s Close after sending ours' -r
+complete -c wscope -l proxy -d 'Connect through this proxy: http://[USER:PASS@]HOST:PORT (CONNECT), socks5://HOST:PORT or socks5h://HOST:PORT (the proxy resolves the name). Without it HTTPS_PROXY/HTTP_PROXY, ALL_PROXY and NO_PROXY are honoured; --proxy \'\' ignores them' -r
+complete -c wscope -l max-redirects -d 'How many redirects -L follows' -r
 complete -c wscope -l connect-timeout -d 'Give up connecting (TCP, TLS and the upgrade) after SECS seconds' -r
 complete -c wscope -l slash -d 'Treat stdin lines that start with \'/\' as commands, as at the prompt (/ping, /close 4000 bye, /frame ...)'
 complete -c wscope -l binary -d 'Send stdin as binary messages of --chunk-size bytes instead of lines'
@@ -31,5 +33,8 @@ complete -c wscope -l raw -d 'Write incoming payloads as they are: no newline af
 complete -c wscope -l json -d 'Print every event as one JSON object per line'
 complete -c wscope -l frames -d 'Show the handshake and frame view even when stdout is not a terminal (by default a pipe gets only the payload of each incoming message)'
 complete -c wscope -s k -l insecure -d 'Do not verify the server\'s certificate (dangerous; warns)'
+complete -c wscope -s 4 -l ipv4 -d 'Use IPv4 addresses only'
+complete -c wscope -s 6 -l ipv6 -d 'Use IPv6 addresses only'
+complete -c wscope -s L -l location -d 'Follow 3xx redirects (each hop is shown)'
 complete -c wscope -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c wscope -s V -l version -d 'Print version'

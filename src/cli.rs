@@ -144,6 +144,29 @@ pub struct Cli {
     #[arg(long, value_name = "SECS", default_value = "5", value_parser = parse_seconds)]
     pub close_timeout: f64,
 
+    /// Connect through this proxy: http://[USER:PASS@]HOST:PORT (CONNECT),
+    /// socks5://HOST:PORT or socks5h://HOST:PORT (the proxy resolves the
+    /// name). Without it HTTPS_PROXY/HTTP_PROXY, ALL_PROXY and NO_PROXY
+    /// are honoured; --proxy '' ignores them.
+    #[arg(long, value_name = "URL")]
+    pub proxy: Option<String>,
+
+    /// Use IPv4 addresses only.
+    #[arg(short = '4', long = "ipv4", conflicts_with = "ipv6")]
+    pub ipv4: bool,
+
+    /// Use IPv6 addresses only.
+    #[arg(short = '6', long = "ipv6")]
+    pub ipv6: bool,
+
+    /// Follow 3xx redirects (each hop is shown).
+    #[arg(short = 'L', long)]
+    pub location: bool,
+
+    /// How many redirects -L follows.
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    pub max_redirects: u32,
+
     /// Give up connecting (TCP, TLS and the upgrade) after SECS seconds.
     #[arg(long, value_name = "SECS", default_value = "10", value_parser = parse_seconds)]
     pub connect_timeout: f64,

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use rustls::{ClientConfig, ClientConnection};
 
 use crate::error::{fail, Failure, Stage};
+use crate::proxy::{self, Proxy};
 use crate::target::Target;
 use crate::tls::{self, TlsFacts, TlsStream};
 
@@ -70,7 +71,10 @@ impl Write for Transport {
 /// What is shown about how the connection was made.
 #[derive(Debug, Clone)]
 pub struct ConnectFacts {
+    /// The address connected to: the server's, or the proxy's.
     pub addr: SocketAddr,
+    /// The proxy the connection went through, described.
+    pub via: Option<String>,
     pub dns_ms: f64,
     pub tcp_ms: f64,
     pub tls_ms: Option<f64>,
@@ -82,22 +86,48 @@ pub struct Connected {
     pub facts: ConnectFacts,
 }
 
-/// Opens TCP (and TLS for wss://) to the target. The socket is left
-/// blocking, with `timeout` as its read timeout, for the handshake.
-/// `server_name` overrides the name TLS sends (SNI) and verifies.
+/// `-4` / `-6`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IpVersion {
+    V4,
+    V6,
+}
+
+/// How to reach the server.
+pub struct Route<'a> {
+    pub proxy: Option<&'a Proxy>,
+    pub ip_version: Option<IpVersion>,
+    /// Overrides the name TLS sends (SNI) and verifies.
+    pub tls_server_name: Option<&'a str>,
+    pub timeout: Duration,
+}
+
+/// Opens TCP (through the proxy, if any; then TLS for wss://) to the
+/// target. The socket is left blocking, with the timeout as its read
+/// timeout, for the handshake.
 pub fn connect(
     target: &Target,
     tls_config: Option<Arc<ClientConfig>>,
-    server_name: Option<&str>,
-    timeout: Duration,
+    route: &Route,
 ) -> Result<Connected, Failure> {
-    let started = Instant::now();
-    let addrs = resolve(target)?;
-    let dns_ms = ms_since(started);
-
-    let started = Instant::now();
-    let (tcp, addr) = connect_any(&addrs, timeout, target)?;
-    let tcp_ms = ms_since(started);
+    let timeout = route.timeout;
+    let (tcp, addr, dns_ms, tcp_ms) = match route.proxy {
+        None => {
+            let started = Instant::now();
+            let addrs = resolve(target)?;
+            let dns_ms = ms_since(started);
+            let started = Instant::now();
+            let (tcp, addr) =
+                connect_any(&addrs, route.ip_version, timeout, &target.host, target.port)?;
+            (tcp, addr, dns_ms, ms_since(started))
+        }
+        Some(proxy) => {
+            // Name resolution happens inside the tunnel set-up.
+            let started = Instant::now();
+            let (tcp, addr) = proxy::tunnel(proxy, target, route.ip_version, timeout)?;
+            (tcp, addr, 0.0, ms_since(started))
+        }
+    };
     let _ = tcp.set_nodelay(true);
     tcp.set_read_timeout(Some(timeout))
         .and_then(|_| tcp.set_write_timeout(Some(timeout)))
@@ -107,7 +137,7 @@ pub fn connect(
         None => (Transport::Plain(tcp), None, None),
         Some(config) => {
             let started = Instant::now();
-            let name = tls::server_name(server_name.unwrap_or(&target.host))?;
+            let name = tls::server_name(route.tls_server_name.unwrap_or(&target.host))?;
             let conn = ClientConnection::new(config, name)
                 .map_err(|e| fail(Stage::Tls, format!("TLS setup failed: {e}")))?;
             let stream = TlsStream::handshake(conn, tcp)?;
@@ -123,6 +153,7 @@ pub fn connect(
         transport,
         facts: ConnectFacts {
             addr,
+            via: route.proxy.map(Proxy::describe),
             dns_ms,
             tcp_ms,
             tls_ms,
@@ -150,14 +181,38 @@ fn resolve(target: &Target) -> Result<Vec<SocketAddr>, Failure> {
     Ok(addrs)
 }
 
-/// Tries each address in turn; the error names every address tried.
-fn connect_any(
+/// Tries each address of the wanted family in turn; the error names every
+/// address tried.
+pub fn connect_any(
     addrs: &[SocketAddr],
+    ip_version: Option<IpVersion>,
     timeout: Duration,
-    target: &Target,
+    host: &str,
+    port: u16,
 ) -> Result<(TcpStream, SocketAddr), Failure> {
+    let wanted = |a: &&SocketAddr| match ip_version {
+        None => true,
+        Some(IpVersion::V4) => a.is_ipv4(),
+        Some(IpVersion::V6) => a.is_ipv6(),
+    };
+    let candidates: Vec<&SocketAddr> = addrs.iter().filter(wanted).collect();
+    if candidates.is_empty() {
+        let family = if ip_version == Some(IpVersion::V4) {
+            "IPv4"
+        } else {
+            "IPv6"
+        };
+        let found: Vec<String> = addrs.iter().map(|a| a.ip().to_string()).collect();
+        return Err(fail(
+            Stage::Connect,
+            format!(
+                "'{host}' has no {family} address (it has {})",
+                found.join(", ")
+            ),
+        ));
+    }
     let mut errors = Vec::new();
-    for addr in addrs {
+    for addr in candidates {
         match TcpStream::connect_timeout(addr, timeout) {
             Ok(s) => return Ok((s, *addr)),
             Err(e) if e.kind() == io::ErrorKind::TimedOut => errors.push((
@@ -175,9 +230,7 @@ fn connect_any(
                 .map(|(a, why)| format!("{a}: {why}"))
                 .collect();
             format!(
-                "cannot connect to {}:{} at any of its addresses: {}",
-                target.host,
-                target.port,
+                "cannot connect to {host}:{port} at any of its addresses: {}",
                 each.join("; ")
             )
         }

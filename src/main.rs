@@ -10,6 +10,7 @@ mod error;
 mod frame;
 mod handshake;
 mod input;
+mod proxy;
 mod render;
 mod repl;
 mod session;
@@ -54,9 +55,9 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: &Cli, render: &mut dyn Render) -> Result<Exit, Failure> {
-    let target = Target::parse(&cli.url)?;
+    let first = Target::parse(&cli.url)?;
     // Checked before connecting: a bad argument is a usage error.
-    let shaping = shaping(cli, &target)?;
+    let shaping = shaping(cli, &first)?;
     let until = cli
         .until
         .as_deref()
@@ -68,48 +69,13 @@ fn run(cli: &Cli, render: &mut dyn Render) -> Result<Exit, Failure> {
                 format!("--until: {}", one_line(&e.to_string())),
             )
         })?;
-    let connect_timeout = Duration::from_secs_f64(cli.connect_timeout.max(0.001));
-    let tls_config = if target.tls {
-        if cli.insecure {
-            warn("-k/--insecure: the server's certificate is not verified; anyone on the path can read and change this session");
-        }
-        Some(tls::client_config(&tls::TlsOptions {
-            ca_files: &cli.ca,
-            insecure: cli.insecure,
-            client_cert: cli.cert.as_deref().zip(cli.key.as_deref()),
-            tls13_only: cli.tls_min == Some(cli::TlsMin::V1_3),
-        })?)
-    } else {
-        None
-    };
-
-    let connected = connect::connect(
-        &target,
-        tls_config,
-        cli.tls_server_name.as_deref(),
-        connect_timeout,
-    )?;
-    let _ = render.event(&Event::Connect {
-        target: &target,
-        facts: &connected.facts,
-    });
-    let mut transport = connected.transport;
-
-    let started = Instant::now();
-    let request = handshake::Request::build(&target, &shaping);
-    let _ = render.event(&Event::Request { raw: &request.raw });
-    handshake::send_request(&mut transport, &request)?;
-    let response =
-        handshake::read_response(&mut transport, connect_timeout.min(Duration::from_secs(2)))?;
-    let verdict = handshake::verify(&request, &response);
-    let _ = render.event(&Event::Response {
-        response: &response,
-        verdict: &verdict,
-        upgrade_ms: connect::ms_since(started),
-    });
-    if let Some(problem) = verdict.problem {
-        return Err(fail(Stage::Handshake, with_body(problem, &response.body)));
-    }
+    let Opened {
+        target,
+        transport,
+        facts,
+        response,
+        verdict,
+    } = open(cli, render, first, &shaping)?;
 
     transport
         .set_nonblocking(true)
@@ -130,7 +96,7 @@ fn run(cli: &Cli, render: &mut dyn Render) -> Result<Exit, Failure> {
     let opts = session::Options {
         wait: cli.wait.map(Duration::from_secs_f64),
         close_timeout: Duration::from_secs_f64(cli.close_timeout),
-        summary: summary(&target, &connected.facts, &verdict),
+        summary: summary(&target, &facts, &verdict),
         count: cli.count,
         until,
         ping_interval: cli.ping_interval.map(Duration::from_secs_f64),
@@ -171,6 +137,130 @@ fn run(cli: &Cli, render: &mut dyn Render) -> Result<Exit, Failure> {
         println!();
     }
     outcome
+}
+
+/// A connection whose opening handshake succeeded.
+struct Opened {
+    target: Target,
+    transport: connect::Transport,
+    facts: connect::ConnectFacts,
+    response: handshake::Response,
+    verdict: handshake::Verdict,
+}
+
+/// Connects and runs the opening handshake, following redirects with -L;
+/// every hop's connection, request and response are shown.
+fn open(
+    cli: &Cli,
+    render: &mut dyn Render,
+    mut target: Target,
+    shaping: &handshake::Shaping,
+) -> Result<Opened, Failure> {
+    let timeout = Duration::from_secs_f64(cli.connect_timeout.max(0.001));
+    let ip_version = match (cli.ipv4, cli.ipv6) {
+        (true, _) => Some(connect::IpVersion::V4),
+        (_, true) => Some(connect::IpVersion::V6),
+        _ => None,
+    };
+    let mut tls_config = None;
+    let mut hops = 0;
+    loop {
+        if target.tls && tls_config.is_none() {
+            if cli.insecure {
+                warn("-k/--insecure: the server's certificate is not verified; anyone on the path can read and change this session");
+            }
+            tls_config = Some(tls::client_config(&tls::TlsOptions {
+                ca_files: &cli.ca,
+                insecure: cli.insecure,
+                client_cert: cli.cert.as_deref().zip(cli.key.as_deref()),
+                tls13_only: cli.tls_min == Some(cli::TlsMin::V1_3),
+            })?);
+        }
+        let proxy = proxy::choose(&target, cli.proxy.as_deref())?;
+        let route = connect::Route {
+            proxy: proxy.as_ref(),
+            ip_version,
+            tls_server_name: cli.tls_server_name.as_deref(),
+            timeout,
+        };
+        let config = if target.tls { tls_config.clone() } else { None };
+        let connected = connect::connect(&target, config, &route)?;
+        let _ = render.event(&Event::Connect {
+            target: &target,
+            facts: &connected.facts,
+        });
+        let mut transport = connected.transport;
+
+        let started = Instant::now();
+        let request = handshake::Request::build(&target, shaping);
+        let _ = render.event(&Event::Request { raw: &request.raw });
+        handshake::send_request(&mut transport, &request)?;
+        let response =
+            handshake::read_response(&mut transport, timeout.min(Duration::from_secs(2)))?;
+        let verdict = handshake::verify(&request, &response);
+        let _ = render.event(&Event::Response {
+            response: &response,
+            verdict: &verdict,
+            upgrade_ms: connect::ms_since(started),
+        });
+        let Some(problem) = verdict.problem.clone() else {
+            return Ok(Opened {
+                target,
+                transport,
+                facts: connected.facts,
+                response,
+                verdict,
+            });
+        };
+        let location = response
+            .header("Location")
+            .filter(|_| cli.location && matches!(response.status, 301 | 302 | 303 | 307 | 308));
+        let Some(location) = location else {
+            return Err(fail(Stage::Handshake, with_body(problem, &response.body)));
+        };
+        if hops >= cli.max_redirects {
+            return Err(fail(
+                Stage::Handshake,
+                format!(
+                    "too many redirects: stopped after {hops} (--max-redirects); the last pointed to {location}"
+                ),
+            ));
+        }
+        hops += 1;
+        target = redirect_target(&target, location)?;
+        let notice = format!(
+            "following {} redirect {hops} of at most {} to {}",
+            response.status, cli.max_redirects, target.url
+        );
+        let _ = render.event(&Event::Notice(&notice));
+    }
+}
+
+/// Where a Location header points, as a WebSocket URL (http becomes ws).
+fn redirect_target(current: &Target, location: &str) -> Result<Target, Failure> {
+    let mut next = current.url.join(location).map_err(|e| {
+        fail(
+            Stage::Handshake,
+            format!("the redirect's Location '{location}' is not a URL: {e}"),
+        )
+    })?;
+    let scheme = match next.scheme() {
+        "http" | "ws" => "ws",
+        "https" | "wss" => "wss",
+        other => {
+            return Err(fail(
+                Stage::Handshake,
+                format!("the redirect points to an unsupported scheme '{other}': {location}"),
+            ))
+        }
+    };
+    if next.scheme() != scheme {
+        // Url::set_scheme refuses special-to-special changes like http to
+        // ws; rebuilding from text does not.
+        let text = format!("{scheme}{}", &next.as_str()[next.scheme().len()..]);
+        next = url::Url::parse(&text).map_err(|e| fail(Stage::Handshake, e.to_string()))?;
+    }
+    Target::parse(next.as_str()).map_err(|f| Failure::new(Stage::Handshake, f.message))
 }
 
 /// What the request options ask of the handshake.

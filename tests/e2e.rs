@@ -36,3 +36,6 @@ mod options;
 // TLS options against an in-process rustls server.
 #[path = "e2e/tls.rs"]
 mod tls;
+// Proxies (HTTP CONNECT, SOCKS5), the proxy environment, -4/-6, redirects.
+#[path = "e2e/network.rs"]
+mod network;

@@ -45,6 +45,9 @@ impl Human {
             facts.tcp_ms,
             tls_ms
         )?;
+        if let Some(via) = &facts.via {
+            writeln!(self.out, "{} * through the {via}", self.stamp())?;
+        }
         if let Some(tls) = &facts.tls {
             writeln!(
                 self.out,

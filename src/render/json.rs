@@ -29,6 +29,7 @@ impl Json {
                     "event": "connect", "t": t,
                     "url": target.url.as_str(),
                     "addr": facts.addr.to_string(),
+                    "via": facts.via,
                     "tls": tls.is_some(),
                     "tls_version": tls.map(|t| &t.version),
                     "cipher": tls.map(|t| &t.cipher),

@@ -93,7 +93,34 @@ pub fn wscope_with_stdin(args: &[&str], stdin: &[u8]) -> Output {
 /// Like [`wscope_with_stdin`], writing each chunk after its delay, as a
 /// slow producer in a pipeline would.
 pub fn wscope_with_paced_stdin(args: &[&str], chunks: Vec<(Duration, Vec<u8>)>) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_wscope"))
+    run_wscope(args, &[], chunks)
+}
+
+/// Runs `wscope` with these environment variables set (and empty stdin).
+pub fn wscope_with_env(args: &[&str], env: &[(&str, &str)]) -> Output {
+    run_wscope(args, env, Vec::new())
+}
+
+/// Proxy settings from the test runner's environment must not leak into
+/// wscope; tests that want one set it.
+const PROXY_VARS: &[&str] = &[
+    "HTTP_PROXY",
+    "http_proxy",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+    "NO_PROXY",
+    "no_proxy",
+];
+
+fn run_wscope(args: &[&str], env: &[(&str, &str)], chunks: Vec<(Duration, Vec<u8>)>) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_wscope"));
+    for var in PROXY_VARS {
+        command.env_remove(var);
+    }
+    command.envs(env.iter().copied());
+    let mut child = command
         .args(args)
         .env_remove("NO_COLOR")
         .stdin(Stdio::piped())
