@@ -21,6 +21,8 @@ Register-ArgumentCompleter -Native -CommandName 'wscope' -ScriptBlock {
 
     $completions = @(switch ($command) {
         'wscope' {
+            [CompletionResult]::new('-l', '-l', [CompletionResultType]::ParameterName, 'Be the server: wait on [ADDR:]PORT (a bare port means 127.0.0.1) for one client and show its session the same way. A second client meanwhile is turned away with 503')
+            [CompletionResult]::new('--listen', '--listen', [CompletionResultType]::ParameterName, 'Be the server: wait on [ADDR:]PORT (a bare port means 127.0.0.1) for one client and show its session the same way. A second client meanwhile is turned away with 503')
             [CompletionResult]::new('-H', '-H ', [CompletionResultType]::ParameterName, 'Add a request header, ''Name: value'' (repeatable, order kept); one named like a header wscope writes replaces it')
             [CompletionResult]::new('--header', '--header', [CompletionResultType]::ParameterName, 'Add a request header, ''Name: value'' (repeatable, order kept); one named like a header wscope writes replaces it')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Send this Origin header')
@@ -52,6 +54,7 @@ Register-ArgumentCompleter -Native -CommandName 'wscope' -ScriptBlock {
             [CompletionResult]::new('--proxy', '--proxy', [CompletionResultType]::ParameterName, 'Connect through this proxy: http://[USER:PASS@]HOST:PORT (CONNECT), socks5://HOST:PORT or socks5h://HOST:PORT (the proxy resolves the name). Without it HTTPS_PROXY/HTTP_PROXY, ALL_PROXY and NO_PROXY are honoured; --proxy '''' ignores them')
             [CompletionResult]::new('--max-redirects', '--max-redirects', [CompletionResultType]::ParameterName, 'How many redirects -L follows')
             [CompletionResult]::new('--connect-timeout', '--connect-timeout', [CompletionResultType]::ParameterName, 'Give up connecting (TCP, TLS and the upgrade) after SECS seconds')
+            [CompletionResult]::new('--echo', '--echo', [CompletionResultType]::ParameterName, 'With --listen: send every message back to the client')
             [CompletionResult]::new('--slash', '--slash', [CompletionResultType]::ParameterName, 'Treat stdin lines that start with ''/'' as commands, as at the prompt (/ping, /close 4000 bye, /frame ...)')
             [CompletionResult]::new('--binary', '--binary', [CompletionResultType]::ParameterName, 'Send stdin as binary messages of --chunk-size bytes instead of lines')
             [CompletionResult]::new('--hex', '--hex', [CompletionResultType]::ParameterName, 'Each stdin line is hex for one binary message (48656c, 48 65 6c, ...)')

@@ -18,6 +18,8 @@ set edit:completion:arg-completer[wscope] = {|@words|
     }
     var completions = [
         &'wscope'= {
+            cand -l 'Be the server: wait on [ADDR:]PORT (a bare port means 127.0.0.1) for one client and show its session the same way. A second client meanwhile is turned away with 503'
+            cand --listen 'Be the server: wait on [ADDR:]PORT (a bare port means 127.0.0.1) for one client and show its session the same way. A second client meanwhile is turned away with 503'
             cand -H 'Add a request header, ''Name: value'' (repeatable, order kept); one named like a header wscope writes replaces it'
             cand --header 'Add a request header, ''Name: value'' (repeatable, order kept); one named like a header wscope writes replaces it'
             cand -o 'Send this Origin header'
@@ -49,6 +51,7 @@ set edit:completion:arg-completer[wscope] = {|@words|
             cand --proxy 'Connect through this proxy: http://[USER:PASS@]HOST:PORT (CONNECT), socks5://HOST:PORT or socks5h://HOST:PORT (the proxy resolves the name). Without it HTTPS_PROXY/HTTP_PROXY, ALL_PROXY and NO_PROXY are honoured; --proxy '''' ignores them'
             cand --max-redirects 'How many redirects -L follows'
             cand --connect-timeout 'Give up connecting (TCP, TLS and the upgrade) after SECS seconds'
+            cand --echo 'With --listen: send every message back to the client'
             cand --slash 'Treat stdin lines that start with ''/'' as commands, as at the prompt (/ping, /close 4000 bye, /frame ...)'
             cand --binary 'Send stdin as binary messages of --chunk-size bytes instead of lines'
             cand --hex 'Each stdin line is hex for one binary message (48656c, 48 65 6c, ...)'

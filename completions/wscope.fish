@@ -1,3 +1,4 @@
+complete -c wscope -s l -l listen -d 'Be the server: wait on [ADDR:]PORT (a bare port means 127.0.0.1) for one client and show its session the same way. A second client meanwhile is turned away with 503' -r
 complete -c wscope -s H -l header -d 'Add a request header, \'Name: value\' (repeatable, order kept); one named like a header wscope writes replaces it' -r
 complete -c wscope -s o -l origin -d 'Send this Origin header' -r
 complete -c wscope -s s -l subprotocol -d 'Offer this subprotocol (repeatable); a server that picks one not offered fails the handshake' -r
@@ -26,6 +27,7 @@ complete -c wscope -l close-timeout -d 'How long to wait for the server\'s Close
 complete -c wscope -l proxy -d 'Connect through this proxy: http://[USER:PASS@]HOST:PORT (CONNECT), socks5://HOST:PORT or socks5h://HOST:PORT (the proxy resolves the name). Without it HTTPS_PROXY/HTTP_PROXY, ALL_PROXY and NO_PROXY are honoured; --proxy \'\' ignores them' -r
 complete -c wscope -l max-redirects -d 'How many redirects -L follows' -r
 complete -c wscope -l connect-timeout -d 'Give up connecting (TCP, TLS and the upgrade) after SECS seconds' -r
+complete -c wscope -l echo -d 'With --listen: send every message back to the client'
 complete -c wscope -l slash -d 'Treat stdin lines that start with \'/\' as commands, as at the prompt (/ping, /close 4000 bye, /frame ...)'
 complete -c wscope -l binary -d 'Send stdin as binary messages of --chunk-size bytes instead of lines'
 complete -c wscope -l hex -d 'Each stdin line is hex for one binary message (48656c, 48 65 6c, ...)'

@@ -17,8 +17,18 @@ use clap::{Parser, ValueEnum};
 #[command(name = "wscope", version, about, long_about)]
 pub struct Cli {
     /// The server to connect to: ws://HOST[:PORT]/PATH or wss://...
-    #[arg(value_name = "URL")]
-    pub url: String,
+    #[arg(value_name = "URL", required_unless_present = "listen")]
+    pub url: Option<String>,
+
+    /// Be the server: wait on [ADDR:]PORT (a bare port means 127.0.0.1)
+    /// for one client and show its session the same way. A second client
+    /// meanwhile is turned away with 503.
+    #[arg(short = 'l', long, value_name = "[ADDR:]PORT", conflicts_with = "url")]
+    pub listen: Option<String>,
+
+    /// With --listen: send every message back to the client.
+    #[arg(long, requires = "listen")]
+    pub echo: bool,
 
     /// Add a request header, 'Name: value' (repeatable, order kept); one
     /// named like a header wscope writes replaces it.

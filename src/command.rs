@@ -38,6 +38,8 @@ pub struct CraftedFrame {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mask {
+    /// As the role requires: masked from a client, unmasked from a server.
+    Auto,
     Random,
     Key([u8; 4]),
     /// Unmasked, which RFC 6455 §5.1 forbids a client: for testing servers.
@@ -241,7 +243,7 @@ fn parse_frame(arg: &str) -> Result<CraftedFrame, String> {
         rsv2: false,
         rsv3: false,
         opcode: 0x1,
-        mask: Mask::Random,
+        mask: Mask::Auto,
         payload: Vec::new(),
     };
     let mut rest = arg.trim_start();
@@ -340,9 +342,11 @@ fn parse_mask(value: &str) -> Result<Mask, String> {
 
 impl CraftedFrame {
     /// The frame's bytes as they go on the wire; `random_key` is used when
-    /// the mask is `Random`.
-    pub fn encode(&self, random_key: [u8; 4]) -> Vec<u8> {
+    /// the mask is `Random`, or `Auto` from a client.
+    pub fn encode(&self, random_key: [u8; 4], client: bool) -> Vec<u8> {
         let key = match self.mask {
+            Mask::Auto if client => Some(random_key),
+            Mask::Auto => None,
             Mask::Random => Some(random_key),
             Mask::Key(k) => Some(k),
             Mask::Off => None,
@@ -491,7 +495,7 @@ mod tests {
         let Ok(Command::Frame(f)) = parse("/frame op=text fin=0 text=hel lo") else {
             panic!()
         };
-        assert_eq!((f.opcode, f.fin, f.mask), (1, false, Mask::Random));
+        assert_eq!((f.opcode, f.fin, f.mask), (1, false, Mask::Auto));
         assert_eq!(f.payload, b"hel lo");
         let Ok(Command::Frame(f)) = parse("/frame op=0xB rsv1=1 rsv3=1 mask=off hex=01 02") else {
             panic!()
@@ -520,6 +524,7 @@ mod tests {
             (Mask::Off, 5),
             (Mask::Key([9, 8, 7, 6]), 300),
             (Mask::Random, 70000),
+            (Mask::Auto, 10),
         ] {
             let crafted = CraftedFrame {
                 fin: false,
@@ -530,7 +535,7 @@ mod tests {
                 mask,
                 payload: (0..len).map(|i| i as u8).collect(),
             };
-            let bytes = crafted.encode([1, 2, 3, 4]);
+            let bytes = crafted.encode([1, 2, 3, 4], true);
             let mut decoded = Vec::new();
             FrameDecoder::new(usize::MAX >> 1).feed(&bytes, |f| decoded.push(f));
             let f = &decoded[0];
@@ -542,7 +547,7 @@ mod tests {
             let want_key = match mask {
                 Mask::Off => None,
                 Mask::Key(k) => Some(k),
-                Mask::Random => Some([1, 2, 3, 4]),
+                Mask::Random | Mask::Auto => Some([1, 2, 3, 4]),
             };
             assert_eq!(f.header.mask_key, want_key);
             assert_eq!(f.preview, crafted.payload);

@@ -33,6 +33,8 @@ pub struct InputQueue {
     rx: Option<Receiver<Input>>,
     /// The producer is the stdin reader (not the prompt).
     from_stdin: bool,
+    /// A sender kept here so that input never ends (an echo server).
+    _held: Option<SyncSender<Input>>,
 }
 
 /// What the queue has right now.
@@ -66,7 +68,13 @@ impl InputQueue {
             preset: preset.into_iter().map(Input::Command).collect(),
             rx: None,
             from_stdin: false,
+            _held: None,
         }
+    }
+
+    /// Input that never ends: the peer decides when the session closes.
+    pub fn hold_open(&mut self) {
+        self._held = Some(self.channel());
     }
 
     /// A sender for a producer thread; input ends when it is dropped.

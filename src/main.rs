@@ -10,6 +10,7 @@ mod error;
 mod frame;
 mod handshake;
 mod input;
+mod listen;
 mod proxy;
 mod render;
 mod repl;
@@ -55,9 +56,7 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: &Cli, render: &mut dyn Render) -> Result<Exit, Failure> {
-    let first = Target::parse(&cli.url)?;
     // Checked before connecting: a bad argument is a usage error.
-    let shaping = shaping(cli, &first)?;
     let until = cli
         .until
         .as_deref()
@@ -69,14 +68,119 @@ fn run(cli: &Cli, render: &mut dyn Render) -> Result<Exit, Failure> {
                 format!("--until: {}", one_line(&e.to_string())),
             )
         })?;
-    let Opened {
-        target,
-        transport,
-        facts,
-        response,
-        verdict,
-    } = open(cli, render, first, &shaping)?;
+    if let Some(listen) = &cli.listen {
+        return serve(cli, render, listen, until);
+    }
+    let Some(url) = &cli.url else {
+        return Err(fail(
+            Stage::Usage,
+            "no URL given: wscope ws://HOST[:PORT]/PATH, or --listen PORT (see wscope --help)",
+        ));
+    };
+    let first = Target::parse(url)?;
+    let shaping = shaping(cli, &first)?;
+    let opened = open(cli, render, first, &shaping)?;
+    let summary = summary(&opened.target, &opened.facts, &opened.verdict);
+    let session = SessionSetup {
+        transport: opened.transport,
+        leftover: opened.response.leftover,
+        role: Role::Client,
+        summary,
+        until,
+        listener: None,
+    };
+    run_session(cli, render, session)
+}
 
+/// `--listen`: wait for one client, answer its upgrade, then run the same
+/// session as a client would, from the server's side.
+fn serve(
+    cli: &Cli,
+    render: &mut dyn Render,
+    listen: &str,
+    until: Option<regex::Regex>,
+) -> Result<Exit, Failure> {
+    let listener = listen::bind(listen::parse_listen_addr(listen)?)?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| fail(Stage::Connect, e.to_string()))?;
+    let _ = render.event(&Event::Notice(&format!(
+        "listening on {local}; waiting for a client (ws://{local}/)"
+    )));
+    let _ = render.flush();
+    let accepted = listen::accept(&listener, &cli.subprotocols)?;
+    let path = String::from_utf8_lossy(&accepted.request)
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or("/")
+        .to_string();
+    let target = Target::parse(&format!("ws://{local}{path}"))
+        .or_else(|_| Target::parse(&format!("ws://{local}/")))?;
+    let facts = connect::ConnectFacts {
+        addr: accepted.peer,
+        via: None,
+        dns_ms: 0.0,
+        tcp_ms: 0.0,
+        tls_ms: None,
+        tls: None,
+    };
+    let _ = render.event(&Event::Connect {
+        target: &target,
+        facts: &facts,
+    });
+    let _ = render.event(&Event::Request {
+        raw: &accepted.request,
+    });
+    let response = handshake::read_response(&mut accepted.response.as_slice(), Duration::ZERO)?;
+    let verdict = handshake::Verdict {
+        accept_expected: response
+            .header("Sec-WebSocket-Accept")
+            .unwrap_or_default()
+            .to_string(),
+        accept_ok: accepted.status == 101,
+        subprotocol: accepted.subprotocol.clone(),
+        extensions: None,
+        problem: accepted.problem.clone(),
+    };
+    let _ = render.event(&Event::Response {
+        response: &response,
+        verdict: &verdict,
+        upgrade_ms: 0.0,
+    });
+    if let Some(problem) = accepted.problem {
+        return Err(fail(
+            Stage::Handshake,
+            format!("refused the upgrade from {}: {problem}", accepted.peer),
+        ));
+    }
+    let session = SessionSetup {
+        transport: connect::Transport::Plain(accepted.stream),
+        leftover: accepted.leftover,
+        role: Role::Server,
+        summary: format!(
+            "serving {} on {local}; subprotocol: {}",
+            accepted.peer,
+            accepted.subprotocol.as_deref().unwrap_or("none")
+        ),
+        until,
+        listener: Some(listener),
+    };
+    run_session(cli, render, session)
+}
+
+/// An open connection, ready for the session loop.
+struct SessionSetup {
+    transport: connect::Transport,
+    /// Bytes read with the handshake that belong to the first frames.
+    leftover: Vec<u8>,
+    role: Role,
+    summary: String,
+    until: Option<regex::Regex>,
+    listener: Option<std::net::TcpListener>,
+}
+
+fn run_session(cli: &Cli, render: &mut dyn Render, setup: SessionSetup) -> Result<Exit, Failure> {
+    let transport = setup.transport;
     transport
         .set_nonblocking(true)
         .and_then(|_| transport.set_read_timeout(None))
@@ -87,33 +191,37 @@ fn run(cli: &Cli, render: &mut dyn Render) -> Result<Exit, Failure> {
     } else {
         0
     };
-    let tap = tap::Tap::new(transport, preview, &response.leftover);
+    let tap = tap::Tap::new(transport, preview, &setup.leftover);
     let config = WebSocketConfig::default()
         .max_message_size(Some(cli.max_message_size as usize))
         .max_frame_size(Some(cli.max_frame_size as usize));
-    let ws = WebSocket::from_partially_read(tap, response.leftover, Role::Client, Some(config));
+    let ws = WebSocket::from_partially_read(tap, setup.leftover, setup.role, Some(config));
 
     let opts = session::Options {
         wait: cli.wait.map(Duration::from_secs_f64),
         close_timeout: Duration::from_secs_f64(cli.close_timeout),
-        summary: summary(&target, &facts, &verdict),
+        summary: setup.summary,
         count: cli.count,
-        until,
+        until: setup.until,
         ping_interval: cli.ping_interval.map(Duration::from_secs_f64),
         ping_timeout: cli.ping_timeout.map(Duration::from_secs_f64),
+        serving: setup.role == Role::Server,
+        echo: cli.echo,
     };
     let (poll, waker) = session::readiness()
         .map_err(|e| fail(Stage::Io, format!("cannot set up the session: {e}")))?;
     let preset = cli.execute.iter().cloned().map(Command::Text).collect();
     let mut input = InputQueue::new(preset);
-    // The prompt when a person is at the terminal and gave nothing to send.
-    let interactive = std::io::stdin().is_terminal() && cli.execute.is_empty();
+    // The prompt when a person is at the terminal and gave nothing to send;
+    // an echo server needs no input at all.
+    let stdin_tty = std::io::stdin().is_terminal();
+    let interactive = stdin_tty && cli.execute.is_empty() && !cli.echo;
     let terminal = interactive.then(repl::TerminalGuard::save);
     if interactive {
         let printer = repl::start(input.channel(), waker.clone())
             .map_err(|message| fail(Stage::Io, message))?;
         render.out().use_printer(printer);
-    } else if !std::io::stdin().is_terminal() {
+    } else if !stdin_tty && !cli.echo {
         let mode = if cli.binary {
             StdinMode::Binary {
                 chunk: cli.chunk_size as usize,
@@ -126,8 +234,15 @@ fn run(cli: &Cli, render: &mut dyn Render) -> Result<Exit, Failure> {
             StdinMode::Text
         };
         input.read_stdin(waker.clone(), mode);
+    } else if cli.echo {
+        // Input never ends by itself: the client decides when to close.
+        input.hold_open();
     }
-    let outcome = session::Session::new(ws, &mut *render, opts, (poll, waker), input).run();
+    let mut session = session::Session::new(ws, &mut *render, opts, (poll, waker), input);
+    if let Some(listener) = setup.listener {
+        session = session.with_listener(listener);
+    }
+    let outcome = session.run();
     if let Some(terminal) = terminal {
         // Let the prompt thread print what it was handed, then take the
         // terminal back from it.
@@ -335,7 +450,7 @@ fn choose_renderer(cli: &Cli, clock: Clock) -> Box<dyn Render> {
     if cli.json {
         Box::new(Json::new(out, clock))
     } else if cli.frames || std::io::stdout().is_terminal() {
-        Box::new(Human::new(out, clock))
+        Box::new(Human::new(out, clock, cli.listen.is_some()))
     } else {
         Box::new(Payload::new(out, cli.raw))
     }

@@ -28,6 +28,7 @@ use crate::violation;
 
 const SOCKET: Token = Token(0);
 const WAKER: Token = Token(1);
+const LISTENER: Token = Token(2);
 
 /// How many inputs are sent before the loop reads the socket again, so
 /// that neither direction starves the other and queues stay short.
@@ -54,6 +55,21 @@ pub struct Options {
     /// Keepalive pings, and how long a pong may take (none: no limit).
     pub ping_interval: Option<Duration>,
     pub ping_timeout: Option<Duration>,
+    /// --listen: we are the server; the peer is a client.
+    pub serving: bool,
+    /// --echo: send every incoming data message back.
+    pub echo: bool,
+}
+
+impl Options {
+    /// What the other end is, for messages.
+    fn peer(&self) -> &'static str {
+        if self.serving {
+            "client"
+        } else {
+            "server"
+        }
+    }
 }
 
 pub type Socket = WebSocket<Tap<Transport>>;
@@ -102,6 +118,9 @@ pub struct Session<'r> {
     keepalive_out: Option<(Vec<u8>, Instant)>,
     keepalives: u64,
     outcome: Option<Result<Exit, Failure>>,
+    /// --listen's socket: clients that come while one is connected are
+    /// turned away.
+    listener: Option<std::net::TcpListener>,
 }
 
 impl<'r> Session<'r> {
@@ -141,8 +160,15 @@ impl<'r> Session<'r> {
             keepalive_out: None,
             keepalives: 0,
             outcome: None,
+            listener: None,
             opts,
         }
+    }
+
+    /// Keeps watching the listening socket, to turn away further clients.
+    pub fn with_listener(mut self, listener: std::net::TcpListener) -> Self {
+        self.listener = Some(listener);
+        self
     }
 
     pub fn run(mut self) -> Result<Exit, Failure> {
@@ -155,8 +181,17 @@ impl<'r> Session<'r> {
                 Interest::READABLE | Interest::WRITABLE,
             )
             .map_err(|e| fail(Stage::Io, format!("cannot watch the socket: {e}")))?;
+        if let Some(listener) = &self.listener {
+            let fd = listener.as_raw_fd();
+            let _ = listener.set_nonblocking(true);
+            self.poll
+                .registry()
+                .register(&mut SourceFd(&fd), LISTENER, Interest::READABLE)
+                .map_err(|e| fail(Stage::Io, format!("cannot watch the listener: {e}")))?;
+        }
         let mut events = Events::with_capacity(8);
         loop {
+            self.turn_away_clients();
             let more_input = self.send_input();
             self.receive();
             self.flush_socket();
@@ -292,7 +327,8 @@ impl<'r> Session<'r> {
     /// everything tungstenite holds has been written, to keep the order.
     fn send_crafted(&mut self, frame: &CraftedFrame) {
         let key = getrandom::u32().unwrap_or(0x5eed_f00d).to_be_bytes();
-        self.pending_raw.push_back(frame.encode(key));
+        self.pending_raw
+            .push_back(frame.encode(key, !self.opts.serving));
         self.flush_socket();
     }
 
@@ -447,6 +483,13 @@ impl<'r> Session<'r> {
             return;
         }
         self.show_message(Dir::In, binary, data);
+        if self.opts.echo && self.close_sent_at.is_none() {
+            if binary {
+                self.send_binary(data.to_vec());
+            } else if let Ok(text) = std::str::from_utf8(data) {
+                self.send_text(text.to_string());
+            }
+        }
         self.messages_in += 1;
         let counted = self.opts.count.is_some_and(|n| self.messages_in >= n);
         let matched = self.opts.until.as_ref().is_some_and(|re| {
@@ -495,7 +538,8 @@ impl<'r> Session<'r> {
             self.outcome = Some(Err(fail(
                 Stage::Protocol,
                 format!(
-                    "the server sent close code {}, which may not be sent: {why}",
+                    "the {} sent close code {}, which may not be sent: {why}",
+                    self.opts.peer(),
                     code.unwrap_or_default()
                 ),
             )));
@@ -592,13 +636,13 @@ impl<'r> Session<'r> {
         let mid_frame = self.ws.get_ref().incoming_mid_frame();
         self.ws.get_mut().take_partial_incoming();
         self.show_incoming_frames_until(|_| false);
-        let mut v = violation::from_ws_error(e, mid_frame);
+        let mut v = violation::from_ws_error(e, mid_frame, self.opts.peer());
         if v.failure.stage == Stage::Protocol
             && v.failure.message.contains("not valid UTF-8")
             && self.last_close_in.is_some()
         {
             v.failure.message =
-                "the server's Close frame has a reason that is not valid UTF-8 (RFC 6455 §5.5.1)"
+                "the peer's Close frame has a reason that is not valid UTF-8 (RFC 6455 §5.5.1)"
                     .into();
         }
         if let Some(code) = v.close_code {
@@ -677,7 +721,8 @@ impl<'r> Session<'r> {
                 self.outcome = Some(Err(fail(
                     Stage::Io,
                     format!(
-                        "the server did not answer our Close within {:.1}s (--close-timeout)",
+                        "the {} did not answer our Close within {:.1}s (--close-timeout)",
+                        self.opts.peer(),
                         self.opts.close_timeout.as_secs_f64()
                     ),
                 )));
@@ -706,6 +751,23 @@ impl<'r> Session<'r> {
 }
 
 impl Session<'_> {
+    /// One client at a time: later ones get a 503 that says why.
+    fn turn_away_clients(&mut self) {
+        let Some(listener) = &self.listener else {
+            return;
+        };
+        let mut turned_away = Vec::new();
+        while let Ok((stream, addr)) = listener.accept() {
+            crate::listen::refuse_busy(stream);
+            turned_away.push(addr);
+        }
+        for addr in turned_away {
+            self.notice(&format!(
+                "turned away a second client from {addr} with 503: wscope serves one client at a time"
+            ));
+        }
+    }
+
     /// Nothing is lost silently: input that never went out is counted.
     fn report_unsent(&mut self) {
         let (queued, pipe_unfinished) = self.input.discard();

@@ -15,10 +15,11 @@ pub struct Violation {
     pub close_code: Option<u16>,
 }
 
-/// `mid_frame` says whether the server's stream stopped inside a frame.
-pub fn from_ws_error(e: WsError, mid_frame: bool) -> Violation {
+/// `mid_frame` says whether the peer's stream stopped inside a frame;
+/// `peer` names it ("server", or "client" with --listen).
+pub fn from_ws_error(e: WsError, mid_frame: bool, peer: &str) -> Violation {
     match e {
-        WsError::Protocol(p) => from_protocol_error(p, mid_frame),
+        WsError::Protocol(p) => from_protocol_error(p, mid_frame, peer),
         WsError::Utf8(detail) => protocol(
             format!("a text message is not valid UTF-8 ({detail}) (RFC 6455 §8.1)"),
             1007,
@@ -29,7 +30,7 @@ pub fn from_ws_error(e: WsError, mid_frame: bool) -> Violation {
         ),
         WsError::Capacity(c) => protocol(c.to_string(), 1009),
         WsError::Io(io) => Violation {
-            failure: io_failure(&io),
+            failure: io_failure(&io, peer),
             close_code: None,
         },
         other => Violation {
@@ -46,36 +47,42 @@ fn protocol(message: String, code: u16) -> Violation {
     }
 }
 
-fn from_protocol_error(p: ProtocolError, mid_frame: bool) -> Violation {
+fn from_protocol_error(p: ProtocolError, mid_frame: bool, peer: &str) -> Violation {
     use ProtocolError::*;
     let rule = match p {
         NonZeroReservedBits => {
-            "the server set RSV bits without a negotiated extension (RFC 6455 §5.2)".to_string()
+            format!("the {peer} set RSV bits without a negotiated extension (RFC 6455 §5.2)")
         }
         MaskedFrameFromServer => {
-            "the server sent a masked frame; server frames must not be masked (RFC 6455 §5.1)".into()
+            "the server sent a masked frame; server frames must not be masked (RFC 6455 §5.1)"
+                .into()
+        }
+        UnmaskedFrameFromClient => {
+            "the client sent an unmasked frame; client frames must be masked (RFC 6455 §5.1)".into()
         }
         FragmentedControlFrame => {
-            "the server sent a fragmented control frame; control frames must have FIN set (RFC 6455 §5.5)".into()
+            format!("the {peer} sent a fragmented control frame; control frames must have FIN set (RFC 6455 §5.5)")
         }
         ControlFrameTooBig => {
-            "the server sent a control frame with a payload over 125 bytes (RFC 6455 §5.5)".into()
+            format!("the {peer} sent a control frame with a payload over 125 bytes (RFC 6455 §5.5)")
         }
         UnknownControlFrameType(op) | UnknownDataFrameType(op) | InvalidOpcode(op) => {
             let class = if op & 0x8 != 0 { "control" } else { "data" };
-            format!("the server sent reserved {class} opcode 0x{op:x} (RFC 6455 §5.2)")
+            format!("the {peer} sent reserved {class} opcode 0x{op:x} (RFC 6455 §5.2)")
         }
         UnexpectedContinueFrame => {
-            "the server sent a continuation frame with no message to continue (RFC 6455 §5.4)".into()
+            format!(
+                "the {peer} sent a continuation frame with no message to continue (RFC 6455 §5.4)"
+            )
         }
         ExpectedFragment(_) => {
-            "the server started a new data message before finishing the fragmented one (RFC 6455 §5.4)".into()
+            format!("the {peer} started a new data message before finishing the fragmented one (RFC 6455 §5.4)")
         }
         InvalidCloseSequence => {
-            "the server sent a close frame with a one-byte payload (RFC 6455 §5.5.1)".into()
+            format!("the {peer} sent a close frame with a one-byte payload (RFC 6455 §5.5.1)")
         }
         ReceivedAfterClosing => {
-            "the server sent a frame after its Close frame (RFC 6455 §5.5.1)".into()
+            format!("the {peer} sent a frame after its Close frame (RFC 6455 §5.5.1)")
         }
         ResetWithoutClosingHandshake => {
             let where_ = if mid_frame {
@@ -87,7 +94,7 @@ fn from_protocol_error(p: ProtocolError, mid_frame: bool) -> Violation {
                 failure: fail(
                     Stage::Io,
                     format!(
-                        "the server closed the connection{where_} without a Close frame (abnormal closure 1006, RFC 6455 §7.1.5)"
+                        "the {peer} closed the connection{where_} without a Close frame (abnormal closure 1006, RFC 6455 §7.1.5)"
                     ),
                 ),
                 close_code: None,
@@ -98,7 +105,7 @@ fn from_protocol_error(p: ProtocolError, mid_frame: bool) -> Violation {
             // in some versions and names others plainly; keep its words.
             let text = other.to_string();
             if text.to_lowercase().contains("close") {
-                format!("the server sent an invalid close frame: {text} (RFC 6455 §7.4)")
+                format!("the {peer} sent an invalid close frame: {text} (RFC 6455 §7.4)")
             } else {
                 format!("{text} (RFC 6455)")
             }
@@ -107,12 +114,12 @@ fn from_protocol_error(p: ProtocolError, mid_frame: bool) -> Violation {
     protocol(rule, 1002)
 }
 
-fn io_failure(e: &io::Error) -> Failure {
+fn io_failure(e: &io::Error, peer: &str) -> Failure {
     let message = match e.kind() {
-        io::ErrorKind::ConnectionReset => "the server reset the connection".to_string(),
+        io::ErrorKind::ConnectionReset => format!("the {peer} reset the connection"),
         io::ErrorKind::ConnectionAborted => "the connection was aborted".to_string(),
         io::ErrorKind::BrokenPipe => {
-            "the server closed the connection while we were writing".into()
+            format!("the {peer} closed the connection while we were writing")
         }
         _ => format!("connection lost: {e}"),
     };

@@ -39,3 +39,6 @@ mod tls;
 // Proxies (HTTP CONNECT, SOCKS5), the proxy environment, -4/-6, redirects.
 #[path = "e2e/network.rs"]
 mod network;
+// Server mode: --listen with Node's ws as the client.
+#[path = "e2e/listen.rs"]
+mod listen;

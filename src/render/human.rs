@@ -18,11 +18,26 @@ const LINE_PREVIEW: usize = 96;
 pub struct Human {
     out: Out,
     clock: Clock,
+    /// `>` marks what we sent and `<` what we received: with --listen the
+    /// request is the one received.
+    serving: bool,
 }
 
 impl Human {
-    pub fn new(out: Out, clock: Clock) -> Self {
-        Human { out, clock }
+    pub fn new(out: Out, clock: Clock, serving: bool) -> Self {
+        Human {
+            out,
+            clock,
+            serving,
+        }
+    }
+
+    fn markers(&self) -> (&'static str, &'static str) {
+        if self.serving {
+            ("<", ">")
+        } else {
+            (">", "<")
+        }
     }
 
     fn stamp(&self) -> ColoredString {
@@ -38,7 +53,12 @@ impl Human {
             "{} {} {} {} at {} (dns {:.1} ms, tcp {:.1} ms, tls {} ms)",
             self.stamp(),
             "*".bold(),
-            "connected to".bold(),
+            if self.serving {
+                "client connected:"
+            } else {
+                "connected to"
+            }
+            .bold(),
             target.url.as_str().bold(),
             facts.addr.to_string().bold(),
             facts.dns_ms,
@@ -84,21 +104,30 @@ impl Human {
         verdict: &Verdict,
         upgrade_ms: f64,
     ) -> io::Result<()> {
-        self.head("<", &response.raw)?;
+        let (_, marker) = self.markers();
+        self.head(marker, &response.raw)?;
         if response.status != 101 {
             if !response.body.is_empty() {
                 let body = String::from_utf8_lossy(&response.body);
                 writeln!(
                     self.out,
-                    "{} (first {} bytes)",
-                    "< body".cyan(),
+                    "{} body (first {} bytes)",
+                    marker.cyan(),
                     response.body.len()
                 )?;
                 for line in body.lines() {
-                    writeln!(self.out, "{} {}", "<".cyan(), line)?;
+                    writeln!(self.out, "{} {}", marker.cyan(), line)?;
                 }
             }
             return Ok(());
+        }
+        if self.serving {
+            return writeln!(
+                self.out,
+                "{} * answered 101; subprotocol: {}",
+                self.stamp(),
+                verdict.subprotocol.as_deref().unwrap_or("none")
+            );
         }
         let accept = if verdict.accept_ok {
             "matches".green()
@@ -226,9 +255,10 @@ impl Human {
 
     fn close(&mut self, code: Option<u16>, reason: &str, initiator: Initiator) -> io::Result<()> {
         let code = code.map_or_else(|| "no code".to_string(), close_code::describe);
+        let peer = if self.serving { "client" } else { "server" };
         let how = match initiator {
-            Initiator::Local => "we closed first; the server answered",
-            Initiator::Remote => "the server closed first with",
+            Initiator::Local => format!("we closed first; the {peer} answered"),
+            Initiator::Remote => format!("the {peer} closed first with"),
         };
         writeln!(
             self.out,
@@ -288,7 +318,7 @@ impl Render for Human {
     fn event(&mut self, event: &Event) -> io::Result<()> {
         match event {
             Event::Connect { target, facts } => self.connect(target, facts)?,
-            Event::Request { raw } => self.head(">", raw)?,
+            Event::Request { raw } => self.head(self.markers().0, raw)?,
             Event::Response {
                 response,
                 verdict,

@@ -1,0 +1,264 @@
+//! Server mode: `wscope --listen` with Node's `ws` as the client, a second
+//! client turned away, and clients that get the handshake or framing wrong.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::common::{accept_key, json_events};
+
+/// wscope --listen on a free port, with its JSON output read as it comes.
+struct Listening {
+    child: Child,
+    port: u16,
+    lines: mpsc::Receiver<String>,
+}
+
+impl Listening {
+    fn start(extra: &[&str], stdin: &[u8]) -> Listening {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_wscope"))
+            .args(["--json", "--listen", "127.0.0.1:0"])
+            .args(extra)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut input = child.stdin.take().unwrap();
+        let stdin = stdin.to_vec();
+        thread::spawn(move || {
+            let _ = input.write_all(&stdin);
+        });
+        let lines = read_lines(child.stdout.take().unwrap());
+        let first = lines
+            .recv_timeout(Duration::from_secs(10))
+            .expect("wscope says where it listens");
+        let notice: Value = serde_json::from_str(&first).unwrap();
+        let message = notice["message"].as_str().unwrap();
+        let port = message
+            .split("127.0.0.1:")
+            .nth(1)
+            .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("no port in {message:?}"));
+        Listening { child, port, lines }
+    }
+
+    /// Waits for wscope to end; its exit code and every JSON event.
+    fn finish(mut self) -> (i32, Vec<Value>) {
+        let code = wait_with_timeout(&mut self.child, Duration::from_secs(20));
+        let text: String = self.lines.try_iter().map(|l| l + "\n").collect();
+        // Lines still in the pipe when the process ended.
+        let rest: String =
+            std::iter::from_fn(|| self.lines.recv_timeout(Duration::from_secs(2)).ok())
+                .map(|l| l + "\n")
+                .collect();
+        (code, json_events(&(text + &rest)))
+    }
+}
+
+impl Drop for Listening {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn read_lines(stdout: ChildStdout) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    rx
+}
+
+fn wait_with_timeout(child: &mut Child, limit: Duration) -> i32 {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status.code().unwrap_or(-1);
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("wscope --listen did not end in time");
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// tests/peers/node_client.js; its output lines.
+fn node_client(url: &str, args: &[&str]) -> Child {
+    let peers = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers");
+    Command::new("node")
+        .arg(peers.join("node_client.js"))
+        .arg(url)
+        .args(args)
+        .current_dir(&peers)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start node tests/peers/node_client.js")
+}
+
+fn node_output(mut child: Child) -> Vec<String> {
+    wait_with_timeout(&mut child, Duration::from_secs(20));
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    out.lines().map(str::to_string).collect()
+}
+
+fn messages(events: &[Value], dir: &str) -> Vec<String> {
+    events
+        .iter()
+        .filter(|e| e["event"] == "message" && e["dir"] == dir)
+        .map(|e| e["data"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn echo_server_for_node_ws_shows_the_session_from_the_server_side() {
+    let server = Listening::start(&["--echo", "-s", "chat"], b"");
+    let url = format!("ws://127.0.0.1:{}/room?x=1", server.port);
+    let client = node_output(node_client(&url, &["--protocol", "chat", "one", "two"]));
+    assert_eq!(client, ["OPEN chat", "one", "two", "CLOSE 1000 done"]);
+    let (code, events) = server.finish();
+    assert_eq!(code, 0, "{events:?}");
+    let request = events.iter().find(|e| e["event"] == "request").unwrap();
+    assert!(request["raw"]
+        .as_str()
+        .unwrap()
+        .starts_with("GET /room?x=1 HTTP/1.1\r\n"));
+    let response = events.iter().find(|e| e["event"] == "response").unwrap();
+    assert_eq!(
+        (
+            response["status"].as_u64(),
+            response["subprotocol"].as_str()
+        ),
+        (Some(101), Some("chat"))
+    );
+    assert_eq!(messages(&events, "in"), ["one", "two"]);
+    assert_eq!(messages(&events, "out"), ["one", "two"]);
+    for frame in events.iter().filter(|e| e["event"] == "frame") {
+        // Client frames are masked, ours are not.
+        assert_eq!(frame["masked"], frame["dir"] == "in", "{frame}");
+    }
+    let close = events.iter().find(|e| e["event"] == "close").unwrap();
+    assert_eq!(
+        (close["code"].as_u64(), close["initiator"].as_str()),
+        (Some(1000), Some("remote"))
+    );
+}
+
+#[test]
+fn stdin_goes_to_the_connected_client() {
+    let server = Listening::start(&[], b"hello\nworld\n");
+    let url = format!("ws://127.0.0.1:{}/", server.port);
+    let client = node_output(node_client(&url, &["--hold", "2"]));
+    assert_eq!(&client[..3], ["OPEN -", "hello", "world"]);
+    let (code, _) = server.finish();
+    assert_eq!(code, 0);
+}
+
+#[test]
+fn a_second_client_is_turned_away_with_503() {
+    let server = Listening::start(&["--echo"], b"");
+    let url = format!("ws://127.0.0.1:{}/", server.port);
+    // Holds the connection open: waits for a message that never comes.
+    let mut first = node_client(&url, &["--hold", "1"]);
+    let mut opened = String::new();
+    BufReader::new(first.stdout.as_mut().unwrap())
+        .read_line(&mut opened)
+        .unwrap();
+    assert_eq!(opened, "OPEN -\n");
+    let mut second = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    second
+        .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut answer = String::new();
+    second.read_to_string(&mut answer).unwrap();
+    assert!(
+        answer.starts_with("HTTP/1.1 503 Service Unavailable\r\n"),
+        "{answer}"
+    );
+    assert!(answer.contains("one client at a time"), "{answer}");
+    let _ = first.kill();
+    let _ = first.wait();
+    drop(second);
+    let (code, events) = server.finish();
+    assert_eq!(code, 3, "the first client vanished without a Close");
+    assert!(events
+        .iter()
+        .any(|e| e["event"] == "notice" && e["message"].as_str().unwrap().contains("turned away")));
+}
+
+#[test]
+fn a_request_that_is_not_an_upgrade_gets_400_and_never_opens() {
+    let server = Listening::start(&["--echo"], b"");
+    let mut client = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    client
+        .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut answer = String::new();
+    client.read_to_string(&mut answer).unwrap();
+    assert!(
+        answer.starts_with("HTTP/1.1 400 Bad Request\r\n"),
+        "{answer}"
+    );
+    assert!(answer.contains("Upgrade: websocket"), "{answer}");
+    let (code, events) = server.finish();
+    assert_eq!(code, 1);
+    let error = events.iter().find(|e| e["event"] == "error").unwrap();
+    assert_eq!(error["stage"], "handshake");
+}
+
+#[test]
+fn an_unmasked_client_frame_is_a_violation_shown_first() {
+    let server = Listening::start(&["--echo"], b"");
+    let mut client = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    let key = "dGhlIHNhbXBsZSBub25jZQ==";
+    write!(
+        client,
+        "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+    .unwrap();
+    let mut reader = BufReader::new(client.try_clone().unwrap());
+    let mut head = String::new();
+    while !head.ends_with("\r\n\r\n") {
+        reader.read_line(&mut head).unwrap();
+    }
+    assert!(
+        head.contains(&format!("Sec-WebSocket-Accept: {}", accept_key(key))),
+        "{head}"
+    );
+    client.write_all(&[0x81, 0x02, b'h', b'i']).unwrap();
+    let mut rest = Vec::new();
+    let _ = reader.read_to_end(&mut rest);
+    // wscope answered Close 1002, unmasked, as a server does.
+    assert_eq!(&rest[..4], &[0x88, 0x02, 0x03, 0xea]);
+    let (code, events) = server.finish();
+    assert_eq!(code, 3);
+    let bad = events
+        .iter()
+        .position(|e| e["event"] == "frame" && e["dir"] == "in" && e["masked"] == false)
+        .expect("the offending frame is shown");
+    let error = events.iter().position(|e| e["event"] == "error").unwrap();
+    assert!(bad < error);
+    assert!(events[error]["message"]
+        .as_str()
+        .unwrap()
+        .contains("client sent an unmasked frame"));
+}
