@@ -47,7 +47,13 @@ pub fn client_config(opts: &TlsOptions) -> Result<Arc<ClientConfig>, Failure> {
         for file in opts.ca_files {
             add_ca_file(&mut roots, file)?;
         }
-        builder.with_root_certificates(roots)
+        let webpki =
+            rustls::client::WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
+                .build()
+                .map_err(|e| fail(Stage::Tls, format!("TLS setup failed: {e}")))?;
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(NamingVerifier(webpki)))
     };
     let mut config = match opts.client_cert {
         None => builder.with_no_client_auth(),
@@ -263,6 +269,10 @@ fn tls_failure(e: io::Error) -> Failure {
 fn describe_certificate_error(e: &CertificateError) -> String {
     let fix = "pass --ca FILE to trust its CA, or -k to skip verification";
     match e {
+        CertificateError::Other(other) if other.0.downcast_ref::<SelfSigned>().is_some() => format!(
+            "the server's certificate is self-signed ({}), so nothing vouches for it; pass --ca with that certificate to trust it, or -k to skip verification",
+            other.0
+        ),
         CertificateError::UnknownIssuer => format!(
             "the server's certificate is signed by an unknown issuer (not in the trusted roots); {fix}"
         ),
@@ -307,6 +317,72 @@ impl CertificateFacts {
                 .to_rfc2822()
                 .unwrap_or_else(|_| cert.validity().not_after.to_string()),
         })
+    }
+}
+
+/// The certificate that failed as "unknown issuer" names itself as its
+/// issuer.
+#[derive(Debug)]
+struct SelfSigned(String);
+
+impl std::fmt::Display for SelfSigned {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "subject and issuer are both {}", self.0)
+    }
+}
+
+impl std::error::Error for SelfSigned {}
+
+/// The standard verification, with one more word in its errors: an
+/// unknown issuer that is the certificate itself is called self-signed.
+#[derive(Debug)]
+struct NamingVerifier(Arc<rustls::client::WebPkiServerVerifier>);
+
+impl ServerCertVerifier for NamingVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let result =
+            self.0
+                .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now);
+        if let Err(rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer)) = &result {
+            if let Ok((_, cert)) = x509_parser::parse_x509_certificate(end_entity.as_ref()) {
+                if cert.subject() == cert.issuer() {
+                    let name = cert.subject().to_string();
+                    return Err(rustls::Error::InvalidCertificate(CertificateError::Other(
+                        rustls::OtherError(Arc::new(SelfSigned(name))),
+                    )));
+                }
+            }
+        }
+        result
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.supported_verify_schemes()
     }
 }
 

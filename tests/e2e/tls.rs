@@ -309,3 +309,43 @@ fn bad_client_identity_files_are_usage_errors() {
     out.assert_code(2);
     assert!(out.stderr.contains("--key"), "{}", out.stderr);
 }
+
+#[test]
+fn a_self_signed_certificate_is_named_and_can_be_trusted_with_ca() {
+    let mut params = CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+    params.distinguished_name.push(DnType::CommonName, "selfie");
+    let key = KeyPair::generate().unwrap();
+    let cert = params.self_signed(&key).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let pem = dir.path().join("selfie.pem");
+    std::fs::write(&pem, cert.pem()).unwrap();
+    let leaf = Leaf {
+        der: cert.der().clone(),
+        key: PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+        cert_pem: pem.clone(),
+        key_pem: pem.clone(),
+    };
+    let setup = || ServerSetup {
+        server: &leaf,
+        client_ca: None,
+        tls12_only: false,
+    };
+    let port = tls_echo_server(setup());
+    let out = wscope(&[&url("localhost", port)]);
+    out.assert_code(1);
+    assert!(out.stderr.contains("self-signed"), "{}", out.stderr);
+    assert!(out.stderr.contains("CN=selfie"), "{}", out.stderr);
+
+    let port = tls_echo_server(setup());
+    let out = wscope(&[
+        "-n",
+        "1",
+        "-x",
+        "trusted",
+        "--ca",
+        path(&pem),
+        &url("localhost", port),
+    ]);
+    out.assert_code(0);
+    assert_eq!(out.stdout, "trusted\n");
+}
