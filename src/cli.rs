@@ -254,6 +254,26 @@ mod tests {
         }
     }
 
+    /// The manual page is generated the same way and checked the same way.
+    #[test]
+    fn committed_man_page_matches_the_cli() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("man/wscope.1");
+        let mut generated = Vec::new();
+        clap_mangen::Man::new(Cli::command())
+            .render(&mut generated)
+            .unwrap();
+        if std::env::var_os("WSCOPE_UPDATE_COMPLETIONS").is_some() {
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, &generated).unwrap();
+        }
+        let committed = std::fs::read(&path).unwrap_or_default();
+        assert!(
+            committed == generated,
+            "{} is out of date with the CLI: run WSCOPE_UPDATE_COMPLETIONS=1 cargo test",
+            path.display()
+        );
+    }
+
     #[test]
     fn seconds_must_be_non_negative_numbers() {
         assert_eq!(parse_seconds("1.5"), Ok(1.5));
