@@ -223,3 +223,24 @@ fn a_missing_pong_is_a_lost_connection() {
     out.assert_code(3);
     assert!(out.stderr.contains("no pong within 0.3s"), "{}", out.stderr);
 }
+
+#[test]
+fn a_message_over_max_message_size_fails_with_1009() {
+    let big = crate::common::frame(true, 0, 2, false, &[7u8; 2000]);
+    let server = ScriptedServer::start(Script::frames(big));
+    let out = wscope(&["--json", "--max-message-size", "1000", &server.url("/")]);
+    out.assert_code(3);
+    let error = out.single("error");
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("exceeds the limit of 1000 bytes"),
+        "{error}"
+    );
+    let sent = server.log().client_frames();
+    assert_eq!(
+        sent.last().map(|(op, p)| (*op, p.clone())),
+        Some((8, vec![0x03, 0xf1]))
+    );
+}
