@@ -223,14 +223,24 @@ mod tests {
         Cli::command().debug_assert();
     }
 
-    /// The committed completions are generated from this definition; this
-    /// fails when they drift. `WSCOPE_UPDATE_COMPLETIONS=1 cargo test`
-    /// rewrites them.
+    /// Fails when a committed generated file differs from what the CLI
+    /// generates now; `WSCOPE_UPDATE_COMPLETIONS=1 cargo test` rewrites it.
+    fn check_generated(relative: &str, generated: &[u8]) {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(relative);
+        if std::env::var_os("WSCOPE_UPDATE_COMPLETIONS").is_some() {
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, generated).unwrap();
+        }
+        let committed = std::fs::read(&path).unwrap_or_default();
+        assert!(
+            committed == generated,
+            "{relative} is out of date with the CLI: run WSCOPE_UPDATE_COMPLETIONS=1 cargo test"
+        );
+    }
+
     #[test]
     fn committed_completions_match_the_cli() {
         use clap_complete::Shell;
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("completions");
-        let update = std::env::var_os("WSCOPE_UPDATE_COMPLETIONS").is_some();
         for (shell, file) in [
             (Shell::Bash, "wscope.bash"),
             (Shell::Zsh, "_wscope"),
@@ -240,38 +250,17 @@ mod tests {
         ] {
             let mut generated = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "wscope", &mut generated);
-            let path = dir.join(file);
-            if update {
-                std::fs::create_dir_all(&dir).unwrap();
-                std::fs::write(&path, &generated).unwrap();
-            }
-            let committed = std::fs::read(&path).unwrap_or_default();
-            assert!(
-                committed == generated,
-                "{} is out of date with the CLI: run WSCOPE_UPDATE_COMPLETIONS=1 cargo test",
-                path.display()
-            );
+            check_generated(&format!("completions/{file}"), &generated);
         }
     }
 
-    /// The manual page is generated the same way and checked the same way.
     #[test]
     fn committed_man_page_matches_the_cli() {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("man/wscope.1");
         let mut generated = Vec::new();
         clap_mangen::Man::new(Cli::command())
             .render(&mut generated)
             .unwrap();
-        if std::env::var_os("WSCOPE_UPDATE_COMPLETIONS").is_some() {
-            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-            std::fs::write(&path, &generated).unwrap();
-        }
-        let committed = std::fs::read(&path).unwrap_or_default();
-        assert!(
-            committed == generated,
-            "{} is out of date with the CLI: run WSCOPE_UPDATE_COMPLETIONS=1 cargo test",
-            path.display()
-        );
+        check_generated("man/wscope.1", &generated);
     }
 
     #[test]

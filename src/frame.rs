@@ -360,28 +360,10 @@ mod tests {
         frames
     }
 
-    /// Builds a frame as a peer would, to check lengths at the boundaries.
+    /// Builds a frame as a peer would, to check lengths at the boundaries
+    /// (the encoder is anchored by the RFC's own examples below).
     fn build(opcode: u8, fin: bool, key: Option<[u8; 4]>, payload: &[u8]) -> Vec<u8> {
-        let mut out = vec![(u8::from(fin) << 7) | opcode];
-        let mask_bit = if key.is_some() { 0x80 } else { 0 };
-        match payload.len() {
-            n if n < 126 => out.push(mask_bit | n as u8),
-            n if n <= 0xFFFF => {
-                out.push(mask_bit | 126);
-                out.extend_from_slice(&(n as u16).to_be_bytes());
-            }
-            n => {
-                out.push(mask_bit | 127);
-                out.extend_from_slice(&(n as u64).to_be_bytes());
-            }
-        }
-        let mut body = payload.to_vec();
-        if let Some(key) = key {
-            out.extend_from_slice(&key);
-            unmask(&mut body, key, 0);
-        }
-        out.extend_from_slice(&body);
-        out
+        crate::command::encode_frame([fin, false, false, false], opcode, key, payload)
     }
 
     #[test]

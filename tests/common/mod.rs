@@ -177,6 +177,15 @@ fn read_in_background(mut pipe: impl Read + Send + 'static) -> JoinHandle<Vec<u8
     })
 }
 
+/// The data of the incoming message events, in order.
+pub fn incoming_messages(out: &Output) -> Vec<String> {
+    out.events_named("message")
+        .into_iter()
+        .filter(|m| m["dir"] == "in")
+        .map(|m| m["data"].as_str().expect("message data").to_string())
+        .collect()
+}
+
 /// Parses JSON Lines output; panics if any line is not a JSON object with
 /// `event` and `t`.
 pub fn json_events(stdout: &str) -> Vec<Value> {

@@ -3,22 +3,13 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::common::{
-    frame_with, position, wscope, wscope_with_paced_stdin, wscope_with_stdin, EchoConfig,
-    EchoServer, Output, Received,
+    frame_with, incoming_messages, position, wscope, wscope_with_paced_stdin, wscope_with_stdin,
+    EchoConfig, EchoServer, Received,
 };
 
 fn is_hex8(v: &Value) -> bool {
     v.as_str()
         .is_some_and(|s| s.len() == 8 && s.chars().all(|c| c.is_ascii_hexdigit()))
-}
-
-/// The data of the incoming message events, in order.
-fn incoming_messages(out: &Output) -> Vec<String> {
-    out.events_named("message")
-        .into_iter()
-        .filter(|m| m["dir"] == "in")
-        .map(|m| m["data"].as_str().expect("message data").to_string())
-        .collect()
 }
 
 fn text(s: &str) -> Received {

@@ -228,7 +228,15 @@ fn a_missing_pong_is_a_lost_connection() {
 fn a_message_over_max_message_size_fails_with_1009() {
     let big = crate::common::frame(true, 0, 2, false, &[7u8; 2000]);
     let server = ScriptedServer::start(Script::frames(big));
-    let out = wscope(&["--json", "--max-message-size", "1000", &server.url("/")]);
+    // -w: no Close of our own goes out before the message arrives.
+    let out = wscope(&[
+        "--json",
+        "-w",
+        "5",
+        "--max-message-size",
+        "1000",
+        &server.url("/"),
+    ]);
     out.assert_code(3);
     let error = out.single("error");
     assert!(

@@ -1,15 +1,7 @@
-use crate::common::{wscope, Output, Pki, PythonServer};
+use crate::common::{incoming_messages, wscope, Pki, PythonServer};
 
 // The Python server stops echoing once it has seen our Close, so these
 // runs wait (-w) for the echoes instead of closing as soon as input ends.
-
-fn incoming_messages(out: &Output) -> Vec<String> {
-    out.events_named("message")
-        .into_iter()
-        .filter(|m| m["dir"] == "in")
-        .map(|m| m["data"].as_str().expect("message data").to_string())
-        .collect()
-}
 
 #[test]
 fn ws_echo_against_python_websockets() {
