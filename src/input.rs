@@ -6,6 +6,7 @@
 use std::collections::VecDeque;
 use std::io::{self, BufRead, BufReader, Read};
 use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread;
 
@@ -31,8 +32,9 @@ pub enum Input {
 pub struct InputQueue {
     preset: VecDeque<Input>,
     rx: Option<Receiver<Input>>,
-    /// The producer is the stdin reader (not the prompt).
-    from_stdin: bool,
+    /// Set by the stdin reader once it has read stdin to its end; `None`
+    /// when stdin is not read.
+    stdin_done: Option<Arc<AtomicBool>>,
     /// A sender kept here so that input never ends (an echo server).
     _held: Option<SyncSender<Input>>,
 }
@@ -67,7 +69,7 @@ impl InputQueue {
         InputQueue {
             preset: preset.into_iter().map(Input::Command).collect(),
             rx: None,
-            from_stdin: false,
+            stdin_done: None,
             _held: None,
         }
     }
@@ -87,7 +89,8 @@ impl InputQueue {
     /// Also reads stdin after the preset messages, as `mode` says.
     pub fn read_stdin(&mut self, waker: Arc<Waker>, mode: StdinMode) {
         let tx = self.channel();
-        self.from_stdin = true;
+        let done = Arc::new(AtomicBool::new(false));
+        self.stdin_done = Some(done.clone());
         thread::Builder::new()
             .name("stdin".into())
             .spawn(move || {
@@ -96,6 +99,7 @@ impl InputQueue {
                     StdinMode::Binary { chunk } => read_chunks(reader, chunk, tx, &waker),
                     lines => read_lines(reader, lines, tx, &waker),
                 }
+                done.store(true, Ordering::Release);
             })
             .expect("spawning the stdin thread");
     }
@@ -113,7 +117,13 @@ impl InputQueue {
                 Ok(Input::Batch(b)) => count += b.len() as u64,
                 Ok(Input::Command(_)) => count += 1,
                 Ok(_) => {}
-                Err(TryRecvError::Empty) => return (count, self.from_stdin),
+                Err(TryRecvError::Empty) => {
+                    let unread = self
+                        .stdin_done
+                        .as_ref()
+                        .is_some_and(|done| !done.load(Ordering::Acquire));
+                    return (count, unread);
+                }
                 Err(TryRecvError::Disconnected) => return (count, false),
             }
         }

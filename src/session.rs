@@ -29,6 +29,7 @@ use crate::violation;
 const SOCKET: Token = Token(0);
 const WAKER: Token = Token(1);
 const LISTENER: Token = Token(2);
+const SIGNALS: Token = Token(3);
 
 /// How many inputs are sent before the loop reads the socket again, so
 /// that neither direction starves the other and queues stay short.
@@ -189,12 +190,28 @@ impl<'r> Session<'r> {
                 .register(&mut SourceFd(&fd), LISTENER, Interest::READABLE)
                 .map_err(|e| fail(Stage::Io, format!("cannot watch the listener: {e}")))?;
         }
+        // SIGINT and SIGTERM close cleanly (Close 1001, going away); a
+        // second one quits at once.
+        let mut signals = signal_hook_mio::v1_0::Signals::new([libc::SIGINT, libc::SIGTERM])
+            .map_err(|e| fail(Stage::Io, format!("cannot watch signals: {e}")))?;
+        self.poll
+            .registry()
+            .register(&mut signals, SIGNALS, Interest::READABLE)
+            .map_err(|e| fail(Stage::Io, format!("cannot watch signals: {e}")))?;
         let mut events = Events::with_capacity(8);
         loop {
+            for signal in signals.pending() {
+                self.on_signal(signal);
+            }
             self.turn_away_clients();
             let more_input = self.send_input();
             self.receive();
             self.flush_socket();
+            if self.render.out().is_gone() && self.outcome.is_none() {
+                // Whoever read our output has gone (EPIPE): end quietly.
+                self.start_close(Some(1001), "");
+                self.outcome = Some(Ok(Exit::Normal));
+            }
             if let Some(outcome) = self.outcome.take() {
                 self.finish();
                 return outcome;
@@ -751,6 +768,22 @@ impl<'r> Session<'r> {
 }
 
 impl Session<'_> {
+    fn on_signal(&mut self, signal: i32) {
+        if self.close_sent_at.is_some() {
+            self.outcome = Some(Ok(Exit::Normal));
+            return;
+        }
+        let name = if signal == libc::SIGTERM {
+            "SIGTERM"
+        } else {
+            "SIGINT"
+        };
+        self.notice(&format!(
+            "{name}: closing (Close 1001); a second signal quits at once"
+        ));
+        self.start_close(Some(1001), "");
+    }
+
     /// One client at a time: later ones get a 503 that says why.
     fn turn_away_clients(&mut self) {
         let Some(listener) = &self.listener else {
@@ -770,15 +803,16 @@ impl Session<'_> {
 
     /// Nothing is lost silently: input that never went out is counted.
     fn report_unsent(&mut self) {
-        let (queued, pipe_unfinished) = self.input.discard();
+        let (queued, stdin_unread) = self.input.discard();
         let total = self.unsent + queued;
-        let rest = if pipe_unfinished && self.input_ended_at.is_none() {
-            "; the rest of stdin was not read"
-        } else {
-            ""
-        };
-        if total > 0 || !rest.is_empty() {
-            self.notice(&format!("{total} input messages were not sent{rest}"));
+        let unread = stdin_unread && self.input_ended_at.is_none();
+        match (total, unread) {
+            (0, false) => {}
+            (0, true) => self.notice("input not sent: stdin was not read to its end"),
+            (n, false) => self.notice(&format!("{n} input messages were not sent")),
+            (n, true) => self.notice(&format!(
+                "{n} input messages were not sent, and stdin was not read to its end"
+            )),
         }
     }
 }

@@ -199,7 +199,7 @@ impl Read for TlsStream {
                 Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
                     return Err(io::Error::new(
                         io::ErrorKind::UnexpectedEof,
-                        "the server closed the TLS connection without close_notify",
+                        "the peer closed the TCP connection without TLS close_notify",
                     ))
                 }
                 Err(e) => return Err(e),
@@ -212,15 +212,20 @@ impl Read for TlsStream {
             if self.conn.read_tls(&mut self.sock)? == 0 {
                 // EOF on the socket: let the reader say whether it was clean.
                 self.conn.process_new_packets().map_err(tls_io_error)?;
-                match self.conn.reader().read(buf) {
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                        return Err(io::Error::new(
+                return match self.conn.reader().read(buf) {
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            io::ErrorKind::WouldBlock | io::ErrorKind::UnexpectedEof
+                        ) =>
+                    {
+                        Err(io::Error::new(
                             io::ErrorKind::UnexpectedEof,
-                            "the server closed the TCP connection without close_notify",
+                            "the peer closed the TCP connection without TLS close_notify",
                         ))
                     }
-                    other => return other,
-                }
+                    other => other,
+                };
             }
             self.conn.process_new_packets().map_err(tls_io_error)?;
         }

@@ -42,3 +42,7 @@ mod network;
 // Server mode: --listen with Node's ws as the client.
 #[path = "e2e/listen.rs"]
 mod listen;
+// Faults: signals, a reader that goes away, trickling and flooding servers,
+// impossible lengths, resets, unread output, TLS without close_notify.
+#[path = "e2e/faults.rs"]
+mod faults;

@@ -119,6 +119,8 @@ impl Clock {
 pub struct Out {
     buf: Vec<u8>,
     sink: Sink,
+    /// Stdout's reader went away (EPIPE).
+    gone: bool,
 }
 
 enum Sink {
@@ -137,6 +139,7 @@ impl Out {
             sink: Sink::Stdout {
                 interactive: io::stdout().is_terminal(),
             },
+            gone: false,
         }
     }
 
@@ -150,6 +153,11 @@ impl Out {
     pub fn use_stdout(&mut self) {
         let _ = self.flush();
         *self = Out::stdout();
+    }
+
+    /// Nobody reads stdout any more; output is dropped from now on.
+    pub fn is_gone(&self) -> bool {
+        self.gone
     }
 
     /// The buffer the current event is written into.
@@ -176,8 +184,12 @@ impl Write for Out {
         // into the buffer first.
         if data.len() >= BATCH && matches!(self.sink, Sink::Stdout { .. }) {
             self.flush()?;
+            if self.gone {
+                return Ok(());
+            }
             let mut stdout = io::stdout().lock();
-            return stdout.write_all(data).and_then(|_| stdout.flush());
+            let result = stdout.write_all(data).and_then(|_| stdout.flush());
+            return self.note_gone(result);
         }
         self.buf.extend_from_slice(data);
         Ok(())
@@ -186,6 +198,10 @@ impl Write for Out {
     fn flush(&mut self) -> io::Result<()> {
         // An event that showed nothing must not print an empty line.
         if self.buf.is_empty() {
+            return Ok(());
+        }
+        if self.gone {
+            self.buf.clear();
             return Ok(());
         }
         let result = match &mut self.sink {
@@ -201,6 +217,17 @@ impl Write for Out {
             }
         };
         self.buf.clear();
+        self.note_gone(result)
+    }
+}
+
+impl Out {
+    fn note_gone(&mut self, result: io::Result<()>) -> io::Result<()> {
+        if let Err(e) = &result {
+            if e.kind() == io::ErrorKind::BrokenPipe {
+                self.gone = true;
+            }
+        }
         result
     }
 }

@@ -165,7 +165,7 @@ fn a_server_closing_first_ends_the_run_and_reports_unsent_input() {
     out.assert_code(4);
     assert_eq!(out.stdout, "1\n2\n3\n");
     assert!(
-        out.stderr.contains("were not sent"),
+        out.stderr.contains("not sent"),
         "unsent input is reported: {}",
         out.stderr
     );
