@@ -5,8 +5,8 @@
 
 use std::collections::VecDeque;
 use std::io::{self, BufRead, BufReader, Read};
-use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
 use std::sync::Arc;
 use std::thread;
 
@@ -129,7 +129,7 @@ impl InputQueue {
         }
     }
 
-    pub fn next(&mut self) -> Next {
+    pub fn take_next(&mut self) -> Next {
         if let Some(item) = self.preset.pop_front() {
             return Next::Item(item);
         }
@@ -139,7 +139,7 @@ impl InputQueue {
         match rx.try_recv() {
             Ok(Input::Batch(commands)) => {
                 self.preset.extend(commands.into_iter().map(Input::Command));
-                self.next()
+                self.take_next()
             }
             Ok(item) => Next::Item(item),
             Err(TryRecvError::Empty) => Next::Pending,

@@ -2,24 +2,6 @@
 //! line into a connection, hands it to the session loop, and maps whatever
 //! happens to the exit codes in design.md.
 
-mod cli;
-mod close_code;
-mod command;
-mod connect;
-mod error;
-mod frame;
-mod handshake;
-mod input;
-mod listen;
-mod proxy;
-mod render;
-mod repl;
-mod session;
-mod tap;
-mod target;
-mod tls;
-mod violation;
-
 use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -28,12 +10,13 @@ use clap::Parser;
 use tungstenite::protocol::{Role, WebSocketConfig};
 use tungstenite::WebSocket;
 
-use cli::{Cli, ColorChoice};
-use command::Command;
-use error::{fail, print_failure, warn, Exit, Failure, Stage};
-use input::{InputQueue, StdinMode};
-use render::{Clock, Event, Human, Json, Out, Payload, Render};
-use target::Target;
+use wscope::cli::{self, Cli, ColorChoice};
+use wscope::command::Command;
+use wscope::error::{fail, print_failure, warn, Exit, Failure, Stage};
+use wscope::input::{InputQueue, StdinMode};
+use wscope::render::{Clock, Event, Human, Json, Out, Payload, Render};
+use wscope::target::Target;
+use wscope::{connect, handshake, listen, proxy, repl, session, tap, tls};
 
 fn main() -> ExitCode {
     let clock = Clock::start();

@@ -250,7 +250,7 @@ impl<'r> Session<'r> {
             {
                 break;
             }
-            match self.input.next() {
+            match self.input.take_next() {
                 Next::Item(Input::Command(command)) => self.execute(command),
                 Next::Item(Input::Batch(commands)) => {
                     for command in commands {

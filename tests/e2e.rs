@@ -46,3 +46,6 @@ mod listen;
 // impossible lengths, resets, unread output, TLS without close_notify.
 #[path = "e2e/faults.rs"]
 mod faults;
+// The Autobahn testsuite's client-relevant cases, played by raw sockets.
+#[path = "e2e/hostile.rs"]
+mod hostile;
