@@ -35,6 +35,9 @@ const SIGNALS: Token = Token(3);
 /// that neither direction starves the other and queues stay short.
 const SEND_BURST: usize = 256;
 
+/// How long the peer may leave our writes waiting before we say so.
+const STALL_NOTICE: Duration = Duration::from_secs(2);
+
 /// The poll the session waits on, and the waker input threads use.
 pub fn readiness() -> io::Result<(Poll, Arc<Waker>)> {
     let poll = Poll::new()?;
@@ -88,6 +91,9 @@ pub struct Session<'r> {
     input_ended_at: Option<Instant>,
     /// The socket took less than we gave it; wait until it is writable.
     write_blocked: bool,
+    /// Since when writes have been blocked, and whether that was said.
+    blocked_since: Option<Instant>,
+    stall_reported: bool,
     /// Hand-made frames waiting for tungstenite's buffer to empty.
     pending_raw: VecDeque<Vec<u8>>,
     close_sent_at: Option<Instant>,
@@ -141,6 +147,8 @@ impl<'r> Session<'r> {
             started: Instant::now(),
             input_ended_at: None,
             write_blocked: false,
+            blocked_since: None,
+            stall_reported: false,
             pending_raw: VecDeque::new(),
             close_sent_at: None,
             last_received: Instant::now(),
@@ -206,7 +214,13 @@ impl<'r> Session<'r> {
             self.turn_away_clients();
             let more_input = self.send_input();
             self.receive();
+            let was_blocked = self.write_blocked;
             self.flush_socket();
+            // Writes can get through again without a writable edge (the
+            // socket had some room, not a third of its buffer); input
+            // may be waiting, and its wake-up was used already.
+            let unblocked = was_blocked && !self.write_blocked && self.input_ended_at.is_none();
+            self.watch_stall();
             if self.render.out().is_gone() && self.outcome.is_none() {
                 // Whoever read our output has gone (EPIPE): end quietly.
                 self.start_close(Some(1001), "");
@@ -216,7 +230,7 @@ impl<'r> Session<'r> {
                 self.finish();
                 return outcome;
             }
-            let timeout = if more_input {
+            let timeout = if more_input || unblocked {
                 Some(Duration::ZERO)
             } else {
                 // About to wait: what was rendered goes out now.
@@ -702,9 +716,32 @@ impl<'r> Session<'r> {
     }
 
     fn next_deadline(&self) -> Option<Instant> {
-        match (self.close_deadline(), self.keepalive_deadline()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
+        let stall = self
+            .blocked_since
+            .filter(|_| !self.stall_reported)
+            .map(|since| since + STALL_NOTICE);
+        [self.close_deadline(), self.keepalive_deadline(), stall]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// A peer that stops reading blocks our writes; input then waits (so
+    /// memory stays bounded) and, after a while, the user is told.
+    fn watch_stall(&mut self) {
+        if !self.write_blocked {
+            self.blocked_since = None;
+            self.stall_reported = false;
+            return;
+        }
+        let since = *self.blocked_since.get_or_insert_with(Instant::now);
+        if !self.stall_reported && since.elapsed() >= STALL_NOTICE {
+            self.stall_reported = true;
+            let peer = self.opts.peer();
+            self.notice(&format!(
+                "stalled: the {peer} has not read what we sent for {:.1} s; input waits until it does",
+                since.elapsed().as_secs_f64()
+            ));
         }
     }
 

@@ -337,3 +337,60 @@ fn a_tls_peer_that_closes_without_close_notify_is_a_lost_connection() {
         out.stderr
     );
 }
+
+#[test]
+fn a_server_that_stops_reading_is_reported_and_memory_stays_bounded() {
+    // Answers the upgrade, then never reads again.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        let mut key = String::new();
+        let mut line = String::new();
+        while reader.read_line(&mut line).unwrap_or(0) > 2 {
+            if let Some(v) = line.strip_prefix("Sec-WebSocket-Key:") {
+                key = v.trim().to_string();
+            }
+            line.clear();
+        }
+        let mut stream = stream;
+        let _ = write!(
+            stream,
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {}\r\n\r\n",
+            accept_key(&key)
+        );
+        thread::sleep(Duration::from_secs(30));
+    });
+    let url = format!("ws://127.0.0.1:{port}/");
+    let mut child = spawn(&["--binary", "--chunk-size", "65536", &url]);
+    let mut stdin = child.stdin.take().unwrap();
+    // 256 MiB offered; the writer simply blocks once wscope stops taking it.
+    thread::spawn(move || {
+        let chunk = vec![b'q'; 1 << 20];
+        for _ in 0..256 {
+            if stdin.write_all(&chunk).is_err() {
+                return;
+            }
+        }
+    });
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stderr = child.stderr.take().unwrap();
+    thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let notice = rx
+        .iter()
+        .find(|l| l.contains("stalled"))
+        .expect("the stall is reported");
+    assert!(notice.contains("server has not read"), "{notice}");
+    let rss = rss_kib(child.id());
+    assert!(rss < 48 * 1024, "RSS while stalled: {rss} KiB");
+    // SAFETY: signalling our own child; the second signal quits at once.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    thread::sleep(Duration::from_millis(200));
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    assert_eq!(wait(&mut child), 0);
+}
