@@ -12,7 +12,10 @@ fuzz_target!(|line: &str| {
         FrameDecoder::new(usize::MAX >> 1).feed(&bytes, |f| decoded.push(f));
         assert_eq!(decoded.len(), 1);
         let h = &decoded[0].header;
-        assert_eq!((h.fin, h.rsv1, h.rsv2, h.rsv3, h.opcode), (frame.fin, frame.rsv1, frame.rsv2, frame.rsv3, frame.opcode));
+        assert_eq!(
+            (h.fin, h.rsv1, h.rsv2, h.rsv3, h.opcode),
+            (frame.fin, frame.rsv1, frame.rsv2, frame.rsv3, frame.opcode)
+        );
         assert_eq!(decoded[0].preview, frame.payload);
     }
 });
