@@ -113,34 +113,38 @@ fn a_reader_that_goes_away_ends_the_run_quietly() {
     );
 }
 
+/// Reads a client's request head and returns the 101 that answers it.
+fn upgrade_answer(stream: &TcpStream) -> String {
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut key = String::new();
+    let mut line = String::new();
+    while reader.read_line(&mut line).unwrap_or(0) > 2 {
+        if let Some(v) = line.strip_prefix("Sec-WebSocket-Key:") {
+            key = v.trim().to_string();
+        }
+        line.clear();
+    }
+    format!(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {}\r\n\r\n",
+        accept_key(&key)
+    )
+}
+
 /// A server that answers the upgrade, then writes `bytes` one at a time.
 fn trickling_server(bytes: Vec<u8>) -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     thread::spawn(move || {
-        let (stream, _) = listener.accept().unwrap();
+        let (mut stream, _) = listener.accept().unwrap();
         let _ = stream.set_nodelay(true);
-        let mut reader = BufReader::new(stream.try_clone().unwrap());
-        let mut key = String::new();
-        let mut line = String::new();
-        while reader.read_line(&mut line).unwrap_or(0) > 2 {
-            if let Some(v) = line.strip_prefix("Sec-WebSocket-Key:") {
-                key = v.trim().to_string();
-            }
-            line.clear();
-        }
-        let mut stream = stream;
-        let head = format!(
-            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {}\r\n\r\n",
-            accept_key(&key)
-        );
+        let head = upgrade_answer(&stream);
         for b in head.bytes().chain(bytes) {
             if stream.write_all(&[b]).is_err() {
                 return;
             }
             thread::sleep(Duration::from_micros(200));
         }
-        let _ = reader.read_to_end(&mut Vec::new());
+        let _ = stream.read_to_end(&mut Vec::new());
     });
     port
 }
@@ -344,22 +348,9 @@ fn a_server_that_stops_reading_is_reported_and_memory_stays_bounded() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     thread::spawn(move || {
-        let (stream, _) = listener.accept().unwrap();
-        let mut reader = BufReader::new(stream.try_clone().unwrap());
-        let mut key = String::new();
-        let mut line = String::new();
-        while reader.read_line(&mut line).unwrap_or(0) > 2 {
-            if let Some(v) = line.strip_prefix("Sec-WebSocket-Key:") {
-                key = v.trim().to_string();
-            }
-            line.clear();
-        }
-        let mut stream = stream;
-        let _ = write!(
-            stream,
-            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {}\r\n\r\n",
-            accept_key(&key)
-        );
+        let (mut stream, _) = listener.accept().unwrap();
+        let head = upgrade_answer(&stream);
+        let _ = stream.write_all(head.as_bytes());
         thread::sleep(Duration::from_secs(30));
     });
     let url = format!("ws://127.0.0.1:{port}/");
