@@ -348,19 +348,7 @@ impl Render for Human {
         self.out.end_event()
     }
 
-    fn flush(&mut self) -> io::Result<()> {
-        self.out.flush()
-    }
-
-    fn wants_frames(&self) -> bool {
-        true
-    }
-
     fn out(&mut self) -> &mut Out {
         &mut self.out
-    }
-
-    fn wants_outgoing_messages(&self) -> bool {
-        true
     }
 }

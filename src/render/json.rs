@@ -3,7 +3,7 @@
 //! into a reused buffer because they come once per frame; the rare events
 //! go through serde_json.
 
-use std::io::{self, Write};
+use std::io;
 
 use serde_json::{json, Value};
 
@@ -318,20 +318,8 @@ impl Render for Json {
         self.out.end_event()
     }
 
-    fn flush(&mut self) -> io::Result<()> {
-        self.out.flush()
-    }
-
-    fn wants_frames(&self) -> bool {
-        true
-    }
-
     fn out(&mut self) -> &mut Out {
         &mut self.out
-    }
-
-    fn wants_outgoing_messages(&self) -> bool {
-        true
     }
 }
 

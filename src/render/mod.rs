@@ -83,14 +83,21 @@ pub enum Event<'a> {
 
 pub trait Render {
     fn event(&mut self, event: &Event) -> io::Result<()>;
-    /// Called before the session waits, so batched output is not held back.
-    fn flush(&mut self) -> io::Result<()>;
-    /// Whether frame events are shown at all; when not, the tap skips
-    /// decoding.
-    fn wants_frames(&self) -> bool;
-    /// Whether outgoing data messages are shown.
-    fn wants_outgoing_messages(&self) -> bool;
+    /// Where the output goes.
     fn out(&mut self) -> &mut Out;
+    /// Called before the session waits, so batched output is not held back.
+    fn flush(&mut self) -> io::Result<()> {
+        self.out().flush()
+    }
+    /// Whether frame events are shown at all; when not, frames are decoded
+    /// without payload previews.
+    fn wants_frames(&self) -> bool {
+        true
+    }
+    /// Whether outgoing data messages are shown.
+    fn wants_outgoing_messages(&self) -> bool {
+        true
+    }
 }
 
 /// Seconds since the program started, for the `t` of every event.

@@ -48,10 +48,6 @@ impl Render for Payload {
         Ok(())
     }
 
-    fn flush(&mut self) -> io::Result<()> {
-        self.out.flush()
-    }
-
     fn wants_frames(&self) -> bool {
         false
     }
