@@ -100,7 +100,7 @@ fn typed_commands_reach_the_server_byte_for_byte() {
         ("hello", "\"hello\""),
         ("/hex 48 65:6c 0x6c6f", "hex:48656c6c6f"),
         ("/b64 AQID", "hex:010203"),
-        ("/ping hex:0102", "ping"),
+        ("/ping hex:0102", "op=0x9"),
         ("/text /not-a-command", "\"/not-a-command\""),
         ("/frame op=text fin=0 text=hel", "\"hel\""),
         ("/frame op=cont fin=1 text=lo", "\"lo\""),
@@ -145,6 +145,35 @@ fn typed_commands_reach_the_server_byte_for_byte() {
         .windows(4)
         .any(|w| w == [0x0a, 0x0b, 0x0c, 0x0d]);
     assert!(odd, "mask=0a0b0c0d should appear on the wire");
+}
+
+#[test]
+fn lines_typed_ahead_all_go_out_in_order() {
+    let server = ScriptedServer::start(Script {
+        response: None,
+        bytes: Vec::new(),
+        after: After::ReplyToClose,
+    });
+    let state = tempfile::tempdir().unwrap();
+    let mut p = prompt_session(&server.url("/"), &state);
+    // Several lines in one write reach the terminal in one read: a fast
+    // typist, or keys queued while wscope is busy.
+    let lines = ["one", "two", "/hex 0a0b", "three", "/quit"];
+    p.send(&lines.map(|l| format!("{l}\r")).concat()).unwrap();
+    p.flush().unwrap();
+    p.exp_string("closed:").unwrap();
+    assert_eq!(exit_code(&p), 0);
+    let frames = wire_frames(&server.log().after_head);
+    assert_eq!(
+        frames,
+        vec![
+            masked(0x81, b"one"),
+            masked(0x81, b"two"),
+            masked(0x82, &[0x0a, 0x0b]),
+            masked(0x81, b"three"),
+            masked(0x88, &1000u16.to_be_bytes()),
+        ]
+    );
 }
 
 #[test]
