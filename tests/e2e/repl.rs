@@ -107,7 +107,7 @@ fn typed_commands_reach_the_server_byte_for_byte() {
         ("/frame op=binary mask=off hex=ca fe", "unmasked len=2"),
         (
             "/frame op=0x3 rsv1=1 mask=0a0b0c0d text=odd",
-            "mask=0a0b0c0d",
+            "rsv=100 op=0x3 mask=0a0b0c0d",
         ),
         ("/close 4001 done here", "reason=\"done here\""),
     ] {
@@ -286,4 +286,68 @@ fn history_is_kept_across_runs() {
     let history = std::fs::read_to_string(state.path().join("wscope/history")).unwrap();
     let lines: Vec<&str> = history.lines().filter(|l| !l.starts_with('#')).collect();
     assert_eq!(lines, vec!["first run line", "/quit", "/status", "/quit"]);
+}
+
+/// The pid of the one child of `parent` (Linux's /proc children list).
+fn only_child(parent: u32) -> u32 {
+    for _ in 0..100 {
+        let path = format!("/proc/{parent}/task/{parent}/children");
+        let children = std::fs::read_to_string(path).unwrap_or_default();
+        if let Some(pid) = children.split_whitespace().next() {
+            return pid.parse().unwrap();
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+    panic!("{parent} has no child");
+}
+
+#[test]
+fn a_signal_at_the_prompt_restores_the_terminal() {
+    // SIGINT at the prompt is taken as the prompt's Ctrl-C (Close 1000);
+    // SIGTERM says the process is going away (Close 1001).
+    for (signal, code) in [(libc::SIGTERM, 1001u16), (libc::SIGINT, 1000)] {
+        let server = ScriptedServer::start(Script {
+            response: None,
+            bytes: Vec::new(),
+            after: After::ReplyToClose,
+        });
+        let state = tempfile::tempdir().unwrap();
+        // A shell prints the terminal's settings, runs wscope, then prints
+        // them again as it finds them when wscope is gone.
+        let mut cmd = Command::new("sh");
+        cmd.args([
+            "-c",
+            "echo \"shell=$$ before=$(stty -g)\"; \"$0\" --color never \"$1\"; echo \"exit=$? after=$(stty -g) end\"",
+            env!("CARGO_BIN_EXE_wscope"),
+            &server.url("/"),
+        ])
+        .env("XDG_STATE_HOME", state.path())
+        .env("TERM", "xterm");
+        let options = rexpect::reader::Options::new()
+            .timeout_ms(Some(15_000))
+            .strip_ansi_escape_codes(false);
+        let mut p = spawn_with_options(cmd, options).expect("spawning sh in a pty");
+        let (_, shell) = p.exp_regex(r"shell=\d+ before=\S+").unwrap();
+        let (shell, before) = shell.split_once(" before=").unwrap();
+        let shell: u32 = shell["shell=".len()..].parse().unwrap();
+        p.exp_string(PROMPT).unwrap();
+        p.send("half typed").unwrap();
+        p.flush().unwrap();
+        p.exp_string("half typed").unwrap();
+        let wscope = only_child(shell);
+        // SAFETY: signalling a process this test started.
+        unsafe { libc::kill(wscope as i32, signal) };
+        let (_, after) = p.exp_regex(r"exit=\d+ after=\S+ end").unwrap();
+        assert_eq!(
+            after,
+            format!("exit=0 after={before} end"),
+            "signal {signal}: the settings from before the prompt are back"
+        );
+        let frames = wire_frames(&server.log().after_head);
+        assert_eq!(
+            frames,
+            vec![masked(0x88, &code.to_be_bytes())],
+            "signal {signal}: the half-typed line is not sent"
+        );
+    }
 }
