@@ -152,23 +152,35 @@ fn median(values: &mut [f64]) -> f64 {
 }
 
 fn report(case: &str, c: &Comparison) {
-    let mut ws: Vec<f64> = c.wscope.iter().map(|m| m.seconds).collect();
-    let mut wc: Vec<f64> = c.websocat.iter().map(|m| m.seconds).collect();
-    let (ws, wc) = (median(&mut ws), median(&mut wc));
+    // Times count only for runs whose output was right: a fast wrong
+    // answer must not win, nor a failing one make a ratio.
+    let good_median = |v: &[Measured]| {
+        let mut t: Vec<f64> = v.iter().filter(|m| m.ok).map(|m| m.seconds).collect();
+        (!t.is_empty()).then(|| median(&mut t))
+    };
+    let (ws, wc) = (good_median(&c.wscope), good_median(&c.websocat));
     let rss = |v: &[Measured]| v.iter().map(|m| m.max_rss_kib).max().unwrap_or(0) as f64 / 1024.0;
-    let failed = |v: &[Measured]| v.iter().filter(|m| !m.ok).count();
+    let seconds = |t: Option<f64>| t.map_or("failed".to_string(), |t| format!("{t:.4}"));
+    let ratio = match (ws, wc) {
+        (Some(ws), Some(wc)) => format!("{:.2}x", wc / ws),
+        _ => "n/a".to_string(),
+    };
     println!(
-        "{case:<34} {ws:>10.4} {wc:>10.4} {:>10.1} {:>10.1} {:>6.2}x",
+        "{case:<34} {:>10} {:>10} {:>10.1} {:>10.1} {ratio:>7}",
+        seconds(ws),
+        seconds(wc),
         rss(&c.wscope),
         rss(&c.websocat),
-        wc / ws
     );
-    for (who, n) in [
-        ("wscope", failed(&c.wscope)),
-        ("websocat", failed(&c.websocat)),
-    ] {
+    let failed = |v: &[Measured]| v.iter().filter(|m| !m.ok).count();
+    for (who, runs) in [("wscope", &c.wscope), ("websocat", &c.websocat)] {
+        let n = failed(runs);
         if n > 0 {
-            println!("{:<34} {who}: {n} of its runs gave wrong output", "");
+            println!(
+                "{:<34} {who}: {n} of {} runs gave wrong output (not timed)",
+                "",
+                runs.len()
+            );
         }
     }
 }

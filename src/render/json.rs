@@ -282,7 +282,11 @@ fn write_message(buf: &mut Vec<u8>, t: f64, dir: Dir, binary: bool, data: &[u8],
         line.hex(k!("data"), data);
         line.plain(k!("encoding"), "hex");
     } else {
-        line.str(k!("data"), &String::from_utf8_lossy(data));
+        // Valid text is the rule; checking first skips the lossy copy.
+        match std::str::from_utf8(data) {
+            Ok(text) => line.str(k!("data"), text),
+            Err(_) => line.str(k!("data"), &String::from_utf8_lossy(data)),
+        }
         line.plain(k!("encoding"), "utf8");
     }
     line.num(k!("frames"), frames as u64);
@@ -339,6 +343,28 @@ mod tests {
         push_json_string(&mut buf, tricky);
         let back: String = serde_json::from_slice(&buf).unwrap();
         assert_eq!(back, tricky);
+    }
+
+    #[test]
+    fn every_byte_is_escaped_at_every_position_in_a_word() {
+        // Each special byte is found wherever it sits, after plain text
+        // and before more special bytes.
+        for b in 0u8..=0x7F {
+            for at in 0..20 {
+                let mut text = "abcdefghijklmnopqrstuvwxyz".to_string();
+                text.insert(at, b as char);
+                text.push('\u{1}');
+                let mut buf = Vec::new();
+                push_json_string(&mut buf, &text);
+                let back: String = serde_json::from_slice(&buf).unwrap();
+                assert_eq!(back, text, "byte {b:#x} at {at}");
+                let raw_specials = buf[1..buf.len() - 1]
+                    .iter()
+                    .filter(|&&c| c < 0x20 || c == 0x7F)
+                    .count();
+                assert_eq!(raw_specials, 0, "byte {b:#x} at {at}");
+            }
+        }
     }
 
     #[test]

@@ -3,15 +3,15 @@
 
 mod human;
 mod json;
+mod out;
 mod payload;
 
-use std::io::{self, IsTerminal, Write};
+use std::io::{self, Write};
 use std::time::Instant;
-
-use rustyline::ExternalPrinter;
 
 pub use human::Human;
 pub use json::Json;
+pub use out::Out;
 pub use payload::Payload;
 
 use crate::connect::ConnectFacts;
@@ -116,126 +116,6 @@ impl Clock {
     /// Seconds from the start to `at`.
     pub fn at(self, at: Instant) -> f64 {
         at.saturating_duration_since(self.0).as_secs_f64()
-    }
-}
-
-/// Where rendered output goes: stdout, flushed per event on a terminal and
-/// in 64 KiB batches otherwise (and whenever the session goes idle); or,
-/// while the prompt is up, rustyline's printer, so that output appears
-/// above the line being typed. Renderers append to `buf` directly.
-pub struct Out {
-    buf: Vec<u8>,
-    sink: Sink,
-    /// Stdout's reader went away (EPIPE).
-    gone: bool,
-}
-
-enum Sink {
-    Stdout { interactive: bool },
-    Printer(Box<dyn ExternalPrinter + Send>),
-}
-
-/// How much output is held before it is written when stdout is not a
-/// terminal.
-const BATCH: usize = 64 * 1024;
-
-impl Out {
-    pub fn stdout() -> Self {
-        Out {
-            buf: Vec::with_capacity(BATCH + 4096),
-            sink: Sink::Stdout {
-                interactive: io::stdout().is_terminal(),
-            },
-            gone: false,
-        }
-    }
-
-    /// Sends everything from now on through the prompt's printer.
-    pub fn use_printer(&mut self, printer: Box<dyn ExternalPrinter + Send>) {
-        let _ = self.flush();
-        self.sink = Sink::Printer(printer);
-    }
-
-    /// Back to stdout, once the prompt is gone.
-    pub fn use_stdout(&mut self) {
-        let _ = self.flush();
-        *self = Out::stdout();
-    }
-
-    /// Nobody reads stdout any more; output is dropped from now on.
-    pub fn is_gone(&self) -> bool {
-        self.gone
-    }
-
-    /// The buffer the current event is written into.
-    pub fn buf(&mut self) -> &mut Vec<u8> {
-        &mut self.buf
-    }
-
-    pub fn end_event(&mut self) -> io::Result<()> {
-        match &self.sink {
-            Sink::Stdout { interactive: false } if self.buf.len() < BATCH => Ok(()),
-            _ => self.flush(),
-        }
-    }
-}
-
-impl Write for Out {
-    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        self.write_all(data)?;
-        Ok(data.len())
-    }
-
-    fn write_all(&mut self, data: &[u8]) -> io::Result<()> {
-        // A large payload goes straight to stdout rather than being copied
-        // into the buffer first.
-        if data.len() >= BATCH && matches!(self.sink, Sink::Stdout { .. }) {
-            self.flush()?;
-            if self.gone {
-                return Ok(());
-            }
-            let mut stdout = io::stdout().lock();
-            let result = stdout.write_all(data).and_then(|_| stdout.flush());
-            return self.note_gone(result);
-        }
-        self.buf.extend_from_slice(data);
-        Ok(())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        // An event that showed nothing must not print an empty line.
-        if self.buf.is_empty() {
-            return Ok(());
-        }
-        if self.gone {
-            self.buf.clear();
-            return Ok(());
-        }
-        let result = match &mut self.sink {
-            Sink::Stdout { .. } => {
-                let mut stdout = io::stdout().lock();
-                stdout.write_all(&self.buf).and_then(|_| stdout.flush())
-            }
-            Sink::Printer(printer) => {
-                // The terminal is in raw mode while the prompt is up, so
-                // line breaks must return the carriage themselves.
-                let text = String::from_utf8_lossy(&self.buf).replace('\n', "\r\n");
-                printer.print(text).map_err(io::Error::other)
-            }
-        };
-        self.buf.clear();
-        self.note_gone(result)
-    }
-}
-
-impl Out {
-    fn note_gone(&mut self, result: io::Result<()>) -> io::Result<()> {
-        if let Err(e) = &result {
-            if e.kind() == io::ErrorKind::BrokenPipe {
-                self.gone = true;
-            }
-        }
-        result
     }
 }
 
