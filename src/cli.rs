@@ -27,16 +27,22 @@ pub struct Cli {
     pub listen: Option<String>,
 
     /// With --listen: send every message back to the client.
-    #[arg(long, requires = "listen")]
+    // `requires` alone lets a flag through beside a URL.
+    #[arg(long, requires = "listen", conflicts_with = "url")]
     pub echo: bool,
 
     /// Add a request header, 'Name: value' (repeatable, order kept); one
     /// named like a header wscope writes replaces it.
-    #[arg(short = 'H', long = "header", value_name = "HEADER")]
+    #[arg(
+        short = 'H',
+        long = "header",
+        value_name = "HEADER",
+        conflicts_with = "listen"
+    )]
     pub headers: Vec<String>,
 
     /// Send this Origin header.
-    #[arg(short = 'o', long, value_name = "ORIGIN")]
+    #[arg(short = 'o', long, value_name = "ORIGIN", conflicts_with = "listen")]
     pub origin: Option<String>,
 
     /// Offer this subprotocol (repeatable); a server that picks one not
@@ -45,11 +51,11 @@ pub struct Cli {
     pub subprotocols: Vec<String>,
 
     /// HTTP Basic credentials, USER:PASS (also taken from the URL).
-    #[arg(long, value_name = "USER:PASS")]
+    #[arg(long, value_name = "USER:PASS", conflicts_with = "listen")]
     pub auth: Option<String>,
 
     /// The User-Agent header ('' sends none).
-    #[arg(long, value_name = "AGENT")]
+    #[arg(long, value_name = "AGENT", conflicts_with = "listen")]
     pub user_agent: Option<String>,
 
     /// Send TEXT as a text message (repeatable, sent in order).
@@ -58,7 +64,7 @@ pub struct Cli {
 
     /// After the input is used up, stay open until SECS seconds pass with
     /// nothing received, then close.
-    #[arg(short = 'w', long = "wait", value_name = "SECS", value_parser = parse_seconds)]
+    #[arg(short = 'w', long = "wait", value_name = "SECS", value_parser = parse_seconds, allow_negative_numbers = true)]
     pub wait: Option<f64>,
 
     /// Treat stdin lines that start with '/' as commands, as at the prompt
@@ -84,7 +90,7 @@ pub struct Cli {
     pub raw: bool,
 
     /// Close and exit after N incoming data messages.
-    #[arg(short = 'n', long, value_name = "N")]
+    #[arg(short = 'n', long, value_name = "N", value_parser = parse_count)]
     pub count: Option<u64>,
 
     /// Close and exit after an incoming message that matches REGEX (binary
@@ -93,11 +99,11 @@ pub struct Cli {
     pub until: Option<String>,
 
     /// Send a ping every SECS seconds.
-    #[arg(long, value_name = "SECS", value_parser = parse_positive_seconds)]
+    #[arg(long, value_name = "SECS", value_parser = parse_positive_seconds, allow_negative_numbers = true)]
     pub ping_interval: Option<f64>,
 
     /// With --ping-interval: give up (exit 3) when a pong takes longer.
-    #[arg(long, value_name = "SECS", requires = "ping_interval", value_parser = parse_positive_seconds)]
+    #[arg(long, value_name = "SECS", requires = "ping_interval", value_parser = parse_positive_seconds, allow_negative_numbers = true)]
     pub ping_timeout: Option<f64>,
 
     /// Print every event as one JSON object per line.
@@ -114,27 +120,32 @@ pub struct Cli {
     pub color: ColorChoice,
 
     /// Trust the CA certificates in this PEM file, besides the built-in roots.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with = "listen")]
     pub ca: Vec<PathBuf>,
 
     /// Client certificate chain (PEM) for mutual TLS; needs --key.
-    #[arg(long, value_name = "FILE", requires = "key")]
+    #[arg(long, value_name = "FILE", requires = "key", conflicts_with = "listen")]
     pub cert: Option<PathBuf>,
 
     /// Private key (PEM) for --cert.
-    #[arg(long, value_name = "FILE", requires = "cert")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "cert",
+        conflicts_with = "listen"
+    )]
     pub key: Option<PathBuf>,
 
     /// Send and verify this name in TLS instead of the URL's host.
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", conflicts_with = "listen")]
     pub tls_server_name: Option<String>,
 
     /// Lowest TLS version to accept.
-    #[arg(long, value_name = "VERSION")]
+    #[arg(long, value_name = "VERSION", conflicts_with = "listen")]
     pub tls_min: Option<TlsMin>,
 
     /// Do not verify the server's certificate (dangerous; warns).
-    #[arg(short = 'k', long)]
+    #[arg(short = 'k', long, conflicts_with = "listen")]
     pub insecure: bool,
 
     /// Show at most BYTES of each frame's payload.
@@ -151,34 +162,34 @@ pub struct Cli {
     pub max_frame_size: u64,
 
     /// How long to wait for the server's Close after sending ours.
-    #[arg(long, value_name = "SECS", default_value = "5", value_parser = parse_seconds)]
+    #[arg(long, value_name = "SECS", default_value = "5", value_parser = parse_seconds, allow_negative_numbers = true)]
     pub close_timeout: f64,
 
     /// Connect through this proxy: http://[USER:PASS@]HOST:PORT (CONNECT),
     /// socks5://HOST:PORT or socks5h://HOST:PORT (the proxy resolves the
     /// name). Without it HTTPS_PROXY/HTTP_PROXY, ALL_PROXY and NO_PROXY
     /// are honoured; --proxy '' ignores them.
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = "URL", conflicts_with = "listen")]
     pub proxy: Option<String>,
 
     /// Use IPv4 addresses only.
-    #[arg(short = '4', long = "ipv4", conflicts_with = "ipv6")]
+    #[arg(short = '4', long = "ipv4", conflicts_with_all = ["ipv6", "listen"])]
     pub ipv4: bool,
 
     /// Use IPv6 addresses only.
-    #[arg(short = '6', long = "ipv6")]
+    #[arg(short = '6', long = "ipv6", conflicts_with = "listen")]
     pub ipv6: bool,
 
     /// Follow 3xx redirects (each hop is shown).
-    #[arg(short = 'L', long)]
+    #[arg(short = 'L', long, conflicts_with = "listen")]
     pub location: bool,
 
     /// How many redirects -L follows.
-    #[arg(long, value_name = "N", default_value_t = 5)]
+    #[arg(long, value_name = "N", default_value_t = 5, conflicts_with = "listen")]
     pub max_redirects: u32,
 
     /// Give up connecting (TCP, TLS and the upgrade) after SECS seconds.
-    #[arg(long, value_name = "SECS", default_value = "10", value_parser = parse_seconds)]
+    #[arg(long, value_name = "SECS", default_value = "10", value_parser = parse_positive_seconds, allow_negative_numbers = true, conflicts_with = "listen")]
     pub connect_timeout: f64,
 }
 
@@ -197,12 +208,26 @@ pub enum ColorChoice {
     Never,
 }
 
+/// Longer than any session needs, and short enough that every deadline
+/// computed from it stays representable.
+const MAX_SECONDS: f64 = 1e9;
+
 fn parse_seconds(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
-        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+        Ok(v) if v.is_finite() && (0.0..=MAX_SECONDS).contains(&v) => Ok(v),
+        Ok(v) if v > MAX_SECONDS => Err(format!("'{s}' is more than {MAX_SECONDS} seconds")),
+        Ok(v) if v < 0.0 => Err(format!("'{s}' is negative; give 0 or more seconds")),
         _ => Err(format!(
             "'{s}' is not a number of seconds (use e.g. 5 or 0.5)"
         )),
+    }
+}
+
+fn parse_count(s: &str) -> Result<u64, String> {
+    match s.parse::<u64>() {
+        Ok(0) => Err("0 messages would end the run before it starts; give 1 or more".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("'{s}' is not a whole number of messages")),
     }
 }
 

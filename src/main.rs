@@ -469,11 +469,14 @@ fn usage_error(e: clap::Error) -> ExitCode {
         .trim_start_matches("error: ")
         .to_string();
     // "the following required arguments were not provided:" names them on
-    // the next line.
+    // the next line; an invalid choice lists the valid ones further down.
     if first.ends_with(':') {
         if let Some(next) = lines.next() {
             first = format!("{first} {next}");
         }
+    }
+    if let Some(values) = lines.find(|l| l.starts_with("[possible values:")) {
+        first = format!("{first} {values}");
     }
     let failure = Failure::new(Stage::Usage, format!("{first} (see wscope --help)"));
     if std::env::args().any(|a| a == "--json") {

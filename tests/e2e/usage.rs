@@ -60,3 +60,57 @@ fn usage_error_in_json_mode_is_also_an_error_event() {
     let error = out.single("error");
     assert_eq!(error["stage"], "usage", "{error}");
 }
+
+#[test]
+fn out_of_range_numbers_name_the_option_and_the_limit() {
+    for (args, named, why) in [
+        (["-w", "1e300"], "--wait", "more than"),
+        (["-w", "-1"], "--wait", "negative"),
+        (["--close-timeout", "1e19"], "--close-timeout", "more than"),
+        (
+            ["--connect-timeout", "0"],
+            "--connect-timeout",
+            "more than 0",
+        ),
+        (
+            ["--ping-interval", "nan"],
+            "--ping-interval",
+            "not a number",
+        ),
+        (["-n", "0"], "--count", "1 or more"),
+        (["-n", "many"], "--count", "not a whole number"),
+    ] {
+        let mut all = args.to_vec();
+        all.push("ws://127.0.0.1:9/");
+        let line = usage_error(&all);
+        assert!(line.contains(named), "{args:?}: {line}");
+        assert!(line.contains(why), "{args:?}: {line}");
+    }
+}
+
+#[test]
+fn an_invalid_choice_lists_the_valid_ones() {
+    let line = usage_error(&["--tls-min", "1.1", "wss://127.0.0.1:9/"]);
+    assert!(line.contains("[possible values: 1.2, 1.3]"), "{line}");
+}
+
+#[test]
+fn echo_is_for_server_mode_only() {
+    let line = usage_error(&["--echo", "ws://127.0.0.1:9/"]);
+    assert!(line.contains("--echo"), "{line}");
+}
+
+#[test]
+fn client_options_are_refused_in_server_mode() {
+    for (args, named) in [
+        (["-H", "A: b"], "--header"),
+        (["--ca", "ca.pem"], "--ca"),
+        (["--proxy", "http://127.0.0.1:9"], "--proxy"),
+    ] {
+        let mut all = vec!["--listen", "0"];
+        all.extend(args);
+        let line = usage_error(&all);
+        assert!(line.contains("cannot be used with"), "{args:?}: {line}");
+        assert!(line.contains(named), "{args:?}: {line}");
+    }
+}
