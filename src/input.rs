@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
 use std::sync::Arc;
 use std::thread;
+use std::time::{Duration, Instant};
 
 use mio::Waker;
 
@@ -105,24 +106,31 @@ impl InputQueue {
     }
 
     /// Drops whatever is queued; returns how many messages that was and
-    /// whether stdin is a pipe that was not read to its end.
+    /// whether stdin is a pipe that was not read to its end. A reader that
+    /// is about to finish (stdin empty or at its end, only not read yet
+    /// when the session ended) gets a moment to, so that the count is
+    /// exact instead of "not read to its end".
     pub fn discard(&mut self) -> (u64, bool) {
         let mut count = self.preset.len() as u64;
         self.preset.clear();
         let Some(rx) = &self.rx else {
             return (count, false);
         };
+        let give_up = Instant::now() + Duration::from_millis(100);
         loop {
             match rx.try_recv() {
                 Ok(Input::Batch(b)) => count += b.len() as u64,
                 Ok(Input::Command(_)) => count += 1,
                 Ok(_) => {}
                 Err(TryRecvError::Empty) => {
-                    let unread = self
+                    let reading = self
                         .stdin_done
                         .as_ref()
                         .is_some_and(|done| !done.load(Ordering::Acquire));
-                    return (count, unread);
+                    if !reading || Instant::now() >= give_up {
+                        return (count, reading);
+                    }
+                    thread::sleep(Duration::from_millis(2));
                 }
                 Err(TryRecvError::Disconnected) => return (count, false),
             }

@@ -30,6 +30,9 @@ fn main() -> ExitCode {
         Ok(exit) => exit,
         Err(failure) => {
             let _ = render.event(&Event::Error(&failure));
+            // What stdout holds comes first: the frame shown before its
+            // error stays before it when both streams go to one place.
+            let _ = render.flush();
             print_failure(&failure);
             failure.stage.exit_code()
         }
@@ -435,7 +438,7 @@ fn choose_renderer(cli: &Cli, clock: Clock) -> Box<dyn Render> {
     } else if cli.frames || std::io::stdout().is_terminal() {
         Box::new(Human::new(out, clock, cli.listen.is_some()))
     } else {
-        Box::new(Payload::new(out, cli.raw))
+        Box::new(Payload::new(out, cli.raw, cli.listen.is_some()))
     }
 }
 

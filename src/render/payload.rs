@@ -4,17 +4,20 @@
 
 use std::io::{self, Write};
 
-use super::{push_hex, Dir, Event, Out, Render};
+use super::{push_hex, Dir, Event, Initiator, Out, Render};
+use crate::close_code;
 
 pub struct Payload {
     out: Out,
     /// Bytes as they are: no newline, no hex.
     raw: bool,
+    /// wscope is the server (--listen), so the peer is a client.
+    serving: bool,
 }
 
 impl Payload {
-    pub fn new(out: Out, raw: bool) -> Self {
-        Payload { out, raw }
+    pub fn new(out: Out, raw: bool, serving: bool) -> Self {
+        Payload { out, raw, serving }
     }
 }
 
@@ -23,6 +26,27 @@ impl Render for Payload {
         if let Event::Notice(text) = event {
             // Stdout carries payloads only.
             eprintln!("wscope: {text}");
+            return Ok(());
+        }
+        if let Event::Close {
+            code: Some(code),
+            reason,
+            initiator,
+        } = event
+        {
+            // A close that makes the exit code non-zero is explained, so
+            // that a script's `||` branch knows why.
+            if !matches!(code, 1000 | 1001) {
+                let peer = if self.serving { "client" } else { "server" };
+                let who = match initiator {
+                    Initiator::Remote => format!("the {peer} closed the connection"),
+                    Initiator::Local => format!("closed; the {peer} answered"),
+                };
+                eprintln!(
+                    "wscope: {who} with {} reason={reason:?}",
+                    close_code::describe(*code)
+                );
+            }
             return Ok(());
         }
         if let Event::Message {

@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use crate::common::{
-    wscope, wscope_with_paced_stdin, wscope_with_stdin, After, EchoConfig, EchoServer, NodeServer,
-    Script, ScriptedServer,
+    close_frame, wscope, wscope_with_paced_stdin, wscope_with_stdin, After, EchoConfig, EchoServer,
+    NodeServer, Script, ScriptedServer,
 };
 
 /// Deterministic bytes (xorshift), so a failure can be reproduced.
@@ -168,6 +168,24 @@ fn a_server_closing_first_ends_the_run_and_reports_unsent_input() {
         out.stderr.contains("not sent"),
         "unsent input is reported: {}",
         out.stderr
+    );
+    assert!(
+        out.stderr.contains("closed the connection with 4001"),
+        "the close that makes exit 4 is explained: {}",
+        out.stderr
+    );
+}
+
+#[test]
+fn a_close_that_makes_a_nonzero_exit_is_explained_on_stderr() {
+    let server = ScriptedServer::start(Script::frames(close_frame(4000, "go away")));
+    let out = wscope(&["-w", "5", &server.url("/")]);
+    out.assert_code(4);
+    assert_eq!(out.stdout, "");
+    assert_eq!(
+        out.stderr.trim_end(),
+        "wscope: the server closed the connection with 4000 reason=\"go away\"",
+        "one line, and no word of unsent input when stdin was empty"
     );
 }
 

@@ -185,3 +185,24 @@ fn continuation_without_a_message_to_continue() {
         assert_eq!(f["kind"], "continuation", "{f}");
     });
 }
+
+#[test]
+fn the_refused_frame_comes_before_its_error_when_both_streams_share_a_pipe() {
+    let server = ScriptedServer::start(Script::frames(frame(true, 0b100, 1, false, b"hi")));
+    // `2>&1 | cat`: stdout is batched, stderr is not.
+    let out = std::process::Command::new("sh")
+        .args([
+            "-c",
+            "\"$0\" --frames -w 5 \"$1\" 2>&1",
+            env!("CARGO_BIN_EXE_wscope"),
+            &server.url("/"),
+        ])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let frame_at = text.find("rsv=100").expect("the frame is shown");
+    let error_at = text.find("wscope: error:").expect("the error is shown");
+    assert!(frame_at < error_at, "{text}");
+}
