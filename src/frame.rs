@@ -148,6 +148,9 @@ pub struct Frame {
     pub preview: Vec<u8>,
     /// The stream ended before the whole payload arrived.
     pub cut_short: bool,
+    /// For a continuation frame, the kind of the message it continues
+    /// (text or binary); `None` when no message was open.
+    pub continues: Option<Kind>,
 }
 
 impl Frame {
@@ -196,6 +199,11 @@ pub struct FrameDecoder {
     header_buf: Vec<u8>,
     preview: Vec<u8>,
     preview_limit: usize,
+    /// The kind of the fragmented message in progress, so that its
+    /// continuation frames show as text or as hex like its first frame.
+    open_message: Option<Kind>,
+    /// `continues` of the frame being decoded.
+    continues: Option<Kind>,
 }
 
 impl FrameDecoder {
@@ -207,6 +215,26 @@ impl FrameDecoder {
             header_buf: Vec::with_capacity(14),
             preview: Vec::new(),
             preview_limit,
+            open_message: None,
+            continues: None,
+        }
+    }
+
+    /// Follows fragmented messages: a text or binary frame without FIN
+    /// opens one, the continuation frame with FIN ends it.
+    fn track_message(&mut self, header: &FrameHeader) {
+        self.continues = None;
+        match header.kind() {
+            Kind::Continuation => {
+                self.continues = self.open_message;
+                if header.fin {
+                    self.open_message = None;
+                }
+            }
+            kind @ (Kind::Text | Kind::Binary) => {
+                self.open_message = (!header.fin).then_some(kind);
+            }
+            _ => {}
         }
     }
 
@@ -231,6 +259,7 @@ impl FrameDecoder {
                             bytes = &bytes[take - extra..];
                             self.header_buf.clear();
                             self.preview.clear();
+                            self.track_message(&header);
                             // Control payloads are small and carry meaning
                             // (close codes), so they are always kept whole.
                             let limit = if header.is_control() {
@@ -287,6 +316,7 @@ impl FrameDecoder {
             header: header.clone(),
             preview: std::mem::take(&mut self.preview),
             cut_short: true,
+            continues: self.continues,
         };
         self.state = State::Header;
         Some(frame)
@@ -316,6 +346,7 @@ impl FrameDecoder {
             header: header.clone(),
             preview: std::mem::take(&mut self.preview),
             cut_short: false,
+            continues: self.continues,
         };
         self.state = if remaining == 0 {
             State::Header
@@ -526,6 +557,29 @@ mod tests {
         assert_eq!(f.preview, vec![1, 2]);
         assert!(f.truncated() && f.cut_short);
         assert!(!d.mid_frame());
+    }
+
+    #[test]
+    fn continuation_frames_know_the_kind_of_their_message() {
+        // binary without FIN, ping between, continuation, continuation+FIN;
+        // then a text message in two, then a stray continuation.
+        let frames = decode_whole(
+            &hex("02 01 01 89 00 00 01 02 80 01 03 01 01 68 80 01 69 80 00"),
+            8,
+        );
+        let continues: Vec<_> = frames.iter().map(|f| f.continues).collect();
+        assert_eq!(
+            continues,
+            [
+                None,
+                None,
+                Some(Kind::Binary),
+                Some(Kind::Binary),
+                None,
+                Some(Kind::Text),
+                None
+            ]
+        );
     }
 
     #[test]

@@ -436,7 +436,7 @@ fn choose_renderer(cli: &Cli, clock: Clock) -> Box<dyn Render> {
     if cli.json {
         Box::new(Json::new(out, clock))
     } else if cli.frames || std::io::stdout().is_terminal() {
-        Box::new(Human::new(out, clock, cli.listen.is_some()))
+        Box::new(Human::new(out, clock, cli.listen.is_some(), cli.preview))
     } else {
         Box::new(Payload::new(out, cli.raw, cli.listen.is_some()))
     }

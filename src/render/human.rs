@@ -12,23 +12,24 @@ use crate::frame::{Frame, Kind};
 use crate::handshake::{Response, Verdict};
 use crate::target::Target;
 
-/// How many characters of a payload a frame line shows at most.
-const LINE_PREVIEW: usize = 96;
-
 pub struct Human {
     out: Out,
     clock: Clock,
     /// `>` marks what we sent and `<` what we received: with --listen the
     /// request is the one received.
     serving: bool,
+    /// How many payload bytes a message line shows (--preview); frame
+    /// lines show what the decoder kept, which the same limit bounds.
+    preview_limit: usize,
 }
 
 impl Human {
-    pub fn new(out: Out, clock: Clock, serving: bool) -> Self {
+    pub fn new(out: Out, clock: Clock, serving: bool, preview_limit: usize) -> Self {
         Human {
             out,
             clock,
             serving,
+            preview_limit,
         }
     }
 
@@ -203,15 +204,15 @@ impl Human {
                 )?;
             }
         } else if h.payload_len > 0 {
-            let hidden = h.payload_len - frame.preview.len() as u64;
-            write!(self.out, " {}", preview(show_frame_payload(frame), hidden))?;
+            let shown = show_frame_payload(frame);
+            write!(self.out, " {}", preview(shown, h.payload_len))?;
         }
         if frame.cut_short {
             write!(
                 self.out,
                 " {}",
                 format!(
-                    "(cut short: the stream ended after {} of {} bytes)",
+                    "(cut short: {} of {} bytes had arrived when the connection ended)",
                     frame.preview.len(),
                     h.payload_len
                 )
@@ -234,12 +235,16 @@ impl Human {
         if frames < 2 {
             return Ok(());
         }
-        let shown = if binary {
-            Shown::Hex(&data[..data.len().min(LINE_PREVIEW)])
-        } else {
-            Shown::Utf8(std::str::from_utf8(data).unwrap_or("<invalid UTF-8>"))
+        let kept = &data[..data.len().min(self.preview_limit)];
+        let shown = match std::str::from_utf8(kept) {
+            _ if binary => Shown::Hex(kept),
+            Ok(text) => Shown::Utf8(text),
+            // Cut inside a character: keep the whole ones.
+            Err(e) if e.error_len().is_none() => {
+                Shown::Utf8(std::str::from_utf8(&kept[..e.valid_up_to()]).unwrap_or_default())
+            }
+            Err(_) => Shown::Hex(kept),
         };
-        let hidden = data.len().saturating_sub(LINE_PREVIEW) as u64;
         writeln!(
             self.out,
             "{} {} {} {} len={} from {} frames {}",
@@ -249,7 +254,7 @@ impl Human {
             if binary { "binary" } else { "text" },
             data.len(),
             frames,
-            preview(shown, hidden)
+            preview(shown, data.len() as u64)
         )
     }
 
@@ -280,35 +285,16 @@ fn arrow(dir: Dir) -> ColoredString {
     }
 }
 
-/// A payload cut to one line, with a visible marker of what was left out.
-fn preview(shown: Shown, hidden_bytes: u64) -> String {
-    let (mut text, limit) = match &shown {
-        Shown::Utf8(s) => {
-            let escaped: String = s.escape_debug().collect();
-            (escaped, LINE_PREVIEW)
-        }
-        Shown::Hex(h) => (super::hex(h), LINE_PREVIEW * 2),
+/// The part of a payload that was kept, escaped to stay on one line, with
+/// a visible marker counting the bytes of `total` that are not shown.
+fn preview(shown: Shown, total: u64) -> String {
+    let (body, shown_bytes) = match shown {
+        Shown::Utf8(s) => (format!("\"{}\"", s.escape_debug()), s.len()),
+        Shown::Hex(h) => (format!("hex:{}", super::hex(h)), h.len()),
     };
-    let mut cut = false;
-    if text.len() > limit {
-        let mut end = limit;
-        while !text.is_char_boundary(end) {
-            end -= 1;
-        }
-        text.truncate(end);
-        cut = true;
-    }
-    let body = match shown {
-        Shown::Utf8(_) => format!("\"{text}\""),
-        Shown::Hex(_) => format!("hex:{text}"),
-    };
-    if cut || hidden_bytes > 0 {
-        let more = if hidden_bytes > 0 {
-            format!("…(+{hidden_bytes} bytes)")
-        } else {
-            "…".to_string()
-        };
-        format!("{body}{}", more.dimmed())
+    let hidden = total.saturating_sub(shown_bytes as u64);
+    if hidden > 0 {
+        format!("{body}{}", format!("…(+{hidden} bytes)").dimmed())
     } else {
         body
     }
@@ -350,5 +336,20 @@ impl Render for Human {
 
     fn out(&mut self) -> &mut Out {
         &mut self.out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_marker_counts_exactly_the_bytes_not_shown() {
+        let text = "é".repeat(150); // 300 bytes
+        assert_eq!(
+            preview(Shown::Utf8(&text[..128]), 300),
+            format!("\"{}\"{}", "é".repeat(64), "…(+172 bytes)".dimmed())
+        );
+        assert_eq!(preview(Shown::Hex(&[0xca, 0xfe]), 2), "hex:cafe");
     }
 }

@@ -131,10 +131,16 @@ pub enum Shown<'a> {
 /// Binary and invalid text show as hex, so nothing is hidden.
 pub fn show_frame_payload(frame: &Frame) -> Shown<'_> {
     let bytes = &frame.preview;
-    let textual = !matches!(
-        frame.header.kind(),
-        Kind::Binary | Kind::Close | Kind::Reserved
-    );
+    let textual = match frame.header.kind() {
+        Kind::Binary | Kind::Close | Kind::Reserved => false,
+        Kind::Continuation => frame.continues != Some(Kind::Binary),
+        // Ping payloads are often counters or timestamps: text only when
+        // they read as text.
+        Kind::Ping | Kind::Pong => !bytes
+            .iter()
+            .any(|&b| b < 0x20 && !b.is_ascii_whitespace() || b == 0x7F),
+        Kind::Text => true,
+    };
     if textual {
         match std::str::from_utf8(bytes) {
             Ok(s) => return Shown::Utf8(s),
@@ -182,6 +188,22 @@ mod tests {
         assert!(matches!(show_frame_payload(&f), Shown::Utf8("hi")));
         let f = frame(&[0x82, 0x02, 0xde, 0xad], 16);
         assert!(matches!(show_frame_payload(&f), Shown::Hex(h) if h == [0xde, 0xad]));
+    }
+
+    #[test]
+    fn continuations_show_like_their_message_and_binary_pings_as_hex() {
+        let mut frames = Vec::new();
+        // binary "01" without FIN, then its continuation "03" (a valid
+        // UTF-8 byte, still binary); a ping of 01 02; a ping of "hi".
+        FrameDecoder::new(16).feed(
+            &[
+                0x02, 0x01, 0x01, 0x80, 0x01, 0x03, 0x89, 0x02, 1, 2, 0x89, 0x02, b'h', b'i',
+            ],
+            |f| frames.push(f),
+        );
+        assert!(matches!(show_frame_payload(&frames[1]), Shown::Hex([3])));
+        assert!(matches!(show_frame_payload(&frames[2]), Shown::Hex([1, 2])));
+        assert!(matches!(show_frame_payload(&frames[3]), Shown::Utf8("hi")));
     }
 
     #[test]

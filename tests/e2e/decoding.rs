@@ -96,6 +96,35 @@ fn preview_caps_the_payload_shown() {
 }
 
 #[test]
+fn the_frame_view_honours_preview_and_counts_what_it_hides() {
+    let line = "0123456789".repeat(30);
+    for (preview, shown, hidden) in [("128", 128, Some(172)), ("1000", 300, None)] {
+        let mut bytes = text_frame(&line);
+        bytes.extend(close_frame(1000, ""));
+        let server = ScriptedServer::start(Script::frames(bytes));
+        let out = wscope(&["--frames", "--preview", preview, &server.url("/")]);
+        out.assert_code(0);
+        let frame_line = out
+            .stdout
+            .lines()
+            .find(|l| l.contains("←") && l.contains("op=0x1"))
+            .unwrap_or_else(|| panic!("no incoming text frame: {out}"));
+        let quoted = format!("\"{}\"", &line[..shown]);
+        assert!(
+            frame_line.contains(&quoted),
+            "--preview {preview}: {frame_line}"
+        );
+        match hidden {
+            Some(n) => assert!(
+                frame_line.ends_with(&format!("…(+{n} bytes)")),
+                "--preview {preview}: {frame_line}"
+            ),
+            None => assert!(!frame_line.contains('…'), "{frame_line}"),
+        }
+    }
+}
+
+#[test]
 fn fragmented_message_is_two_frames_and_one_message() {
     let mut bytes = frame(false, 0, 1, false, b"hel");
     bytes.extend(frame(true, 0, 0, false, b"lo"));
