@@ -70,12 +70,17 @@ impl Request {
         if let Some(agent) = agent {
             headers.push(("User-Agent".into(), agent));
         }
+        // A -H named like a generated header takes its place (once); any
+        // other -H is added, so a repeated one goes out as often as given.
+        let mut generated = vec![true; headers.len()];
         for (name, value) in &shaping.headers {
-            match headers
-                .iter_mut()
-                .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            {
-                Some(slot) => *slot = (name.clone(), value.clone()),
+            let slot = (0..generated.len())
+                .find(|&i| generated[i] && headers[i].0.eq_ignore_ascii_case(name));
+            match slot {
+                Some(i) => {
+                    headers[i] = (name.clone(), value.clone());
+                    generated[i] = false;
+                }
                 None => headers.push((name.clone(), value.clone())),
             }
         }
@@ -392,6 +397,7 @@ mod tests {
                 ("X-First".into(), "1".into()),
                 ("user-agent".into(), "probe/2".into()),
                 ("X-Second".into(), "2".into()),
+                ("X-First".into(), "again".into()),
             ],
             origin: Some("https://app.test".into()),
             subprotocols: vec!["chat".into(), "superchat".into()],
@@ -417,9 +423,11 @@ mod tests {
                 "Authorization",
                 "user-agent",
                 "X-First",
-                "X-Second"
+                "X-Second",
+                "X-First"
             ]
         );
+        assert!(text.contains("X-First: 1\r\n") && text.contains("X-First: again\r\n"));
         assert!(text.contains("Sec-WebSocket-Protocol: chat, superchat\r\n"));
         assert!(text.contains("Authorization: Basic YW5uOnMzY3JldA==\r\n"));
         assert!(text.contains("user-agent: probe/2\r\n"));
