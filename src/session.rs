@@ -331,7 +331,10 @@ impl<'r> Session<'r> {
 
     fn end_of_input(&mut self) {
         self.input_ended_at = Some(Instant::now());
-        if self.opts.wait.is_none() {
+        // -n and --until say when to stop: what they wait for is still to
+        // come, whether or not there was input.
+        let stop_condition = self.opts.count.is_some() || self.opts.until.is_some();
+        if self.opts.wait.is_none() && !stop_condition {
             self.start_close(Some(1000), "");
         }
     }

@@ -134,6 +134,20 @@ fn until_stops_at_the_first_match() {
 }
 
 #[test]
+fn count_and_until_wait_for_a_server_that_speaks_late_even_without_input() {
+    for stop in [["-n", "1"], ["--until", "hello$"]] {
+        let server = EchoServer::with(EchoConfig {
+            greet: Some((Duration::from_millis(300), "late hello".to_string())),
+            ..EchoConfig::default()
+        })
+        .unwrap();
+        let out = wscope(&[stop[0], stop[1], &server.url("/")]);
+        out.assert_code(0);
+        assert_eq!(out.stdout, "late hello\n", "{stop:?}: {out}");
+    }
+}
+
+#[test]
 fn a_bad_until_pattern_is_a_usage_error() {
     let out = wscope(&["--until", "(", "ws://127.0.0.1:1/"]);
     out.assert_code(2);
