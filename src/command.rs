@@ -67,9 +67,13 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
     (
         "/ping",
         "/ping hello   /ping hex:0102",
-        "send a ping; the matching pong shows the round trip",
+        "send a ping; the matching pong shows the round trip (/ping! sends over 125 bytes)",
     ),
-    ("/pong", "/pong hex:cafe", "send an unsolicited pong"),
+    (
+        "/pong",
+        "/pong hex:cafe",
+        "send an unsolicited pong (/pong! sends over 125 bytes)",
+    ),
     (
         "/close",
         "/close going-away bye",
@@ -118,8 +122,10 @@ pub fn parse(line: &str) -> Result<Command, String> {
             }
             Ok(Command::File(PathBuf::from(path)))
         }
-        "ping" => parse_payload(arg).map(Command::Ping),
-        "pong" => parse_payload(arg).map(Command::Pong),
+        "ping" => control_payload("ping", arg).map(Command::Ping),
+        "pong" => control_payload("pong", arg).map(Command::Pong),
+        "ping!" => parse_payload(arg).map(Command::Ping),
+        "pong!" => parse_payload(arg).map(Command::Pong),
         "close" => parse_close(arg, false),
         "close!" => parse_close(arg, true),
         "frame" => parse_frame(arg).map(Command::Frame),
@@ -131,6 +137,19 @@ pub fn parse(line: &str) -> Result<Command, String> {
             "unknown command '/{other}': type /help for the list, or /text to send text starting with '/'"
         )),
     }
+}
+
+/// A ping or pong payload within the 125 bytes that RFC 6455 allows a
+/// control frame; `/ping!` and `/pong!` skip the check.
+fn control_payload(name: &str, arg: &str) -> Result<Vec<u8>, String> {
+    let payload = parse_payload(arg)?;
+    if payload.len() > 125 {
+        return Err(format!(
+            "a {name} payload is {} bytes; RFC 6455 §5.5 allows at most 125 in a control frame (use /{name}! to send it anyway)",
+            payload.len()
+        ));
+    }
+    Ok(payload)
 }
 
 /// Hex in any of the usual spellings: `48 65 6c`, `48:65:6c`, `0x48656c`,
@@ -432,6 +451,19 @@ mod tests {
         );
         let e = parse_hex("0x4x").unwrap_err();
         assert!(e.contains("'x' at position 4"), "{e}");
+    }
+
+    #[test]
+    fn oversized_control_payloads_are_refused_unless_forced() {
+        let big = format!("/ping {}", "x".repeat(126));
+        let e = parse(&big).unwrap_err();
+        assert!(e.contains("126 bytes") && e.contains("/ping!"), "{e}");
+        assert_eq!(
+            parse(&big.replacen("/ping", "/ping!", 1)),
+            Ok(Command::Ping(vec![b'x'; 126]))
+        );
+        assert!(parse(&format!("/pong {}", "y".repeat(125))).is_ok());
+        assert!(parse(&format!("/pong {}", "y".repeat(126))).is_err());
     }
 
     #[test]
