@@ -92,11 +92,11 @@ pub fn warn(message: &str) {
 
 /// The one line every failure gets on stderr.
 pub fn print_failure(failure: &Failure) {
-    eprintln!(
-        "{} {}",
-        stderr_label("wscope: error:", true),
-        failure.message
-    );
+    print_error(&failure.message);
+}
+
+pub fn print_error(message: &str) {
+    eprintln!("{} {message}", stderr_label("wscope: error:", true));
 }
 
 fn stderr_label(label: &str, error: bool) -> String {

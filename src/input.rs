@@ -20,9 +20,13 @@ pub enum Input {
     /// Several commands at once: a pipe delivers lines faster than one
     /// hand-off each would allow.
     Batch(Vec<Command>),
-    /// A stdin line that is not UTF-8 cannot be a text message.
-    NotUtf8 {
-        line: u64,
+    /// Input that cannot be sent (bad hex, an unknown command, a stdin
+    /// line that is not UTF-8); the message says which and why. `counts`:
+    /// it makes the exit code 2 (a script's input; not a typo at the
+    /// prompt).
+    Refused {
+        message: String,
+        counts: bool,
     },
     /// Input failed; the message says how.
     Failed(String),
@@ -191,9 +195,15 @@ fn read_lines<R: Read>(
                         match parsed {
                             Ok(command) => Some(command),
                             Err(problem) => {
-                                eprintln!(
-                                    "wscope: error: stdin line {line_no}: {problem}; not sent"
-                                );
+                                // What came before goes out before the error.
+                                let done = std::mem::take(&mut batch);
+                                let refused = Input::Refused {
+                                    message: format!("stdin line {line_no}: {problem}; not sent"),
+                                    counts: true,
+                                };
+                                if !send(Input::Batch(done)) || !send(refused) {
+                                    return;
+                                }
                                 None
                             }
                         }
@@ -201,7 +211,13 @@ fn read_lines<R: Read>(
                     Ok(text) => Some(Command::Text(text)),
                     Err(_) => {
                         let done = std::mem::take(&mut batch);
-                        if !send(Input::Batch(done)) || !send(Input::NotUtf8 { line: line_no }) {
+                        let refused = Input::Refused {
+                            message: format!(
+                                "stdin line {line_no} is not valid UTF-8; not sent as text"
+                            ),
+                            counts: true,
+                        };
+                        if !send(Input::Batch(done)) || !send(refused) {
                             return;
                         }
                         None

@@ -73,8 +73,11 @@ fn prompt_loop(mut editor: Line, history: Option<PathBuf>, tx: &SyncSender<Input
                 for part in line.split('\n') {
                     match command::parse(part.trim_end_matches('\r')) {
                         Ok(command) => commands.push(Input::Command(command)),
-                        // Between two readline calls the terminal is ours.
-                        Err(problem) => eprintln!("wscope: error: {problem}"),
+                        // Shown above the prompt, and as an error event.
+                        Err(message) => commands.push(Input::Refused {
+                            message,
+                            counts: false,
+                        }),
                     }
                 }
                 if !send_all(tx, waker, commands) {

@@ -121,6 +121,8 @@ pub struct Session<'r> {
     stopped: bool,
     /// Inputs that could not be sent because the connection was closing.
     unsent: u64,
+    /// Script input that was refused (bad hex, unknown command, ...).
+    refused_inputs: u64,
     next_keepalive: Option<Instant>,
     keepalive_out: Option<(Vec<u8>, Instant)>,
     keepalives: u64,
@@ -165,6 +167,7 @@ impl<'r> Session<'r> {
             messages_in: 0,
             stopped: false,
             unsent: 0,
+            refused_inputs: 0,
             next_keepalive: opts.ping_interval.map(|i| Instant::now() + i),
             keepalive_out: None,
             keepalives: 0,
@@ -228,7 +231,7 @@ impl<'r> Session<'r> {
             }
             if let Some(outcome) = self.outcome.take() {
                 self.finish();
-                return outcome;
+                return self.count_refused(outcome);
             }
             let timeout = if more_input || unblocked {
                 Some(Duration::ZERO)
@@ -271,9 +274,7 @@ impl<'r> Session<'r> {
                         self.execute(command);
                     }
                 }
-                Next::Item(Input::NotUtf8 { line }) => self.notice(&format!(
-                    "stdin line {line} is not valid UTF-8; not sent as text"
-                )),
+                Next::Item(Input::Refused { message, counts }) => self.refuse(&message, counts),
                 Next::Item(Input::Failed(why)) => {
                     self.notice(&why);
                     self.end_of_input();
@@ -311,7 +312,13 @@ impl<'r> Session<'r> {
             Command::Binary(data) => self.send_binary(data),
             Command::File(path) => match std::fs::read(&path) {
                 Ok(data) => self.send_binary(data),
-                Err(e) => self.notice(&format!("/file: cannot read {}: {e}", path.display())),
+                Err(e) => {
+                    let counts = !self.render.out().is_prompt();
+                    self.refuse(
+                        &format!("/file: cannot read {}: {e}", path.display()),
+                        counts,
+                    )
+                }
             },
             Command::Ping(payload) => {
                 self.pings.push_back((payload.clone(), Instant::now()));
@@ -398,6 +405,15 @@ impl<'r> Session<'r> {
 
     fn notice(&mut self, text: &str) {
         let _ = self.render.event(&Event::Notice(text));
+    }
+
+    /// Input that could not be sent is an error, not the end of the
+    /// session; a script's bad input makes the exit code 2.
+    fn refuse(&mut self, message: &str, counts: bool) {
+        let _ = self.render.event(&Event::Refused(message));
+        if counts {
+            self.refused_inputs += 1;
+        }
     }
 
     fn status(&self) -> String {
@@ -791,6 +807,21 @@ impl<'r> Session<'r> {
 
     /// Sends what is still queued (a Close reply, say) before the socket is
     /// dropped, waiting at most the close timeout for it.
+    /// A session that ended well still fails a script whose input was
+    /// partly refused, so that `&&` notices.
+    fn count_refused(&mut self, outcome: Result<Exit, Failure>) -> Result<Exit, Failure> {
+        match outcome {
+            Ok(Exit::Normal) if self.refused_inputs > 0 => {
+                let n = self.refused_inputs;
+                let lines = if n == 1 { "line was" } else { "lines were" };
+                self.notice(&format!("{n} input {lines} refused (exit code 2)"));
+                let _ = self.render.flush();
+                Ok(Exit::Usage)
+            }
+            other => other,
+        }
+    }
+
     fn finish(&mut self) {
         self.report_unsent();
         let tcp = self.ws.get_ref().get_ref().tcp();

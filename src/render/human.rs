@@ -325,6 +325,14 @@ impl Render for Human {
             } => self.close(*code, reason, *initiator)?,
             // Errors go to stderr from main, once, in every mode.
             Event::Error(_) => {}
+            Event::Refused(text) => {
+                if self.out.is_prompt() {
+                    // Above the line being typed, like everything else.
+                    writeln!(self.out, "{} {text}", "wscope: error:".red().bold())?;
+                } else {
+                    crate::error::print_error(text);
+                }
+            }
             Event::Notice(text) => {
                 for line in text.lines() {
                     writeln!(self.out, "{} {} {line}", self.stamp(), "*".bold())?;

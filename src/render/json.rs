@@ -90,6 +90,12 @@ impl Json {
                 "stage": failure.stage.name(),
                 "message": failure.message,
             }),
+            // Bad input is an error event too; the session goes on.
+            Event::Refused(text) => json!({
+                "event": "error", "t": t,
+                "stage": "usage",
+                "message": text,
+            }),
             Event::Notice(text) => json!({
                 "event": "notice", "t": t,
                 "message": text,

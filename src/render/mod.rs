@@ -79,6 +79,8 @@ pub enum Event<'a> {
     /// Something the user asked about or should know (/status, a round
     /// trip, input that could not be sent).
     Notice(&'a str),
+    /// Input that was refused; the session goes on.
+    Refused(&'a str),
 }
 
 pub trait Render {

@@ -47,6 +47,11 @@ impl Out {
         *self = Out::stdout();
     }
 
+    /// Output goes above the prompt.
+    pub fn is_prompt(&self) -> bool {
+        matches!(self.sink, Sink::Printer(_))
+    }
+
     /// Nobody reads stdout any more; output is dropped from now on.
     pub fn is_gone(&self) -> bool {
         self.gone

@@ -23,10 +23,17 @@ impl Payload {
 
 impl Render for Payload {
     fn event(&mut self, event: &Event) -> io::Result<()> {
-        if let Event::Notice(text) = event {
+        match event {
             // Stdout carries payloads only.
-            eprintln!("wscope: {text}");
-            return Ok(());
+            Event::Notice(text) => {
+                eprintln!("wscope: {text}");
+                return Ok(());
+            }
+            Event::Refused(text) => {
+                crate::error::print_error(text);
+                return Ok(());
+            }
+            _ => {}
         }
         if let Event::Close {
             code: Some(code),

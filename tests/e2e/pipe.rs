@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use crate::common::{
-    close_frame, wscope, wscope_with_paced_stdin, wscope_with_stdin, After, EchoConfig, EchoServer,
-    NodeServer, Script, ScriptedServer,
+    close_frame, incoming_messages, wscope, wscope_with_paced_stdin, wscope_with_stdin, After,
+    EchoConfig, EchoServer, NodeServer, Script, ScriptedServer,
 };
 
 /// Deterministic bytes (xorshift), so a failure can be reproduced.
@@ -72,13 +72,46 @@ fn hex_lines_are_binary_messages_and_bad_ones_are_named() {
         &["--hex", &server.url("/")],
         b"48656c6c6f\n0x01 02:03\nzz\n",
     );
-    out.assert_code(0);
+    // Everything good was sent; the refused line makes the run fail.
+    out.assert_code(2);
     assert_eq!(out.stdout, "48656c6c6f\n010203\n");
     assert!(
         out.stderr.contains("stdin line 3") && out.stderr.contains("'z' at position 1"),
         "{}",
         out.stderr
     );
+    assert!(
+        out.stderr.contains("1 input line was refused"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn refused_script_lines_are_error_events_in_json() {
+    let server = EchoServer::start();
+    let out = wscope_with_stdin(
+        &["--slash", "--json", &server.url("/")],
+        b"a\n/file /no/such/file\n/hex 0g\nb\n",
+    );
+    out.assert_code(2);
+    assert_eq!(incoming_messages(&out), ["a", "b"]);
+    let errors: Vec<String> = out
+        .events_named("error")
+        .iter()
+        .map(|e| {
+            assert_eq!(e["stage"], "usage", "{e}");
+            e["message"].as_str().unwrap().to_string()
+        })
+        .collect();
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert!(errors[0].contains("/no/such/file"), "{errors:?}");
+    assert!(
+        errors[1].starts_with("stdin line 3:") && errors[1].contains("'g' at position 2"),
+        "{errors:?}"
+    );
+    // The close handshake was still normal.
+    assert_eq!(out.single("close")["code"], 1000);
 }
 
 #[test]
