@@ -44,8 +44,9 @@ pub fn client_config(opts: &TlsOptions) -> Result<Arc<ClientConfig>, Failure> {
         let mut roots = RootCertStore {
             roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
         };
+        let mut ca_certs = Vec::new();
         for file in opts.ca_files {
-            add_ca_file(&mut roots, file)?;
+            ca_certs.extend(add_ca_file(&mut roots, file)?);
         }
         let webpki =
             rustls::client::WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
@@ -53,7 +54,7 @@ pub fn client_config(opts: &TlsOptions) -> Result<Arc<ClientConfig>, Failure> {
                 .map_err(|e| fail(Stage::Tls, format!("TLS setup failed: {e}")))?;
         builder
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(NamingVerifier(webpki)))
+            .with_custom_certificate_verifier(Arc::new(NamingVerifier { webpki, ca_certs }))
     };
     let mut config = match opts.client_cert {
         None => builder.with_no_client_auth(),
@@ -102,7 +103,11 @@ fn load_client_identity(
     Ok((chain, key))
 }
 
-fn add_ca_file(roots: &mut RootCertStore, file: &Path) -> Result<(), Failure> {
+/// Adds the certificates of one --ca file to the roots; returns them.
+fn add_ca_file(
+    roots: &mut RootCertStore,
+    file: &Path,
+) -> Result<Vec<CertificateDer<'static>>, Failure> {
     let shown = file.display();
     let certs = CertificateDer::pem_file_iter(file)
         .map_err(|e| fail(Stage::Usage, format!("cannot read --ca file {shown}: {e}")))?
@@ -121,15 +126,15 @@ fn add_ca_file(roots: &mut RootCertStore, file: &Path) -> Result<(), Failure> {
             ),
         ));
     }
-    for cert in certs {
-        roots.add(cert).map_err(|e| {
+    for cert in &certs {
+        roots.add(cert.clone()).map_err(|e| {
             fail(
                 Stage::Usage,
                 format!("--ca file {shown}: unusable certificate: {e}"),
             )
         })?;
     }
-    Ok(())
+    Ok(certs)
 }
 
 pub fn server_name(host: &str) -> Result<ServerName<'static>, Failure> {
@@ -274,10 +279,7 @@ fn tls_failure(e: io::Error) -> Failure {
 fn describe_certificate_error(e: &CertificateError) -> String {
     let fix = "pass --ca FILE to trust its CA, or -k to skip verification";
     match e {
-        CertificateError::Other(other) if other.0.downcast_ref::<SelfSigned>().is_some() => format!(
-            "the server's certificate is self-signed ({}), so nothing vouches for it; pass --ca with that certificate to trust it, or -k to skip verification",
-            other.0
-        ),
+        CertificateError::Other(other) => describe_other_error(other),
         CertificateError::UnknownIssuer => format!(
             "the server's certificate is signed by an unknown issuer (not in the trusted roots); {fix}"
         ),
@@ -287,12 +289,104 @@ fn describe_certificate_error(e: &CertificateError) -> String {
         CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
             format!("the server's certificate is not valid yet ({e})")
         }
-        CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
-            format!("the server's certificate does not match the host name: {e}")
+        CertificateError::NotValidForName => {
+            "the server's certificate does not match the host name; --tls-server-name NAME verifies another name".into()
         }
-        CertificateError::BadSignature => "the server's certificate has a bad signature".into(),
+        CertificateError::NotValidForNameContext { expected, presented } => {
+            let names: Vec<&str> = presented.iter().map(|p| plain_name(p)).collect();
+            let names = if names.is_empty() {
+                "no names at all (no subjectAltName)".to_string()
+            } else {
+                names.join(", ")
+            };
+            format!(
+                "the server's certificate does not match the host name {}: it is for {names}; connect by one of those names, or --tls-server-name NAME verifies another name",
+                expected.to_str()
+            )
+        }
+        CertificateError::BadSignature => {
+            "a signature does not verify: the server's certificate was not signed by its issuer, or the server does not hold the certificate's key".into()
+        }
+        CertificateError::BadEncoding => {
+            "the server's certificate is not well-formed DER and cannot be read".into()
+        }
+        CertificateError::Revoked => "the server's certificate has been revoked".into(),
+        CertificateError::UnknownRevocationStatus => {
+            "the server's certificate's revocation status is unknown".into()
+        }
+        CertificateError::ExpiredRevocationList
+        | CertificateError::ExpiredRevocationListContext { .. } => {
+            "the revocation list for the server's certificate has expired".into()
+        }
+        CertificateError::UnhandledCriticalExtension => {
+            "the server's certificate has a critical extension that cannot be checked".into()
+        }
+        #[allow(deprecated)]
+        CertificateError::UnsupportedSignatureAlgorithm
+        | CertificateError::UnsupportedSignatureAlgorithmContext { .. }
+        | CertificateError::UnsupportedSignatureAlgorithmForPublicKeyContext { .. } => {
+            "the server's certificate is signed with an algorithm wscope does not support".into()
+        }
+        CertificateError::InvalidPurpose | CertificateError::InvalidPurposeContext { .. } => {
+            "the server's certificate is not meant for TLS servers (its extended key usage lacks serverAuth)".into()
+        }
+        CertificateError::InvalidOcspResponse => {
+            "the OCSP response the server stapled to its certificate is invalid".into()
+        }
+        CertificateError::ApplicationVerificationFailure => {
+            "the server's certificate was refused by an extra check".into()
+        }
         other => format!("the server's certificate was rejected: {other}"),
     }
+}
+
+/// The errors rustls passes through as "other": ours, and the webpki ones
+/// it has no variant for.
+fn describe_other_error(other: &rustls::OtherError) -> String {
+    if let Some(named) = other.0.downcast_ref::<Named>() {
+        return named.to_string();
+    }
+    let Some(e) = other.0.downcast_ref::<webpki::Error>() else {
+        return format!("the server's certificate was rejected: {}", other.0);
+    };
+    use webpki::Error as W;
+    let why = match e {
+        W::CaUsedAsEndEntity => "is a CA certificate (basicConstraints CA:TRUE) used as the server's own certificate; pass that exact certificate with --ca to pin it, or -k to skip verification",
+        W::EndEntityUsedAsCa => "chain has a certificate that is not a CA (no basicConstraints CA:TRUE) signing another",
+        W::PathLenConstraintViolated => "chain is longer than a CA's path length constraint allows",
+        W::NameConstraintViolation => "names a host its CA is not allowed to vouch for (name constraints)",
+        W::MaximumPathDepthExceeded
+        | W::MaximumPathBuildCallsExceeded
+        | W::MaximumSignatureChecksExceeded
+        | W::MaximumNameConstraintComparisonsExceeded => "chain is too long or tangled to verify",
+        W::CertDistrusted => "chain leads to a distrusted certificate",
+        W::UnsupportedCertVersion => "is not an X.509 version 3 certificate",
+        W::UnsupportedCriticalExtension => "has a critical extension that cannot be checked",
+        W::SignatureAlgorithmMismatch => "names two different signature algorithms inside and outside its signed part",
+        W::EmptyEkuExtension => "has an empty extended key usage extension",
+        W::MalformedDnsIdentifier => "holds a malformed DNS name",
+        W::MalformedNameConstraint | W::InvalidNetworkMaskConstraint => "chain holds a malformed name constraint",
+        W::UnsupportedNameType => "cannot be checked against this kind of server name",
+        W::InvalidSerialNumber => "has an invalid serial number",
+        W::BadDer
+        | W::BadDerTime
+        | W::TrailingData(_)
+        | W::MalformedExtensions
+        | W::ExtensionValueInvalid => "is not well-formed and cannot be read",
+        other => return format!("the server's certificate was rejected (webpki: {other})"),
+    };
+    format!("the server's certificate {why}")
+}
+
+/// webpki lists a certificate's names as `DnsName("a.test")` and
+/// `IpAddress(127.0.0.1)`; people want the names.
+fn plain_name(presented: &str) -> &str {
+    for prefix in ["DnsName(\"", "IpAddress(", "UniformResourceIdentifier(\""] {
+        if let Some(rest) = presented.strip_prefix(prefix) {
+            return rest.trim_end_matches(')').trim_end_matches('"');
+        }
+    }
+    presented
 }
 
 /// What is shown about an established TLS session.
@@ -325,23 +419,54 @@ impl CertificateFacts {
     }
 }
 
-/// The certificate that failed as "unknown issuer" names itself as its
-/// issuer.
+/// A verification failure the standard error leaves vague, named.
 #[derive(Debug)]
-struct SelfSigned(String);
+enum Named {
+    /// An unknown issuer that is the certificate itself.
+    SelfSigned { subject: String },
+    /// A CA certificate presented as the server's own (webpki's
+    /// CaUsedAsEndEntity).
+    CaAsServer { subject: String, self_signed: bool },
+}
 
-impl std::fmt::Display for SelfSigned {
+impl std::fmt::Display for Named {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "subject and issuer are both {}", self.0)
+        match self {
+            Named::SelfSigned { subject } => write!(
+                f,
+                "the server's certificate is self-signed (subject and issuer are both {subject}), so nothing vouches for it; pass --ca with that certificate to trust it, or -k to skip verification"
+            ),
+            Named::CaAsServer {
+                subject,
+                self_signed: true,
+            } => write!(
+                f,
+                "the server's certificate ({subject}) is a CA certificate (basicConstraints CA:TRUE) used as the server's own certificate: a self-signed certificate made with CA:TRUE, as `openssl req -x509` makes by default; pass that exact certificate with --ca to pin it, reissue it with `-addext basicConstraints=critical,CA:FALSE`, or -k to skip verification"
+            ),
+            Named::CaAsServer {
+                subject,
+                self_signed: false,
+            } => write!(
+                f,
+                "the server's certificate ({subject}) is a CA certificate (basicConstraints CA:TRUE) used as the server's own certificate; the server should present a certificate that CA issued; pass that exact certificate with --ca to pin it, or -k to skip verification"
+            ),
+        }
     }
 }
 
-impl std::error::Error for SelfSigned {}
+impl std::error::Error for Named {}
 
-/// The standard verification, with one more word in its errors: an
-/// unknown issuer that is the certificate itself is called self-signed.
+/// The standard verification, with two additions: failures the standard
+/// error leaves vague are named (a self-signed certificate, a CA
+/// certificate serving as the server's own), and a certificate given with
+/// --ca that the server presents as is counts as pinned.
 #[derive(Debug)]
-struct NamingVerifier(Arc<rustls::client::WebPkiServerVerifier>);
+struct NamingVerifier {
+    webpki: Arc<rustls::client::WebPkiServerVerifier>,
+    /// The certificates from --ca, for comparing byte for byte with the
+    /// server's.
+    ca_certs: Vec<CertificateDer<'static>>,
+}
 
 impl ServerCertVerifier for NamingVerifier {
     fn verify_server_cert(
@@ -352,20 +477,47 @@ impl ServerCertVerifier for NamingVerifier {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        let result =
-            self.0
-                .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now);
-        if let Err(rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer)) = &result {
-            if let Ok((_, cert)) = x509_parser::parse_x509_certificate(end_entity.as_ref()) {
-                if cert.subject() == cert.issuer() {
-                    let name = cert.subject().to_string();
-                    return Err(rustls::Error::InvalidCertificate(CertificateError::Other(
-                        rustls::OtherError(Arc::new(SelfSigned(name))),
-                    )));
-                }
-            }
+        let result = self.webpki.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        );
+        let Err(rustls::Error::InvalidCertificate(error)) = &result else {
+            return result;
+        };
+        let ca_as_server = matches!(error, CertificateError::Other(other)
+            if matches!(other.0.downcast_ref::<webpki::Error>(), Some(webpki::Error::CaUsedAsEndEntity)));
+        if !ca_as_server && !matches!(error, CertificateError::UnknownIssuer) {
+            return result;
         }
-        result
+        // Only the chain of trust failed, and the user vouched for this very
+        // certificate: no issuer is needed, and its CA:TRUE flag (which
+        // `openssl req -x509` sets) says nothing against it.
+        if self
+            .ca_certs
+            .iter()
+            .any(|c| c.as_ref() == end_entity.as_ref())
+        {
+            return verify_pinned(end_entity, server_name, now);
+        }
+        let Ok((_, cert)) = x509_parser::parse_x509_certificate(end_entity.as_ref()) else {
+            return result;
+        };
+        let subject = cert.subject().to_string();
+        let self_signed = cert.subject() == cert.issuer();
+        let named = match (ca_as_server, self_signed) {
+            (true, _) => Named::CaAsServer {
+                subject,
+                self_signed,
+            },
+            (false, true) => Named::SelfSigned { subject },
+            (false, false) => return result,
+        };
+        Err(rustls::Error::InvalidCertificate(CertificateError::Other(
+            rustls::OtherError(Arc::new(named)),
+        )))
     }
 
     fn verify_tls12_signature(
@@ -374,7 +526,7 @@ impl ServerCertVerifier for NamingVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls12_signature(message, cert, dss)
+        self.webpki.verify_tls12_signature(message, cert, dss)
     }
 
     fn verify_tls13_signature(
@@ -383,12 +535,51 @@ impl ServerCertVerifier for NamingVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls13_signature(message, cert, dss)
+        self.webpki.verify_tls13_signature(message, cert, dss)
     }
 
     fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.0.supported_verify_schemes()
+        self.webpki.supported_verify_schemes()
     }
+}
+
+/// A pinned certificate has no chain to check, but it must still be for
+/// this server name, within its dates, and meant for a server, as any
+/// other certificate must.
+fn verify_pinned(
+    end_entity: &CertificateDer<'_>,
+    server_name: &ServerName<'_>,
+    now: UnixTime,
+) -> Result<ServerCertVerified, rustls::Error> {
+    let (_, cert) = x509_parser::parse_x509_certificate(end_entity.as_ref())
+        .map_err(|_| CertificateError::BadEncoding)?;
+    let unix = |t: x509_parser::time::ASN1Time| {
+        UnixTime::since_unix_epoch(std::time::Duration::from_secs(t.timestamp().max(0) as u64))
+    };
+    let not_before = unix(cert.validity().not_before);
+    let not_after = unix(cert.validity().not_after);
+    if now.as_secs() < not_before.as_secs() {
+        return Err(CertificateError::NotValidYetContext {
+            time: now,
+            not_before,
+        }
+        .into());
+    }
+    if now.as_secs() > not_after.as_secs() {
+        return Err(CertificateError::ExpiredContext {
+            time: now,
+            not_after,
+        }
+        .into());
+    }
+    if let Ok(Some(eku)) = cert.extended_key_usage() {
+        if !eku.value.server_auth {
+            return Err(CertificateError::InvalidPurpose.into());
+        }
+    }
+    let parsed = rustls::server::ParsedCertificate::try_from(end_entity)?;
+    rustls::client::verify_server_name(&parsed, server_name)?;
+    Ok(ServerCertVerified::assertion())
 }
 
 /// `-k`: accepts any certificate, still checking handshake signatures so
@@ -438,5 +629,17 @@ impl ServerCertVerifier for AcceptAnyCertificate {
 
     fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
         self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn webpki_names_lose_their_wrapping() {
+        assert_eq!(plain_name("DnsName(\"service.test\")"), "service.test");
+        assert_eq!(plain_name("IpAddress(127.0.0.1)"), "127.0.0.1");
+        assert_eq!(plain_name("DirectoryName"), "DirectoryName");
     }
 }
