@@ -26,7 +26,21 @@ pub struct TlsOptions<'a> {
     pub tls13_only: bool,
 }
 
-pub fn client_config(opts: &TlsOptions) -> Result<Arc<ClientConfig>, Failure> {
+/// A client configuration, with what the user asked of it that a failed
+/// handshake's explanation depends on.
+#[derive(Clone)]
+pub struct Client {
+    config: Arc<ClientConfig>,
+    hints: Hints,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Hints {
+    tls13_only: bool,
+    client_cert: bool,
+}
+
+pub fn client_config(opts: &TlsOptions) -> Result<Client, Failure> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let versions: &[&rustls::SupportedProtocolVersion] = if opts.tls13_only {
         &[&rustls::version::TLS13]
@@ -67,7 +81,13 @@ pub fn client_config(opts: &TlsOptions) -> Result<Arc<ClientConfig>, Failure> {
     };
     // Lets Wireshark decrypt a session when the user sets SSLKEYLOGFILE.
     config.key_log = Arc::new(rustls::KeyLogFile::new());
-    Ok(Arc::new(config))
+    Ok(Client {
+        config: Arc::new(config),
+        hints: Hints {
+            tls13_only: opts.tls13_only,
+            client_cert: opts.client_cert.is_some(),
+        },
+    })
 }
 
 fn load_client_identity(
@@ -155,10 +175,21 @@ pub struct TlsStream {
 
 impl TlsStream {
     /// Runs the TLS handshake to completion on a blocking socket.
-    pub fn handshake(conn: ClientConnection, mut sock: TcpStream) -> Result<TlsStream, Failure> {
-        let mut conn = conn;
+    pub fn handshake(
+        client: &Client,
+        name: ServerName<'static>,
+        mut sock: TcpStream,
+    ) -> Result<TlsStream, Failure> {
+        let mut conn = ClientConnection::new(client.config.clone(), name)
+            .map_err(|e| fail(Stage::Tls, format!("TLS setup failed: {e}")))?;
+        let mut watched = Watched {
+            sock: &mut sock,
+            first: Vec::new(),
+        };
         while conn.is_handshaking() {
-            conn.complete_io(&mut sock).map_err(tls_failure)?;
+            if let Err(e) = conn.complete_io(&mut watched) {
+                return Err(tls_failure(&e, &watched.first, client.hints));
+            }
         }
         Ok(TlsStream { conn, sock })
     }
@@ -260,20 +291,156 @@ fn tls_io_error(e: rustls::Error) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, e)
 }
 
-/// Turns a handshake error into a message that says why, in words.
-fn tls_failure(e: io::Error) -> Failure {
-    let Some(tls) = e
-        .get_ref()
-        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
-    else {
-        return fail(Stage::Tls, format!("TLS handshake failed: {e}"));
-    };
-    let why = match tls {
-        rustls::Error::InvalidCertificate(cert) => describe_certificate_error(cert),
-        rustls::Error::AlertReceived(alert) => format!("the server sent a TLS alert: {alert:?}"),
-        other => other.to_string(),
+/// The socket during the handshake, keeping the first bytes the server
+/// sent: they tell a server that does not speak TLS from one that does.
+struct Watched<'a> {
+    sock: &'a mut TcpStream,
+    first: Vec<u8>,
+}
+
+impl Read for Watched<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.sock.read(buf)?;
+        let keep = n.min(64 - self.first.len().min(64));
+        self.first.extend_from_slice(&buf[..keep]);
+        Ok(n)
+    }
+}
+
+impl Write for Watched<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.sock.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.sock.flush()
+    }
+}
+
+/// Turns a handshake error into a message that says why, in words, with
+/// the fix that fits what the user asked.
+fn tls_failure(e: &io::Error, first: &[u8], hints: Hints) -> Failure {
+    let why = match (
+        not_tls(e, first),
+        e.get_ref()
+            .and_then(|inner| inner.downcast_ref::<rustls::Error>()),
+    ) {
+        (Some(why), _) => why,
+        (None, Some(rustls::Error::InvalidCertificate(cert))) => describe_certificate_error(cert),
+        (None, Some(rustls::Error::AlertReceived(alert))) => describe_alert(*alert, hints),
+        (None, Some(rustls::Error::PeerIncompatible(why))) => describe_incompatible(why, hints),
+        (None, Some(other)) => other.to_string(),
+        (None, None) => e.to_string(),
     };
     fail(Stage::Tls, format!("TLS handshake failed: {why}"))
+}
+
+/// A wss:// URL pointed at a port without TLS: the server closes, stays
+/// silent, or answers in plain text.
+fn not_tls(e: &io::Error, first: &[u8]) -> Option<String> {
+    const HINT: &str = "is this a ws:// port? try ws:// instead of wss://";
+    let said = match first.first() {
+        None => match e.kind() {
+            io::ErrorKind::UnexpectedEof
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::BrokenPipe => "it closed the connection".to_string(),
+            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => {
+                "it sent nothing back before the timeout".to_string()
+            }
+            _ => return None,
+        },
+        // Every TLS record starts with a content type from 20 to 23.
+        Some(20..=23) => return None,
+        Some(_) => {
+            let line = first.split(|&b| b == b'\r' || b == b'\n').next()?;
+            let start = String::from_utf8_lossy(line);
+            if first.starts_with(b"HTTP/") {
+                format!("it answered in plain HTTP ({start:?})")
+            } else {
+                format!("its answer is not TLS (it began {start:?})")
+            }
+        }
+    };
+    Some(format!(
+        "the server did not answer the TLS handshake: {said}; {HINT}"
+    ))
+}
+
+fn describe_alert(alert: rustls::AlertDescription, hints: Hints) -> String {
+    use rustls::AlertDescription as A;
+    let name = alert_name(alert);
+    match alert {
+        A::ProtocolVersion if hints.tls13_only => format!(
+            "the server does not speak TLS 1.3, the only version --tls-min 1.3 allows (it answered {name}); leave out --tls-min to allow TLS 1.2"
+        ),
+        A::ProtocolVersion => format!(
+            "the server speaks neither TLS 1.2 nor TLS 1.3, the versions wscope allows (it answered {name})"
+        ),
+        A::HandshakeFailure if hints.tls13_only => format!(
+            "the server refused the handshake ({name}); it may not speak TLS 1.3, the only version --tls-min 1.3 allows"
+        ),
+        A::HandshakeFailure if hints.client_cert => format!(
+            "the server refused the handshake ({name}): it shares no cipher suite, key exchange group or signature scheme with wscope, or refused the client certificate"
+        ),
+        A::HandshakeFailure => format!(
+            "the server refused the handshake ({name}): it shares no cipher suite, key exchange group or signature scheme with wscope, or wants a client certificate (--cert FILE --key FILE)"
+        ),
+        A::CertificateRequired => format!(
+            "the server requires a client certificate ({name}): pass --cert FILE --key FILE"
+        ),
+        A::BadCertificate
+        | A::UnsupportedCertificate
+        | A::CertificateRevoked
+        | A::CertificateExpired
+        | A::CertificateUnknown
+        | A::UnknownCA
+        | A::AccessDenied
+            if hints.client_cert =>
+        {
+            format!("the server refused the client certificate given with --cert ({name})")
+        }
+        A::UnrecognisedName => format!(
+            "the server does not know the name wscope sent it (SNI) ({name}); --tls-server-name NAME sends another"
+        ),
+        _ => format!("the server sent the TLS alert {name}"),
+    }
+}
+
+/// An alert as the TLS specification spells it: `protocol_version`.
+fn alert_name(alert: rustls::AlertDescription) -> String {
+    let mut name = String::new();
+    let mut after_lower = false;
+    for c in format!("{alert:?}").chars() {
+        if c.is_ascii_uppercase() && after_lower {
+            name.push('_');
+        }
+        after_lower = c.is_ascii_lowercase();
+        name.push(c.to_ascii_lowercase());
+    }
+    name
+}
+
+fn describe_incompatible(why: &rustls::PeerIncompatible, hints: Hints) -> String {
+    use rustls::PeerIncompatible as P;
+    match why {
+        P::ServerTlsVersionIsDisabledByOurConfig
+        | P::ServerDoesNotSupportTls12Or13
+        | P::SupportedVersionsExtensionRequired
+            if hints.tls13_only =>
+        {
+            "the server answered with a TLS version older than 1.3, which --tls-min 1.3 refuses; leave out --tls-min to allow TLS 1.2".into()
+        }
+        P::ServerTlsVersionIsDisabledByOurConfig | P::ServerDoesNotSupportTls12Or13 => {
+            "the server speaks neither TLS 1.2 nor TLS 1.3, the versions wscope allows".into()
+        }
+        P::NoCipherSuitesInCommon => "the server shares no cipher suite with wscope".into(),
+        P::NoKxGroupsInCommon => "the server shares no key exchange group with wscope".into(),
+        P::NoSignatureSchemesInCommon => {
+            "the server shares no signature scheme with wscope".into()
+        }
+        other => format!("the server's TLS does not fit wscope's ({other:?})"),
+    }
 }
 
 fn describe_certificate_error(e: &CertificateError) -> String {
@@ -283,12 +450,19 @@ fn describe_certificate_error(e: &CertificateError) -> String {
         CertificateError::UnknownIssuer => format!(
             "the server's certificate is signed by an unknown issuer (not in the trusted roots); {fix}"
         ),
-        CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
-            format!("the server's certificate has expired ({e}); {fix}")
-        }
-        CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
-            format!("the server's certificate is not valid yet ({e})")
-        }
+        // No CA or --ca makes an expired certificate good again.
+        CertificateError::ExpiredContext { time, not_after } => format!(
+            "the server's certificate expired on {} (it is now {}); trusting another CA cannot help: the server needs a renewed certificate (or a clock is wrong), and -k to skip verification is the only way around it",
+            utc(not_after),
+            utc(time)
+        ),
+        CertificateError::Expired => "the server's certificate has expired or has impossible validity dates; trusting another CA cannot help: the server needs a new certificate, and -k to skip verification is the only way around it".into(),
+        CertificateError::NotValidYetContext { time, not_before } => format!(
+            "the server's certificate is not valid until {} (it is now {}); a clock is wrong or the certificate is dated ahead; -k to skip verification is the only way around it",
+            utc(not_before),
+            utc(time)
+        ),
+        CertificateError::NotValidYet => "the server's certificate is not valid yet; a clock is wrong or the certificate is dated ahead; -k to skip verification is the only way around it".into(),
         CertificateError::NotValidForName => {
             "the server's certificate does not match the host name; --tls-server-name NAME verifies another name".into()
         }
@@ -376,6 +550,28 @@ fn describe_other_error(other: &rustls::OtherError) -> String {
         other => return format!("the server's certificate was rejected (webpki: {other})"),
     };
     format!("the server's certificate {why}")
+}
+
+/// A Unix time as a UTC date and time, for people.
+fn utc(t: &UnixTime) -> String {
+    let secs = t.as_secs();
+    let (days, rest) = ((secs / 86_400) as i64, secs % 86_400);
+    // Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
+        rest / 3_600,
+        rest % 3_600 / 60,
+        rest % 60
+    )
 }
 
 /// webpki lists a certificate's names as `DnsName("a.test")` and
@@ -635,6 +831,26 @@ impl ServerCertVerifier for AcceptAnyCertificate {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dates_are_shown_in_utc() {
+        let at = |secs| {
+            utc(&UnixTime::since_unix_epoch(std::time::Duration::from_secs(
+                secs,
+            )))
+        };
+        assert_eq!(at(0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(at(1_609_459_200), "2021-01-01 00:00:00 UTC");
+        assert_eq!(at(951_782_400 + 3_661), "2000-02-29 01:01:01 UTC");
+        assert_eq!(at(4_107_542_399), "2100-02-28 23:59:59 UTC");
+    }
+
+    #[test]
+    fn alerts_are_spelled_as_in_the_specification() {
+        use rustls::AlertDescription as A;
+        assert_eq!(alert_name(A::ProtocolVersion), "protocol_version");
+        assert_eq!(alert_name(A::UnknownCA), "unknown_ca");
+    }
 
     #[test]
     fn webpki_names_lose_their_wrapping() {

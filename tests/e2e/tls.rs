@@ -2,6 +2,7 @@
 //! server name override, the lowest version, certificate errors named for
 //! what they are, and SSLKEYLOGFILE.
 
+use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -15,7 +16,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::WebPkiClientVerifier;
 use rustls::{RootCertStore, ServerConfig, ServerConnection, StreamOwned};
 
-use crate::common::wscope;
+use crate::common::{wscope, EchoServer};
 
 /// A CA, certificates it signed, written as PEM to a temporary folder.
 struct Certs {
@@ -203,10 +204,11 @@ fn an_expired_certificate_is_named_as_expired() {
     out.assert_code(1);
     let error = out.single("error");
     assert_eq!(error["stage"], "tls");
-    assert!(
-        error["message"].as_str().unwrap().contains("expired"),
-        "{error}"
-    );
+    let message = error["message"].as_str().unwrap();
+    assert!(message.contains("expired on 2021-01-01"), "{message}");
+    assert!(message.contains("-k"), "{message}");
+    // The CA is already trusted: pointing at --ca again would not help.
+    assert!(!message.contains("--ca"), "{message}");
 }
 
 #[test]
@@ -268,7 +270,13 @@ fn tls_min_refuses_an_older_server_and_the_version_is_shown() {
         &url("localhost", port),
     ]);
     out.assert_code(1);
-    assert_eq!(out.single("error")["stage"], "tls");
+    let error = out.single("error");
+    assert_eq!(error["stage"], "tls");
+    let message = error["message"].as_str().unwrap();
+    assert!(
+        message.contains("does not speak TLS 1.3") && message.contains("--tls-min"),
+        "{message}"
+    );
 }
 
 #[test]
@@ -485,4 +493,42 @@ fn a_pinned_certificate_still_needs_the_handshake_signed_with_its_key() {
         "{error}"
     );
     assert!(out.events_named("message").is_empty(), "{out}");
+}
+
+#[test]
+fn wss_to_a_plain_websocket_port_says_the_server_did_not_answer_tls() {
+    // A WebSocket server without TLS drops the ClientHello as bad HTTP.
+    let plain = EchoServer::start();
+    let out = wscope(&["--json", &url("127.0.0.1", plain.port())]);
+    out.assert_code(1);
+    let error = out.single("error");
+    assert_eq!(error["stage"], "tls");
+    let message = error["message"].as_str().unwrap();
+    assert!(
+        message.contains("did not answer the TLS handshake") && message.contains("ws://"),
+        "{message}"
+    );
+
+    // Another answers the ClientHello in plain HTTP.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    thread::spawn(move || {
+        let (mut tcp, _) = listener.accept().unwrap();
+        let mut hello = [0u8; 512];
+        let _ = tcp.read(&mut hello);
+        let _ = tcp.write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
+        let _ = tcp.shutdown(std::net::Shutdown::Write);
+        let _ = tcp.read_to_end(&mut Vec::new());
+    });
+    let out = wscope(&[&url("127.0.0.1", port)]);
+    out.assert_code(1);
+    assert!(
+        out.stderr.contains("did not answer the TLS handshake")
+            && out
+                .stderr
+                .contains("plain HTTP (\"HTTP/1.1 400 Bad Request\")")
+            && out.stderr.contains("ws://"),
+        "{}",
+        out.stderr
+    );
 }
