@@ -4,10 +4,7 @@
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::os::fd::{AsRawFd, RawFd};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-use rustls::{ClientConfig, ClientConnection};
 
 use crate::error::{fail, Failure, Stage};
 use crate::proxy::{self, Proxy};
@@ -107,7 +104,7 @@ pub struct Route<'a> {
 /// timeout, for the handshake.
 pub fn connect(
     target: &Target,
-    tls_config: Option<Arc<ClientConfig>>,
+    tls: Option<tls::Client>,
     route: &Route,
 ) -> Result<Connected, Failure> {
     let timeout = route.timeout;
@@ -133,14 +130,12 @@ pub fn connect(
         .and_then(|_| tcp.set_write_timeout(Some(timeout)))
         .map_err(|e| fail(Stage::Connect, format!("cannot set up the socket: {e}")))?;
 
-    let (transport, tls_ms, tls) = match tls_config {
+    let (transport, tls_ms, tls) = match tls {
         None => (Transport::Plain(tcp), None, None),
-        Some(config) => {
+        Some(client) => {
             let started = Instant::now();
             let name = tls::server_name(route.tls_server_name.unwrap_or(&target.host))?;
-            let conn = ClientConnection::new(config, name)
-                .map_err(|e| fail(Stage::Tls, format!("TLS setup failed: {e}")))?;
-            let stream = TlsStream::handshake(conn, tcp)?;
+            let stream = TlsStream::handshake(&client, name, tcp)?;
             let facts = stream.facts();
             (
                 Transport::Tls(Box::new(stream)),

@@ -1,9 +1,12 @@
 //! Server mode (`--listen`): wait for one client, check its opening
 //! handshake as RFC 6455 §4.2 asks of a server, and answer it; both heads
-//! are kept byte for byte, as in client mode.
+//! are kept byte for byte, as in client mode. Requests that are not a good
+//! upgrade (health checks, a browser, a client that gets it wrong) are
+//! answered and reported, and the wait goes on.
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::time::Duration;
 
 use tungstenite::handshake::derive_accept_key;
 
@@ -35,90 +38,179 @@ pub fn bind(addr: SocketAddr) -> Result<TcpListener, Failure> {
         .map_err(|e| fail(Stage::Connect, format!("cannot listen on {addr}: {e}")))
 }
 
-/// A client's opening handshake and our answer.
+/// How long a client may take to send its request head; one that sends
+/// nothing must not hold the port from the next.
+const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A client's opening handshake and our 101 answer.
 pub struct Accepted {
     pub stream: TcpStream,
     pub peer: SocketAddr,
     pub request: Vec<u8>,
     pub response: Vec<u8>,
-    /// 101, or the error status we answered with.
-    pub status: u16,
     pub subprotocol: Option<String>,
     /// Bytes after the request head: the client's first frames.
     pub leftover: Vec<u8>,
-    /// Why the upgrade was refused, if it was.
-    pub problem: Option<String>,
 }
 
-/// Waits for a client and answers its upgrade request. `offer` lists the
-/// subprotocols we accept, in order of preference.
-pub fn accept(listener: &TcpListener, offer: &[String]) -> Result<Accepted, Failure> {
-    let (mut stream, peer) = listener
-        .accept()
-        .map_err(|e| fail(Stage::Connect, format!("accepting a client failed: {e}")))?;
+/// A connection that did not become a session.
+pub struct Refusal {
+    pub peer: SocketAddr,
+    /// The request line, when a request came.
+    pub request_line: Option<String>,
+    /// The HTTP status answered with, when one was.
+    pub status: Option<u16>,
+    pub why: String,
+}
+
+impl Refusal {
+    /// One line for the notice.
+    pub fn describe(&self) -> String {
+        let what = match (&self.request_line, self.status) {
+            (Some(line), Some(status)) => {
+                format!("refused \"{line}\" from {} with {status}", self.peer)
+            }
+            (Some(line), None) => format!("dropped \"{line}\" from {}", self.peer),
+            (None, _) => format!("dropped a connection from {}", self.peer),
+        };
+        format!("{what}: {}; still waiting for a WebSocket client", self.why)
+    }
+}
+
+/// Waits for a client with a good upgrade request and answers it with
+/// 101. Anything else is answered (400) or dropped, handed to `refused`,
+/// and the wait goes on: the session starts with the first good upgrade.
+pub fn accept(
+    listener: &TcpListener,
+    offer: &[String],
+    mut refused: impl FnMut(&Refusal),
+) -> Result<Accepted, Failure> {
+    loop {
+        let (stream, peer) = listener
+            .accept()
+            .map_err(|e| fail(Stage::Connect, format!("accepting a client failed: {e}")))?;
+        match answer(stream, peer, offer) {
+            Ok(accepted) => return Ok(accepted),
+            Err(refusal) => refused(&refusal),
+        }
+    }
+}
+
+/// Reads one client's request head and answers it.
+fn answer(mut stream: TcpStream, peer: SocketAddr, offer: &[String]) -> Result<Accepted, Refusal> {
+    let refusal = |request_line: Option<String>, status, why: String| Refusal {
+        peer,
+        request_line,
+        status,
+        why,
+    };
     let _ = stream.set_nodelay(true);
+    let _ = stream.set_read_timeout(Some(HEAD_TIMEOUT));
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
     let head_len = loop {
         if let Some(p) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
             break p + 4;
         }
-        let n = stream.read(&mut chunk).map_err(|e| {
-            fail(
-                Stage::Handshake,
-                format!("reading the client's request failed: {e}"),
-            )
-        })?;
-        if n == 0 || buf.len() > 64 * 1024 {
-            return Err(fail(
-                Stage::Handshake,
-                format!("the client {peer} closed or sent no complete request head"),
+        // A TLS record of type handshake: a ClientHello never ends a head.
+        if buf.first() == Some(&0x16) {
+            return Err(refusal(
+                None,
+                None,
+                "it began a TLS handshake (wss:// or https://), but --listen serves plain ws://"
+                    .into(),
             ));
         }
-        buf.extend_from_slice(&chunk[..n]);
+        if buf.len() > 64 * 1024 {
+            return Err(refusal(
+                request_line(&buf),
+                None,
+                "its request head is over 64 KiB".into(),
+            ));
+        }
+        let why = match stream.read(&mut chunk) {
+            Ok(0) if buf.is_empty() => "it closed without sending a request".to_string(),
+            Ok(0) => "it closed before its request head was complete".to_string(),
+            Ok(n) => {
+                buf.extend_from_slice(&chunk[..n]);
+                continue;
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                format!(
+                    "it sent no complete request head within {}s",
+                    HEAD_TIMEOUT.as_secs()
+                )
+            }
+            Err(e) => format!("reading its request failed: {e}"),
+        };
+        return Err(refusal(request_line(&buf), None, why));
     };
     let leftover = buf.split_off(head_len);
-    let (answer, status, subprotocol, problem) = match check_request(&buf, offer) {
-        Ok((key, subprotocol)) => {
-            let mut head = format!(
-                "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {}\r\n",
-                derive_accept_key(key.as_bytes())
-            );
-            if let Some(p) = &subprotocol {
-                head.push_str(&format!("Sec-WebSocket-Protocol: {p}\r\n"));
-            }
-            head.push_str("\r\n");
-            (head, 101, subprotocol, None)
-        }
+    let (key, subprotocol) = match check_request(&buf, offer) {
+        Ok(checked) => checked,
         Err(why) => {
             let body = format!("{why}\n");
-            (
-                format!(
-                    "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                    body.len()
-                ),
-                400,
-                None,
-                Some(why),
-            )
+            let _ = write!(
+                stream,
+                "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            close_politely(stream);
+            return Err(refusal(request_line(&buf), Some(400), why));
         }
     };
-    stream.write_all(answer.as_bytes()).map_err(|e| {
-        fail(
-            Stage::Handshake,
-            format!("answering the client failed: {e}"),
-        )
-    })?;
+    let mut head = format!(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {}\r\n",
+        derive_accept_key(key.as_bytes())
+    );
+    if let Some(p) = &subprotocol {
+        head.push_str(&format!("Sec-WebSocket-Protocol: {p}\r\n"));
+    }
+    head.push_str("\r\n");
+    if let Err(e) = stream.write_all(head.as_bytes()) {
+        return Err(refusal(
+            request_line(&buf),
+            None,
+            format!("answering its upgrade failed: {e}"),
+        ));
+    }
+    let _ = stream.set_read_timeout(None);
     Ok(Accepted {
         stream,
         peer,
         request: buf,
-        response: answer.into_bytes(),
-        status,
+        response: head.into_bytes(),
         subprotocol,
         leftover,
-        problem,
     })
+}
+
+/// The first line of a request, as shown in a notice.
+fn request_line(head: &[u8]) -> Option<String> {
+    let line = head.split(|&b| b == b'\r' || b == b'\n').next()?;
+    let text: String = String::from_utf8_lossy(line).chars().take(200).collect();
+    (!text.is_empty()).then_some(text)
+}
+
+/// Ends a connection after an error answer: reads what the client still
+/// sends (briefly), since closing a socket with unread data resets it and
+/// the answer would be lost.
+fn close_politely(mut stream: TcpStream) {
+    let _ = stream.shutdown(Shutdown::Write);
+    let _ = stream.set_read_timeout(Some(Duration::from_millis(200)));
+    let mut chunk = [0u8; 2048];
+    let mut drained = 0;
+    while drained < 64 * 1024 {
+        match stream.read(&mut chunk) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => drained += n,
+        }
+    }
 }
 
 /// The key to answer with and the subprotocol chosen, or why not.
@@ -167,7 +259,7 @@ fn check_request(head: &[u8], offer: &[String]) -> Result<(String, Option<String
 pub fn refuse_busy(mut stream: TcpStream) {
     let body = "wscope serves one client at a time; try again when the current session ends\n";
     let _ = stream.set_nonblocking(false);
-    let _ = stream.set_read_timeout(Some(std::time::Duration::from_millis(200)));
+    let _ = stream.set_read_timeout(Some(Duration::from_millis(200)));
     let mut head = Vec::new();
     let mut chunk = [0u8; 2048];
     while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 64 * 1024 {
@@ -181,7 +273,7 @@ pub fn refuse_busy(mut stream: TcpStream) {
         "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
-    let _ = stream.shutdown(std::net::Shutdown::Write);
+    let _ = stream.shutdown(Shutdown::Write);
 }
 
 #[cfg(test)]
@@ -214,6 +306,22 @@ mod tests {
             let why = check_request(bad.as_bytes(), &[]).unwrap_err();
             assert!(why.contains(needle), "{from}: {why}");
         }
+    }
+
+    #[test]
+    fn a_refusal_says_what_came_and_why() {
+        let peer: SocketAddr = "127.0.0.1:5000".parse().unwrap();
+        let refusal = Refusal {
+            peer,
+            request_line: request_line(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n"),
+            status: Some(400),
+            why: "no 'Upgrade: websocket' header".into(),
+        };
+        assert_eq!(
+            refusal.describe(),
+            "refused \"GET /health HTTP/1.1\" from 127.0.0.1:5000 with 400: no 'Upgrade: websocket' header; still waiting for a WebSocket client"
+        );
+        assert_eq!(request_line(b""), None);
     }
 
     #[test]

@@ -78,8 +78,9 @@ fn run(cli: &Cli, render: &mut dyn Render) -> Result<Exit, Failure> {
     run_session(cli, render, session)
 }
 
-/// `--listen`: wait for one client, answer its upgrade, then run the same
-/// session as a client would, from the server's side.
+/// `--listen`: wait for one client with a good upgrade (refusing and
+/// reporting anything else), answer it, then run the same session as a
+/// client would, from the server's side.
 fn serve(
     cli: &Cli,
     render: &mut dyn Render,
@@ -94,7 +95,10 @@ fn serve(
         "listening on {local}; waiting for a client (ws://{local}/)"
     )));
     let _ = render.flush();
-    let accepted = listen::accept(&listener, &cli.subprotocols)?;
+    let accepted = listen::accept(&listener, &cli.subprotocols, |refusal| {
+        let _ = render.event(&Event::Notice(&refusal.describe()));
+        let _ = render.flush();
+    })?;
     let path = String::from_utf8_lossy(&accepted.request)
         .split_whitespace()
         .nth(1)
@@ -123,22 +127,16 @@ fn serve(
             .header("Sec-WebSocket-Accept")
             .unwrap_or_default()
             .to_string(),
-        accept_ok: accepted.status == 101,
+        accept_ok: true,
         subprotocol: accepted.subprotocol.clone(),
         extensions: None,
-        problem: accepted.problem.clone(),
+        problem: None,
     };
     let _ = render.event(&Event::Response {
         response: &response,
         verdict: &verdict,
         upgrade_ms: 0.0,
     });
-    if let Some(problem) = accepted.problem {
-        return Err(fail(
-            Stage::Handshake,
-            format!("refused the upgrade from {}: {problem}", accepted.peer),
-        ));
-    }
     let session = SessionSetup {
         transport: connect::Transport::Plain(accepted.stream),
         leftover: accepted.leftover,

@@ -206,23 +206,61 @@ fn a_second_client_is_turned_away_with_503() {
 }
 
 #[test]
-fn a_request_that_is_not_an_upgrade_gets_400_and_never_opens() {
+fn a_request_that_is_not_an_upgrade_gets_400_and_the_wait_goes_on() {
     let server = Listening::start(&["--echo"], b"");
-    let mut client = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
-    client
-        .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    // A TCP health check: connects and closes without a request.
+    drop(TcpStream::connect(("127.0.0.1", server.port)).unwrap());
+    // An HTTP health check, as curl sends it.
+    let mut probe = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    probe
+        .write_all(b"GET /health HTTP/1.1\r\nHost: x\r\nUser-Agent: curl/8\r\n\r\n")
         .unwrap();
     let mut answer = String::new();
-    client.read_to_string(&mut answer).unwrap();
+    probe.read_to_string(&mut answer).unwrap();
     assert!(
         answer.starts_with("HTTP/1.1 400 Bad Request\r\n"),
         "{answer}"
     );
     assert!(answer.contains("Upgrade: websocket"), "{answer}");
+
+    // Still listening: a real WebSocket client is served.
+    let url = format!("ws://127.0.0.1:{}/", server.port);
+    let client = node_output(node_client(&url, &["after"]));
+    assert_eq!(client, ["OPEN -", "after", "CLOSE 1000 done"]);
     let (code, events) = server.finish();
-    assert_eq!(code, 1);
-    let error = events.iter().find(|e| e["event"] == "error").unwrap();
-    assert_eq!(error["stage"], "handshake");
+    assert_eq!(code, 0, "{events:?}");
+    assert!(events.iter().all(|e| e["event"] != "error"), "{events:?}");
+
+    let notices: Vec<&str> = events
+        .iter()
+        .filter(|e| e["event"] == "notice")
+        .map(|e| e["message"].as_str().unwrap())
+        .collect();
+    let refused = notices
+        .iter()
+        .find(|n| n.contains("GET /health HTTP/1.1"))
+        .unwrap_or_else(|| panic!("no notice of the refused request: {notices:?}"));
+    assert!(
+        refused.contains("400")
+            && refused.contains("Upgrade: websocket")
+            && refused.contains("still waiting"),
+        "{refused}"
+    );
+    assert!(
+        notices
+            .iter()
+            .any(|n| n.contains("without sending a request")),
+        "{notices:?}"
+    );
+    // The session is the WebSocket client's alone.
+    let connects: Vec<&Value> = events.iter().filter(|e| e["event"] == "connect").collect();
+    assert_eq!(connects.len(), 1, "{events:?}");
+    let request = events.iter().find(|e| e["event"] == "request").unwrap();
+    assert!(request["raw"]
+        .as_str()
+        .unwrap()
+        .starts_with("GET / HTTP/1.1\r\n"));
+    assert_eq!(messages(&events, "in"), ["after"]);
 }
 
 #[test]

@@ -2,6 +2,7 @@
 //! server name override, the lowest version, certificate errors named for
 //! what they are, and SSLKEYLOGFILE.
 
+use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -15,7 +16,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::WebPkiClientVerifier;
 use rustls::{RootCertStore, ServerConfig, ServerConnection, StreamOwned};
 
-use crate::common::wscope;
+use crate::common::{wscope, EchoServer};
 
 /// A CA, certificates it signed, written as PEM to a temporary folder.
 struct Certs {
@@ -114,6 +115,11 @@ fn tls_echo_server(setup: ServerSetup) -> u16 {
             .with_single_cert(vec![setup.server.der.clone()], setup.server.key.clone_key())
             .unwrap(),
     );
+    serve_once(config)
+}
+
+/// Serves one wss:// echo connection with this configuration; returns the port.
+fn serve_once(config: Arc<ServerConfig>) -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     thread::spawn(move || {
@@ -198,10 +204,11 @@ fn an_expired_certificate_is_named_as_expired() {
     out.assert_code(1);
     let error = out.single("error");
     assert_eq!(error["stage"], "tls");
-    assert!(
-        error["message"].as_str().unwrap().contains("expired"),
-        "{error}"
-    );
+    let message = error["message"].as_str().unwrap();
+    assert!(message.contains("expired on 2021-01-01"), "{message}");
+    assert!(message.contains("-k"), "{message}");
+    // The CA is already trusted: pointing at --ca again would not help.
+    assert!(!message.contains("--ca"), "{message}");
 }
 
 #[test]
@@ -263,7 +270,13 @@ fn tls_min_refuses_an_older_server_and_the_version_is_shown() {
         &url("localhost", port),
     ]);
     out.assert_code(1);
-    assert_eq!(out.single("error")["stage"], "tls");
+    let error = out.single("error");
+    assert_eq!(error["stage"], "tls");
+    let message = error["message"].as_str().unwrap();
+    assert!(
+        message.contains("does not speak TLS 1.3") && message.contains("--tls-min"),
+        "{message}"
+    );
 }
 
 #[test]
@@ -348,4 +361,174 @@ fn a_self_signed_certificate_is_named_and_can_be_trusted_with_ca() {
     ]);
     out.assert_code(0);
     assert_eq!(out.stdout, "trusted\n");
+}
+
+/// A self-signed certificate for localhost and 127.0.0.1 with
+/// basicConstraints CA:TRUE, as `openssl req -x509` makes by default.
+fn ca_flagged_self_signed(dir: &Path) -> Leaf {
+    let mut params =
+        CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()]).unwrap();
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "made-like-openssl");
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let key = KeyPair::generate().unwrap();
+    let cert = params.self_signed(&key).unwrap();
+    let pem = dir.join("openssl-like.pem");
+    std::fs::write(&pem, cert.pem()).unwrap();
+    Leaf {
+        der: cert.der().clone(),
+        key: PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+        cert_pem: pem.clone(),
+        key_pem: pem,
+    }
+}
+
+#[test]
+fn a_self_signed_ca_certificate_is_named_and_can_be_pinned_with_ca() {
+    let dir = tempfile::tempdir().unwrap();
+    let leaf = ca_flagged_self_signed(dir.path());
+    let setup = || ServerSetup {
+        server: &leaf,
+        client_ca: None,
+        tls12_only: false,
+    };
+
+    let port = tls_echo_server(setup());
+    let out = wscope(&["--json", &url("localhost", port)]);
+    out.assert_code(1);
+    let error = out.single("error");
+    assert_eq!(error["stage"], "tls");
+    let message = error["message"].as_str().unwrap();
+    for words in [
+        "CN=made-like-openssl",
+        "CA certificate",
+        "CA:TRUE",
+        "server's own certificate",
+        "openssl req -x509",
+        "--ca",
+    ] {
+        assert!(message.contains(words), "{words:?} in {message}");
+    }
+    assert!(!message.contains("Other("), "{message}");
+
+    // Given with --ca, the very certificate the server presents is pinned.
+    let port = tls_echo_server(setup());
+    let out = wscope(&[
+        "-n",
+        "1",
+        "-x",
+        "pinned",
+        "--ca",
+        path(&leaf.cert_pem),
+        &url("localhost", port),
+    ]);
+    out.assert_code(0);
+    assert_eq!(out.stdout, "pinned\n");
+
+    // Pinned, it must still be for the name verified.
+    let port = tls_echo_server(setup());
+    let out = wscope(&[
+        "--ca",
+        path(&leaf.cert_pem),
+        "--tls-server-name",
+        "elsewhere.test",
+        &url("localhost", port),
+    ]);
+    out.assert_code(1);
+    assert!(
+        out.stderr
+            .contains("does not match the host name elsewhere.test"),
+        "{}",
+        out.stderr
+    );
+}
+
+/// Presents a certificate but signs the handshake with another key.
+#[derive(Debug)]
+struct Impostor(Arc<rustls::sign::CertifiedKey>);
+
+impl rustls::server::ResolvesServerCert for Impostor {
+    fn resolve(
+        &self,
+        _hello: rustls::server::ClientHello<'_>,
+    ) -> Option<Arc<rustls::sign::CertifiedKey>> {
+        Some(self.0.clone())
+    }
+}
+
+#[test]
+fn a_pinned_certificate_still_needs_the_handshake_signed_with_its_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let leaf = ca_flagged_self_signed(dir.path());
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let other_key = KeyPair::generate().unwrap();
+    let signer = provider
+        .key_provider
+        .load_private_key(PrivateKeyDer::Pkcs8(other_key.serialize_der().into()))
+        .unwrap();
+    let certified = rustls::sign::CertifiedKey::new(vec![leaf.der.clone()], signer);
+    let config = ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(rustls::DEFAULT_VERSIONS)
+        .unwrap()
+        .with_no_client_auth()
+        .with_cert_resolver(Arc::new(Impostor(Arc::new(certified))));
+    let port = serve_once(Arc::new(config));
+    let out = wscope(&[
+        "--json",
+        "-x",
+        "never",
+        "--ca",
+        path(&leaf.cert_pem),
+        &url("localhost", port),
+    ]);
+    out.assert_code(1);
+    let error = out.single("error");
+    assert_eq!(error["stage"], "tls");
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("does not hold the certificate's key"),
+        "{error}"
+    );
+    assert!(out.events_named("message").is_empty(), "{out}");
+}
+
+#[test]
+fn wss_to_a_plain_websocket_port_says_the_server_did_not_answer_tls() {
+    // A WebSocket server without TLS drops the ClientHello as bad HTTP.
+    let plain = EchoServer::start();
+    let out = wscope(&["--json", &url("127.0.0.1", plain.port())]);
+    out.assert_code(1);
+    let error = out.single("error");
+    assert_eq!(error["stage"], "tls");
+    let message = error["message"].as_str().unwrap();
+    assert!(
+        message.contains("did not answer the TLS handshake") && message.contains("ws://"),
+        "{message}"
+    );
+
+    // Another answers the ClientHello in plain HTTP.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    thread::spawn(move || {
+        let (mut tcp, _) = listener.accept().unwrap();
+        let mut hello = [0u8; 512];
+        let _ = tcp.read(&mut hello);
+        let _ = tcp.write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
+        let _ = tcp.shutdown(std::net::Shutdown::Write);
+        let _ = tcp.read_to_end(&mut Vec::new());
+    });
+    let out = wscope(&[&url("127.0.0.1", port)]);
+    out.assert_code(1);
+    assert!(
+        out.stderr.contains("did not answer the TLS handshake")
+            && out
+                .stderr
+                .contains("plain HTTP (\"HTTP/1.1 400 Bad Request\")")
+            && out.stderr.contains("ws://"),
+        "{}",
+        out.stderr
+    );
 }
