@@ -315,6 +315,12 @@ fn open(
             .header("Location")
             .filter(|_| cli.location && matches!(response.status, 301 | 302 | 303 | 307 | 308));
         let Some(location) = location else {
+            let problem = match response.header("Location") {
+                Some(to) if (300..400).contains(&response.status) && !cli.location => {
+                    format!("{problem} (it points to {to}; -L follows redirects)")
+                }
+                _ => problem,
+            };
             return Err(fail(Stage::Handshake, with_body(problem, &response.body)));
         };
         if hops >= cli.max_redirects {

@@ -33,6 +33,15 @@ impl Render for Payload {
                 crate::error::print_error(text);
                 return Ok(());
             }
+            // A refused upgrade: its head goes to stderr before the error,
+            // since the headers often say why (WWW-Authenticate, Location).
+            Event::Response { response, .. } if response.status != 101 => {
+                let head = String::from_utf8_lossy(&response.raw);
+                for line in head.lines().filter(|l| !l.is_empty()) {
+                    eprintln!("< {line}");
+                }
+                return Ok(());
+            }
             _ => {}
         }
         if let Event::Close {

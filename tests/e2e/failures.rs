@@ -114,6 +114,19 @@ fn http_404_in_payload_mode_reports_on_stderr() {
         out.stderr.contains("no such socket"),
         "body not shown\n{out}"
     );
+    // The head too, above the error: headers often say why.
+    let head = out
+        .stderr
+        .find("< HTTP/1.1 404 Not Found")
+        .expect("status line");
+    let header = out
+        .stderr
+        .find("< Content-Type: text/plain")
+        .expect("headers");
+    assert!(
+        head < header && header < out.stderr.find("wscope: error:").unwrap(),
+        "{out}"
+    );
 }
 
 fn refused_port() -> u16 {

@@ -257,6 +257,13 @@ fn location_follows_redirects_and_shows_each_hop() {
     let out = wscope(&["--json", &url]);
     out.assert_code(1);
     assert_eq!(out.single("response")["status"], 301);
+    // Without -L the error says where it points and how to follow it.
+    let message = out.single("error")["message"].as_str().unwrap().to_string();
+    assert!(
+        message.contains(&format!("points to http://127.0.0.1:{echo_port}/new"))
+            && message.contains("-L"),
+        "{message}"
+    );
 }
 
 #[test]
