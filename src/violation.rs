@@ -25,7 +25,10 @@ pub fn from_ws_error(e: WsError, mid_frame: bool, peer: &str) -> Violation {
             1007,
         ),
         WsError::Capacity(CapacityError::MessageTooLong { size, max_size }) => protocol(
-            format!("a message of {size} bytes exceeds the limit of {max_size} bytes"),
+            // tungstenite reports both limits alike, for either direction.
+            format!(
+                "a size of {size} bytes exceeds the limit of {max_size} bytes (--max-message-size for a message, --max-frame-size for one frame)"
+            ),
             1009,
         ),
         WsError::Capacity(c) => protocol(c.to_string(), 1009),
