@@ -464,6 +464,16 @@ impl Script {
             after: After::ReadToEnd,
         }
     }
+
+    /// A correct 101, then a server that only answers the client's Close:
+    /// for recording exactly what the client sends.
+    pub fn recording() -> Script {
+        Script {
+            response: None,
+            bytes: Vec::new(),
+            after: After::ReplyToClose,
+        }
+    }
 }
 
 /// What the scripted server saw.

@@ -12,9 +12,16 @@ use rexpect::process::WaitStatus;
 use rexpect::session::{spawn_with_options, PtySession};
 use tungstenite::Message;
 
-use crate::common::{After, Script, ScriptedServer};
+use crate::common::{Script, ScriptedServer};
 
 const PROMPT: &str = "wscope> ";
+
+/// What the screen shows is read raw, escapes included.
+fn pty_options() -> rexpect::reader::Options {
+    rexpect::reader::Options::new()
+        .timeout_ms(Some(15_000))
+        .strip_ansi_escape_codes(false)
+}
 
 /// wscope at a terminal, with its own history file and no colour.
 fn prompt_session(url: &str, state: &tempfile::TempDir) -> PtySession {
@@ -22,10 +29,7 @@ fn prompt_session(url: &str, state: &tempfile::TempDir) -> PtySession {
     cmd.args(["--color", "never", url])
         .env("XDG_STATE_HOME", state.path())
         .env("TERM", "xterm");
-    let options = rexpect::reader::Options::new()
-        .timeout_ms(Some(15_000))
-        .strip_ansi_escape_codes(false);
-    let mut p = spawn_with_options(cmd, options).expect("spawning wscope in a pty");
+    let mut p = spawn_with_options(cmd, pty_options()).expect("spawning wscope in a pty");
     p.exp_string(PROMPT).expect("the prompt appears");
     p
 }
@@ -87,11 +91,7 @@ fn masked(first_byte: u8, payload: &[u8]) -> WireFrame {
 
 #[test]
 fn typed_commands_reach_the_server_byte_for_byte() {
-    let server = ScriptedServer::start(Script {
-        response: None,
-        bytes: Vec::new(),
-        after: After::ReplyToClose,
-    });
+    let server = ScriptedServer::start(Script::recording());
     let state = tempfile::tempdir().unwrap();
     let mut p = prompt_session(&server.url("/"), &state);
     // Each line is typed once the previous one has gone out, as a person
@@ -149,11 +149,7 @@ fn typed_commands_reach_the_server_byte_for_byte() {
 
 #[test]
 fn lines_typed_ahead_all_go_out_in_order() {
-    let server = ScriptedServer::start(Script {
-        response: None,
-        bytes: Vec::new(),
-        after: After::ReplyToClose,
-    });
+    let server = ScriptedServer::start(Script::recording());
     let state = tempfile::tempdir().unwrap();
     let mut p = prompt_session(&server.url("/"), &state);
     // Several lines in one write reach the terminal in one read: a fast
@@ -210,11 +206,7 @@ fn a_message_arriving_mid_line_is_shown_and_leaves_the_line_intact() {
 
 #[test]
 fn bad_input_is_explained_and_the_session_goes_on() {
-    let server = ScriptedServer::start(Script {
-        response: None,
-        bytes: Vec::new(),
-        after: After::ReplyToClose,
-    });
+    let server = ScriptedServer::start(Script::recording());
     let state = tempfile::tempdir().unwrap();
     let mut p = prompt_session(&server.url("/"), &state);
     for (line, error) in [
@@ -271,11 +263,7 @@ fn history_is_kept_across_runs() {
         ("first run line", "\"first run line\""),
         ("/status", "frames"),
     ] {
-        let server = ScriptedServer::start(Script {
-            response: None,
-            bytes: Vec::new(),
-            after: After::ReplyToClose,
-        });
+        let server = ScriptedServer::start(Script::recording());
         let mut p = prompt_session(&server.url("/"), &state);
         p.send_line(line).unwrap();
         p.exp_string(shown).unwrap();
@@ -306,11 +294,7 @@ fn a_signal_at_the_prompt_restores_the_terminal() {
     // SIGINT at the prompt is taken as the prompt's Ctrl-C (Close 1000);
     // SIGTERM says the process is going away (Close 1001).
     for (signal, code) in [(libc::SIGTERM, 1001u16), (libc::SIGINT, 1000)] {
-        let server = ScriptedServer::start(Script {
-            response: None,
-            bytes: Vec::new(),
-            after: After::ReplyToClose,
-        });
+        let server = ScriptedServer::start(Script::recording());
         let state = tempfile::tempdir().unwrap();
         // A shell prints the terminal's settings, runs wscope, then prints
         // them again as it finds them when wscope is gone.
@@ -323,10 +307,7 @@ fn a_signal_at_the_prompt_restores_the_terminal() {
         ])
         .env("XDG_STATE_HOME", state.path())
         .env("TERM", "xterm");
-        let options = rexpect::reader::Options::new()
-            .timeout_ms(Some(15_000))
-            .strip_ansi_escape_codes(false);
-        let mut p = spawn_with_options(cmd, options).expect("spawning sh in a pty");
+        let mut p = spawn_with_options(cmd, pty_options()).expect("spawning sh in a pty");
         let (_, shell) = p.exp_regex(r"shell=\d+ before=\S+").unwrap();
         let (shell, before) = shell.split_once(" before=").unwrap();
         let shell: u32 = shell["shell=".len()..].parse().unwrap();
