@@ -77,20 +77,90 @@ impl Refusal {
     }
 }
 
+/// Waits on the listener and on SIGINT/SIGTERM together, so that Ctrl-C
+/// while waiting ends like Ctrl-C in a session. Made before wscope says it
+/// listens, so that no signal in between finds the default action.
+pub struct ClientWait {
+    poll: mio::Poll,
+    signals: signal_hook_mio::v1_0::Signals,
+}
+
+const CLIENT: mio::Token = mio::Token(0);
+const SIGNALS: mio::Token = mio::Token(1);
+
+impl ClientWait {
+    pub fn new(listener: &TcpListener) -> Result<ClientWait, Failure> {
+        use mio::unix::SourceFd;
+        use mio::Interest;
+        use std::os::fd::AsRawFd;
+        let io = |e: std::io::Error| fail(Stage::Io, format!("cannot wait for a client: {e}"));
+        let poll = mio::Poll::new().map_err(io)?;
+        listener.set_nonblocking(true).map_err(io)?;
+        poll.registry()
+            .register(
+                &mut SourceFd(&listener.as_raw_fd()),
+                CLIENT,
+                Interest::READABLE,
+            )
+            .map_err(io)?;
+        let mut signals =
+            signal_hook_mio::v1_0::Signals::new([libc::SIGINT, libc::SIGTERM]).map_err(io)?;
+        poll.registry()
+            .register(&mut signals, SIGNALS, Interest::READABLE)
+            .map_err(io)?;
+        Ok(ClientWait { poll, signals })
+    }
+
+    /// True when a client is at the door, false when a signal came.
+    fn wait(&mut self) -> Result<bool, Failure> {
+        let mut events = mio::Events::with_capacity(4);
+        loop {
+            match self.poll.poll(&mut events, None) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(fail(Stage::Io, format!("cannot wait for a client: {e}"))),
+            }
+            if self.signals.pending().next().is_some() {
+                return Ok(false);
+            }
+            if events.iter().any(|e| e.token() == CLIENT) {
+                return Ok(true);
+            }
+        }
+    }
+}
+
 /// Waits for a client with a good upgrade request and answers it with
 /// 101. Anything else is answered (400) or dropped, handed to `refused`,
 /// and the wait goes on: the session starts with the first good upgrade.
+/// `Ok(None)`: SIGINT or SIGTERM came first; the user stopped waiting.
 pub fn accept(
     listener: &TcpListener,
+    waiting: &mut ClientWait,
     offer: &[String],
     mut refused: impl FnMut(&Refusal),
-) -> Result<Accepted, Failure> {
+) -> Result<Option<Accepted>, Failure> {
     loop {
-        let (stream, peer) = listener
-            .accept()
-            .map_err(|e| fail(Stage::Connect, format!("accepting a client failed: {e}")))?;
+        // Readiness is reported once per change (edge-triggered): take
+        // whoever is queued before waiting again.
+        let (stream, peer) = match listener.accept() {
+            Ok(accepted) => accepted,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                if !waiting.wait()? {
+                    return Ok(None);
+                }
+                continue;
+            }
+            Err(e) => {
+                return Err(fail(
+                    Stage::Connect,
+                    format!("accepting a client failed: {e}"),
+                ))
+            }
+        };
+        let _ = stream.set_nonblocking(false);
         match answer(stream, peer, offer) {
-            Ok(accepted) => return Ok(accepted),
+            Ok(accepted) => return Ok(Some(accepted)),
             Err(refusal) => refused(&refusal),
         }
     }

@@ -91,14 +91,20 @@ fn serve(
     let local = listener
         .local_addr()
         .map_err(|e| fail(Stage::Connect, e.to_string()))?;
+    let mut waiting = listen::ClientWait::new(&listener)?;
     let _ = render.event(&Event::Notice(&format!(
         "listening on {local}; waiting for a client (ws://{local}/)"
     )));
     let _ = render.flush();
-    let accepted = listen::accept(&listener, &cli.subprotocols, |refusal| {
+    let accepted = listen::accept(&listener, &mut waiting, &cli.subprotocols, |refusal| {
         let _ = render.event(&Event::Notice(&refusal.describe()));
         let _ = render.flush();
     })?;
+    drop(waiting);
+    let Some(accepted) = accepted else {
+        let _ = render.event(&Event::Notice("stopped waiting for a client (signal)"));
+        return Ok(Exit::Normal);
+    };
     let path = String::from_utf8_lossy(&accepted.request)
         .split_whitespace()
         .nth(1)

@@ -186,6 +186,9 @@ fn a_second_client_is_turned_away_with_503() {
     assert_eq!(opened, "OPEN -\n");
     let mut second = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
     second
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    second
         .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
         .unwrap();
     let mut answer = String::new();
@@ -212,6 +215,10 @@ fn a_request_that_is_not_an_upgrade_gets_400_and_the_wait_goes_on() {
     drop(TcpStream::connect(("127.0.0.1", server.port)).unwrap());
     // An HTTP health check, as curl sends it.
     let mut probe = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    // A test that fails must not hang.
+    probe
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
     probe
         .write_all(b"GET /health HTTP/1.1\r\nHost: x\r\nUser-Agent: curl/8\r\n\r\n")
         .unwrap();
@@ -267,6 +274,9 @@ fn a_request_that_is_not_an_upgrade_gets_400_and_the_wait_goes_on() {
 fn an_unmasked_client_frame_is_a_violation_shown_first() {
     let server = Listening::start(&["--echo"], b"");
     let mut client = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    client
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
     let key = "dGhlIHNhbXBsZSBub25jZQ==";
     write!(
         client,
@@ -299,4 +309,20 @@ fn an_unmasked_client_frame_is_a_violation_shown_first() {
         .as_str()
         .unwrap()
         .contains("client sent an unmasked frame"));
+}
+
+#[test]
+fn a_signal_while_waiting_for_a_client_stops_cleanly() {
+    for signal in [libc::SIGTERM, libc::SIGINT] {
+        let listening = Listening::start(&["--echo"], b"");
+        // SAFETY: signalling a process this test started.
+        unsafe { libc::kill(listening.child.id() as i32, signal) };
+        let (code, events) = listening.finish();
+        assert_eq!(code, 0, "signal {signal}");
+        let said = events
+            .iter()
+            .filter(|e| e["event"] == "notice")
+            .any(|e| e["message"] == "stopped waiting for a client (signal)");
+        assert!(said, "signal {signal}: {events:?}");
+    }
 }
