@@ -35,6 +35,10 @@ const SIGNALS: Token = Token(3);
 /// that neither direction starves the other and queues stay short.
 const SEND_BURST: usize = 256;
 
+/// Incoming messages handled per turn of the loop: a server that floods
+/// must not keep signals, typed commands and our writes from their turn.
+const RECEIVE_BURST: usize = 256;
+
 /// How long the peer may leave our writes waiting before we say so.
 const STALL_NOTICE: Duration = Duration::from_secs(2);
 
@@ -216,7 +220,7 @@ impl<'r> Session<'r> {
             }
             self.turn_away_clients();
             let more_input = self.send_input();
-            self.receive();
+            let more_incoming = self.receive();
             let was_blocked = self.write_blocked;
             self.flush_socket();
             // Writes can get through again without a writable edge (the
@@ -233,7 +237,7 @@ impl<'r> Session<'r> {
                 self.finish();
                 return self.count_refused(outcome);
             }
-            let timeout = if more_input || unblocked {
+            let timeout = if more_input || more_incoming || unblocked {
                 Some(Duration::ZERO)
             } else {
                 // About to wait: what was rendered goes out now.
@@ -469,9 +473,15 @@ impl<'r> Session<'r> {
         }
     }
 
-    /// Reads until the socket has nothing more, showing every frame.
-    fn receive(&mut self) {
-        while self.outcome.is_none() {
+    /// Reads until the socket has nothing more, showing every frame, or
+    /// until a burst is done. Returns whether more may be waiting, so that
+    /// the loop comes back without sleeping (readiness will not be
+    /// reported again for bytes already there).
+    fn receive(&mut self) -> bool {
+        for _ in 0..RECEIVE_BURST {
+            if self.outcome.is_some() {
+                return false;
+            }
             let result = self.ws.read();
             self.show_outgoing_frames();
             match result {
@@ -487,7 +497,7 @@ impl<'r> Session<'r> {
                     // Whatever is queued now is part of a message still
                     // arriving: show it already.
                     self.show_incoming_frames_until(|_| false);
-                    return;
+                    return false;
                 }
                 Err(WsError::ConnectionClosed | WsError::AlreadyClosed) => {
                     self.show_incoming_frames_until(|_| false);
@@ -502,6 +512,7 @@ impl<'r> Session<'r> {
                 }
             }
         }
+        self.outcome.is_none()
     }
 
     fn on_message(&mut self, message: Message) {

@@ -387,3 +387,64 @@ fn a_server_that_stops_reading_is_reported_and_memory_stays_bounded() {
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     assert_eq!(wait(&mut child), 0);
 }
+
+/// A server that answers the upgrade, then sends text frames as fast as it
+/// can and never answers a Close; what the client sends is passed on.
+fn flooding_server() -> (u16, std::sync::mpsc::Receiver<Vec<u8>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (tx, rx) = std::sync::mpsc::channel();
+    thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        let head = upgrade_answer(&stream);
+        stream.write_all(head.as_bytes()).unwrap();
+        let mut reader = stream.try_clone().unwrap();
+        thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = reader.read(&mut buf) {
+                if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                    return;
+                }
+            }
+        });
+        let frame = text_frame("flood flood flood flood flood flood flood");
+        let burst: Vec<u8> = frame
+            .iter()
+            .copied()
+            .cycle()
+            .take(frame.len() * 64)
+            .collect();
+        while stream.write_all(&burst).is_ok() {}
+    });
+    (port, rx)
+}
+
+#[test]
+fn signals_get_their_turn_while_a_server_floods() {
+    let (port, from_client) = flooding_server();
+    let url = format!("ws://127.0.0.1:{port}/");
+    let mut child = spawn(&["-w", "60", "--close-timeout", "60", &url]);
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    wait_for_line(&mut stdout, "flood");
+    // Keep reading, as a terminal would, while the flood goes on.
+    let reader = thread::spawn(move || {
+        let mut sink = Vec::new();
+        let _ = stdout.read_to_end(&mut sink);
+    });
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    // The first signal sends Close 1001 although the flood never stops.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut sent = Vec::new();
+    while !sent.windows(2).any(|w| w == [0x88, 0x82]) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match from_client.recv_timeout(left) {
+            Ok(bytes) => sent.extend(bytes),
+            Err(_) => panic!("no Close while the server floods: {sent:02x?}"),
+        }
+    }
+    // The second quits at once.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    assert_eq!(wait(&mut child), 0);
+    reader.join().unwrap();
+}
