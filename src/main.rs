@@ -203,15 +203,19 @@ fn run_session(cli: &Cli, render: &mut dyn Render, setup: SessionSetup) -> Resul
     let preset = cli.execute.iter().cloned().map(Command::Text).collect();
     let mut input = InputQueue::new(preset);
     // The prompt when a person is at the terminal and gave nothing to send;
-    // an echo server needs no input at all.
+    // an echo server needs no input at all. With stdout redirected
+    // (`wscope URL | jq`) there is no screen to draw a prompt on: lines
+    // typed at the terminal are sent as they are, and Ctrl-D ends them.
     let stdin_tty = std::io::stdin().is_terminal();
-    let interactive = stdin_tty && cli.execute.is_empty() && !cli.echo;
+    let stdout_tty = std::io::stdout().is_terminal();
+    let typing = stdin_tty && cli.execute.is_empty() && !cli.echo;
+    let interactive = typing && stdout_tty;
     let terminal = interactive.then(repl::TerminalGuard::save);
     if interactive {
         let printer = repl::start(input.channel(), waker.clone())
             .map_err(|message| fail(Stage::Io, message))?;
         render.out().use_printer(printer);
-    } else if !stdin_tty && !cli.echo {
+    } else if (!stdin_tty || typing) && !cli.echo {
         let mode = if cli.binary {
             StdinMode::Binary {
                 chunk: cli.chunk_size as usize,

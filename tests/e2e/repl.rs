@@ -332,3 +332,31 @@ fn a_signal_at_the_prompt_restores_the_terminal() {
         );
     }
 }
+
+#[test]
+fn with_stdout_redirected_typed_lines_are_sent_without_a_prompt() {
+    let server = crate::common::EchoServer::start();
+    let state = tempfile::tempdir().unwrap();
+    let out = state.path().join("out.txt");
+    let mut cmd = Command::new("sh");
+    cmd.args([
+        "-c",
+        "\"$0\" \"$1\" > \"$2\"; echo \"exit=$?\"",
+        env!("CARGO_BIN_EXE_wscope"),
+        &server.url("/"),
+        out.to_str().unwrap(),
+    ])
+    .env("XDG_STATE_HOME", state.path());
+    let mut p = spawn_with_options(cmd, pty_options()).expect("spawning sh in a pty");
+    // No prompt to wait for: wait until the server has the connection.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while server.paths().is_empty() {
+        assert!(std::time::Instant::now() < deadline, "never connected");
+        thread::sleep(Duration::from_millis(20));
+    }
+    p.send_line("typed at the terminal").unwrap();
+    p.send_control('d').unwrap();
+    p.exp_string("exit=0").unwrap();
+    let echoed = std::fs::read_to_string(&out).unwrap();
+    assert_eq!(echoed, "typed at the terminal\n");
+}
