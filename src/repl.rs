@@ -96,6 +96,19 @@ fn prompt_loop(mut editor: Line, history: Option<PathBuf>, tx: &SyncSender<Input
                     Input::Command(Command::Quit)
                 }
             }
+            // Bytes that are not UTF-8 (a stray key, a bad paste): the
+            // line is lost, the session is not.
+            Err(ReadlineError::Io(e)) if e.kind() == std::io::ErrorKind::InvalidData => {
+                let refused = Input::Refused {
+                    message: "typed bytes that are not UTF-8 were dropped, with what came before them on the line; /hex sends bytes"
+                        .into(),
+                    counts: false,
+                };
+                if !send_all(tx, waker, vec![refused]) {
+                    return;
+                }
+                continue;
+            }
             Err(e) => Input::Failed(format!("the prompt failed: {e}")),
         };
         let last = matches!(input, Input::Failed(_) | Input::QuitNow);

@@ -360,3 +360,32 @@ fn with_stdout_redirected_typed_lines_are_sent_without_a_prompt() {
     let echoed = std::fs::read_to_string(&out).unwrap();
     assert_eq!(echoed, "typed at the terminal\n");
 }
+
+#[test]
+fn bytes_that_are_not_utf8_at_the_prompt_do_not_end_the_session() {
+    let server = ScriptedServer::start(Script::recording());
+    let state = tempfile::tempdir().unwrap();
+    let mut p = prompt_session(&server.url("/"), &state);
+    p.send("ab").unwrap();
+    p.flush().unwrap();
+    p.exp_string("ab").unwrap();
+    // A stray byte that no terminal would send as text.
+    {
+        use std::io::Write as _;
+        let mut terminal = p.process().get_file_handle().unwrap();
+        terminal.write_all(&[0xff, 0xfe]).unwrap();
+        terminal.flush().unwrap();
+    }
+    p.exp_string("not UTF-8 were dropped").unwrap();
+    p.send_line("still here").unwrap();
+    p.exp_string("\"still here\"").unwrap();
+    p.send_line("/quit").unwrap();
+    p.exp_string("closed:").unwrap();
+    assert_eq!(exit_code(&p), 0);
+    let frames = wire_frames(&server.log().after_head);
+    assert_eq!(frames.first(), Some(&masked(0x81, b"still here")));
+    assert!(
+        frames.iter().all(|f| !f.payload.contains(&0xff)),
+        "{frames:?}"
+    );
+}
