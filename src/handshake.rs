@@ -112,12 +112,36 @@ pub fn parse_header(input: &str) -> Result<(String, String), String> {
     if name.is_empty() || !name.chars().all(is_token) {
         return Err(format!("-H '{input}': '{name}' is not a valid header name"));
     }
-    if value.contains(['\r', '\n']) {
+    check_value(&format!("-H '{name}'"), value)?;
+    Ok((name.to_string(), value.trim().to_string()))
+}
+
+/// A header value from the command line (`-H`, `--origin`,
+/// `--user-agent`) must keep the request one valid HTTP head: no line
+/// breaks or other control characters (a tab is allowed).
+pub fn check_value(option: &str, value: &str) -> Result<(), String> {
+    match value.chars().find(|&c| c.is_control() && c != '\t') {
+        Some('\r' | '\n') => Err(format!(
+            "{option}: a header value cannot contain a line break"
+        )),
+        Some(c) => Err(format!(
+            "{option}: a header value cannot contain the control character {:?}",
+            c
+        )),
+        None => Ok(()),
+    }
+}
+
+/// A subprotocol name is an HTTP token (RFC 6455 §4.1).
+pub fn check_subprotocol(name: &str) -> Result<(), String> {
+    let is_token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+    if name.is_empty() || !name.chars().all(is_token) {
         return Err(format!(
-            "-H '{name}': a header value cannot contain a line break"
+            "-s '{}' is not a subprotocol name (letters, digits and !#$%&'*+-.^_`|~ only)",
+            name.escape_debug()
         ));
     }
-    Ok((name.to_string(), value.trim().to_string()))
+    Ok(())
 }
 
 #[derive(Debug)]

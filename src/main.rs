@@ -394,13 +394,15 @@ fn shaping(cli: &Cli, target: &Target) -> Result<handshake::Shaping, Failure> {
             ));
         }
     }
+    let usage = |message| fail(Stage::Usage, message);
     for p in &cli.subprotocols {
-        if p.is_empty() || p.contains([',', ' ']) {
-            return Err(fail(
-                Stage::Usage,
-                format!("-s '{p}' is not a subprotocol name (no commas or spaces)"),
-            ));
-        }
+        handshake::check_subprotocol(p).map_err(usage)?;
+    }
+    if let Some(origin) = &cli.origin {
+        handshake::check_value("--origin", origin).map_err(usage)?;
+    }
+    if let Some(agent) = &cli.user_agent {
+        handshake::check_value("--user-agent", agent).map_err(usage)?;
     }
     Ok(handshake::Shaping {
         headers,

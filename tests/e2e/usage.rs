@@ -114,3 +114,18 @@ fn client_options_are_refused_in_server_mode() {
         assert!(line.contains(named), "{args:?}: {line}");
     }
 }
+
+#[test]
+fn request_values_cannot_smuggle_header_lines() {
+    for (args, named) in [
+        (["--user-agent", "ua\r\nEvil: 1"], "--user-agent"),
+        (["--origin", "http://x\r\nEvil: 1"], "--origin"),
+        (["-H", "X-A: 1\nEvil: 1"], "-H 'X-A'"),
+        (["-s", "chat\r\nEvil: 1"], "-s"),
+    ] {
+        let mut all = args.to_vec();
+        all.push("ws://127.0.0.1:9/");
+        let line = usage_error(&all);
+        assert!(line.contains(named), "{args:?}: {line}");
+    }
+}
