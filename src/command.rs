@@ -157,6 +157,19 @@ fn control_payload(name: &str, arg: &str) -> Result<Vec<u8>, String> {
 pub fn parse_hex(input: &str) -> Result<Vec<u8>, String> {
     let mut digits: Vec<(usize, u8)> = Vec::with_capacity(input.len());
     let chars: Vec<char> = input.chars().collect();
+    // Each group between separators holds whole bytes: "4 8" is a typo,
+    // not 0x48.
+    let mut group_start = 0;
+    let odd_group = |digits: &[(usize, u8)], from: usize| -> Result<(), String> {
+        let group = &digits[from..];
+        if group.len() % 2 != 0 {
+            let (pos, _) = group[group.len() - 1];
+            return Err(format!(
+                "bad hex: odd number of digits in a group; the digit at position {pos} has no pair"
+            ));
+        }
+        Ok(())
+    };
     let mut i = 0;
     while i < chars.len() {
         let c = chars[i];
@@ -170,7 +183,10 @@ pub fn parse_hex(input: &str) -> Result<Vec<u8>, String> {
             }
         }
         match c {
-            ' ' | ':' | ',' | '-' | '\t' => {}
+            ' ' | ':' | ',' | '-' | '\t' => {
+                odd_group(&digits, group_start)?;
+                group_start = digits.len();
+            }
             _ => match c.to_digit(16) {
                 Some(d) => digits.push((pos, d as u8)),
                 None => {
@@ -182,13 +198,7 @@ pub fn parse_hex(input: &str) -> Result<Vec<u8>, String> {
         }
         i += 1;
     }
-    if digits.len() % 2 != 0 {
-        let (pos, _) = digits[digits.len() - 1];
-        return Err(format!(
-            "bad hex: odd number of digits ({}); the digit at position {pos} has no pair",
-            digits.len()
-        ));
-    }
+    odd_group(&digits, group_start)?;
     Ok(digits.chunks(2).map(|p| (p[0].1 << 4) | p[1].1).collect())
 }
 
@@ -446,9 +456,15 @@ mod tests {
         assert!(e.contains("'g' at position 5"), "{e}");
         let e = parse_hex("48 6").unwrap_err();
         assert!(
-            e.contains("odd number of digits (3)") && e.contains("position 4"),
+            e.contains("odd number of digits") && e.contains("position 4"),
             "{e}"
         );
+        // Separated single digits are not paired across the separator.
+        let e = parse_hex("4 8").unwrap_err();
+        assert!(e.contains("position 1"), "{e}");
+        let e = parse_hex("0x4 0x8").unwrap_err();
+        assert!(e.contains("position 3"), "{e}");
+        assert_eq!(parse_hex("0a0b 0c"), Ok(vec![0x0a, 0x0b, 0x0c]));
         let e = parse_hex("0x4x").unwrap_err();
         assert!(e.contains("'x' at position 4"), "{e}");
     }
