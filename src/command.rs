@@ -120,7 +120,7 @@ pub fn parse(line: &str) -> Result<Command, String> {
             if path.is_empty() {
                 return Err("/file needs a path, e.g. /file ./payload.bin".into());
             }
-            Ok(Command::File(PathBuf::from(path)))
+            Ok(Command::File(expand_home(path)))
         }
         "ping" => control_payload("ping", arg).map(Command::Ping),
         "pong" => control_payload("pong", arg).map(Command::Pong),
@@ -202,12 +202,31 @@ pub fn parse_hex(input: &str) -> Result<Vec<u8>, String> {
     Ok(digits.chunks(2).map(|p| (p[0].1 << 4) | p[1].1).collect())
 }
 
+/// `~/...` as a shell would read it (Tab completion offers such paths).
+fn expand_home(path: &str) -> PathBuf {
+    match (path.strip_prefix("~/"), std::env::var_os("HOME")) {
+        (Some(rest), Some(home)) => PathBuf::from(home).join(rest),
+        _ => PathBuf::from(path),
+    }
+}
+
 fn parse_base64(input: &str) -> Result<Vec<u8>, String> {
     use base64::Engine;
     let compact: String = input.split_whitespace().collect();
     base64::engine::general_purpose::STANDARD
         .decode(compact.as_bytes())
-        .map_err(|e| format!("bad base64: {e}"))
+        .map_err(|e| match e {
+            // Named as the hex errors are: the character, 1-based.
+            base64::DecodeError::InvalidByte(at, byte) => format!(
+                "bad base64: {:?} at position {} is not a base64 character",
+                char::from(byte),
+                at + 1
+            ),
+            base64::DecodeError::InvalidLength(_) | base64::DecodeError::InvalidLastSymbol(..) => {
+                "bad base64: the length or the last characters are wrong (padding with '=' to a multiple of 4?)".to_string()
+            }
+            other => format!("bad base64: {other}"),
+        })
 }
 
 /// A control or frame payload: text, or bytes after a `hex:` or `b64:` prefix.
@@ -470,6 +489,18 @@ mod tests {
     }
 
     #[test]
+    fn file_paths_starting_with_a_tilde_are_in_home() {
+        if let Some(home) = std::env::var_os("HOME") {
+            let expected = PathBuf::from(home).join("x.bin");
+            assert_eq!(parse("/file ~/x.bin"), Ok(Command::File(expected)));
+        }
+        assert_eq!(
+            parse("/file ./~/x"),
+            Ok(Command::File(PathBuf::from("./~/x")))
+        );
+    }
+
+    #[test]
     fn oversized_control_payloads_are_refused_unless_forced() {
         let big = format!("/ping {}", "x".repeat(126));
         let e = parse(&big).unwrap_err();
@@ -489,6 +520,8 @@ mod tests {
         assert_eq!(parse("/pong hex:cafe"), Ok(Command::Pong(vec![0xca, 0xfe])));
         assert_eq!(parse("/b64 SGk="), Ok(Command::Binary(b"Hi".to_vec())));
         assert!(parse("/b64 !!").unwrap_err().contains("bad base64"));
+        let e = parse("/b64 AB*C").unwrap_err();
+        assert!(e.contains("'*' at position 3"), "{e}");
     }
 
     #[test]

@@ -305,7 +305,17 @@ fn open(
         let _ = render.event(&Event::Request { raw: &request.raw });
         handshake::send_request(&mut transport, &request)?;
         let response =
-            handshake::read_response(&mut transport, timeout.min(Duration::from_secs(2)))?;
+            handshake::read_response(&mut transport, timeout.min(Duration::from_secs(2))).map_err(
+                |mut failure| {
+                    if failure.message.ends_with("timed out") {
+                        failure.message += &format!(
+                            ": no answer within {} s (--connect-timeout)",
+                            cli.connect_timeout
+                        );
+                    }
+                    failure
+                },
+            )?;
         let verdict = handshake::verify(&request, &response);
         let _ = render.event(&Event::Response {
             response: &response,

@@ -194,10 +194,16 @@ fn http_connect(stream: &mut TcpStream, proxy: &Proxy, target: &Target) -> Resul
     let status_line = text.lines().next().unwrap_or_default();
     let status = status_line.split_whitespace().nth(1).unwrap_or_default();
     if !status.starts_with('2') {
+        // 407: the proxy wants credentials, which go in its URL.
+        let hint = if status == "407" {
+            "; give credentials in the proxy URL: http://USER:PASS@HOST:PORT"
+        } else {
+            ""
+        };
         return Err(fail(
             Stage::Connect,
             format!(
-                "{} refused CONNECT {authority}: {}",
+                "{} refused CONNECT {authority}: {}{hint}",
                 proxy.describe(),
                 status_line.trim()
             ),

@@ -301,9 +301,10 @@ impl<'r> Session<'r> {
                 Command::Quit | Command::Close { .. } => self.notice(
                     "already closing; waiting for the server's Close (Ctrl-C again quits at once)",
                 ),
-                // Said once, counted after: a pipe may have many more.
+                // At the prompt each line is answered; a pipe, which may
+                // have many more, is told once and counted after.
                 _ => {
-                    if self.unsent == 0 {
+                    if self.unsent == 0 || self.render.out().is_prompt() {
                         self.notice("not sent: the connection is closing");
                     }
                     self.unsent += 1;

@@ -248,3 +248,19 @@ fn no_close_reply_times_out() {
         "server never got the Close: {log:?}"
     );
 }
+
+#[test]
+fn a_server_that_never_answers_the_upgrade_names_the_timeout() {
+    // Accepts the connection (the kernel does), never reads or answers.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let out = wscope(&["--connect-timeout", "1", &format!("ws://127.0.0.1:{port}/")]);
+    out.assert_code(1);
+    let lines = error_lines(&out);
+    assert_eq!(lines.len(), 1, "{out}");
+    assert!(
+        lines[0].contains("timed out") && lines[0].contains("1 s (--connect-timeout)"),
+        "{out}"
+    );
+    drop(listener);
+}

@@ -141,9 +141,11 @@ fn a_proxy_that_refuses_is_a_connect_failure_naming_its_answer() {
     out.assert_code(1);
     let error = out.single("error");
     assert_eq!(error["stage"], "connect");
+    let message = error["message"].as_str().unwrap();
+    assert!(message.contains("407"), "{error}");
     assert!(
-        error["message"].as_str().unwrap().contains("407"),
-        "{error}"
+        message.contains("http://USER:PASS@HOST:PORT"),
+        "the fix: {error}"
     );
 }
 
