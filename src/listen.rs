@@ -49,6 +49,8 @@ pub struct Accepted {
     pub request: Vec<u8>,
     pub response: Vec<u8>,
     pub subprotocol: Option<String>,
+    /// The subprotocols the client offered, in its order.
+    pub offered: Vec<String>,
     /// Bytes after the request head: the client's first frames.
     pub leftover: Vec<u8>,
 }
@@ -221,7 +223,7 @@ fn answer(mut stream: TcpStream, peer: SocketAddr, offer: &[String]) -> Result<A
         return Err(refusal(request_line(&buf), None, why));
     };
     let leftover = buf.split_off(head_len);
-    let (key, subprotocol) = match check_request(&buf, offer) {
+    let (key, subprotocol, offered) = match check_request(&buf, offer) {
         Ok(checked) => checked,
         Err(why) => {
             let body = format!("{why}\n");
@@ -256,6 +258,7 @@ fn answer(mut stream: TcpStream, peer: SocketAddr, offer: &[String]) -> Result<A
         request: buf,
         response: head.into_bytes(),
         subprotocol,
+        offered,
         leftover,
     })
 }
@@ -283,8 +286,12 @@ fn close_politely(mut stream: TcpStream) {
     }
 }
 
-/// The key to answer with and the subprotocol chosen, or why not.
-fn check_request(head: &[u8], offer: &[String]) -> Result<(String, Option<String>), String> {
+/// The key to answer with, the subprotocol chosen and those offered, or
+/// why not.
+fn check_request(
+    head: &[u8],
+    offer: &[String],
+) -> Result<(String, Option<String>, Vec<String>), String> {
     let mut slots = [httparse::EMPTY_HEADER; 128];
     let mut req = httparse::Request::new(&mut slots);
     match req.parse(head) {
@@ -320,7 +327,7 @@ fn check_request(head: &[u8], offer: &[String]) -> Result<(String, Option<String
         .map(|v| v.split(',').map(|p| p.trim().to_string()).collect())
         .unwrap_or_default();
     let chosen = offer.iter().find(|p| offered.contains(p)).cloned();
-    Ok((key, chosen))
+    Ok((key, chosen, offered))
 }
 
 /// A second client while one is connected: told why, then closed. Its
@@ -354,13 +361,14 @@ mod tests {
 
     #[test]
     fn a_good_request_is_answered_with_its_key_and_a_shared_subprotocol() {
-        let (key, chosen) = check_request(GOOD.as_bytes(), &["v2".into()]).unwrap();
+        let (key, chosen, offered) = check_request(GOOD.as_bytes(), &["v2".into()]).unwrap();
+        assert_eq!(offered, ["chat", "v2"]);
         assert_eq!(
             derive_accept_key(key.as_bytes()),
             "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
         );
         assert_eq!(chosen.as_deref(), Some("v2"));
-        let (_, none) = check_request(GOOD.as_bytes(), &["other".into()]).unwrap();
+        let (_, none, _) = check_request(GOOD.as_bytes(), &["other".into()]).unwrap();
         assert_eq!(none, None);
     }
 

@@ -143,6 +143,17 @@ fn serve(
         verdict: &verdict,
         upgrade_ms: 0.0,
     });
+    if !cli.subprotocols.is_empty() && accepted.subprotocol.is_none() {
+        // The client may well give up on this session; say why.
+        let offered = match accepted.offered.as_slice() {
+            [] => "none".to_string(),
+            some => some.join(", "),
+        };
+        let _ = render.event(&Event::Notice(&format!(
+            "no subprotocol chosen: the client offered {offered}; -s accepts {}",
+            cli.subprotocols.join(", ")
+        )));
+    }
     let session = SessionSetup {
         transport: connect::Transport::Plain(accepted.stream),
         leftover: accepted.leftover,

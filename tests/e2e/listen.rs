@@ -326,3 +326,16 @@ fn a_signal_while_waiting_for_a_client_stops_cleanly() {
         assert!(said, "signal {signal}: {events:?}");
     }
 }
+
+#[test]
+fn a_client_offering_no_accepted_subprotocol_is_told_apart() {
+    let server = Listening::start(&["--echo", "-s", "chat"], b"");
+    let url = format!("ws://127.0.0.1:{}/", server.port);
+    // Node's ws gives up when the server picks none of its offers.
+    let _ = node_output(node_client(&url, &["--protocol", "other"]));
+    let (_, events) = server.finish();
+    let said = events.iter().filter(|e| e["event"] == "notice").any(|e| {
+        e["message"] == "no subprotocol chosen: the client offered other; -s accepts chat"
+    });
+    assert!(said, "{events:?}");
+}
