@@ -333,6 +333,9 @@ impl<'r> Session<'r> {
             Command::Close { code, reason } => self.start_close(code, &reason),
             Command::Frame(frame) => self.send_crafted(&frame),
             Command::Status => {
+                // What was sent before /status counts in it.
+                self.flush_socket();
+                self.show_outgoing_frames();
                 let status = self.status();
                 self.notice(&status)
             }

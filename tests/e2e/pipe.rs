@@ -317,3 +317,11 @@ fn a_message_over_max_message_size_fails_with_1009() {
         Some((8, vec![0x03, 0xf1]))
     );
 }
+
+#[test]
+fn status_in_a_script_counts_what_was_sent_before_it() {
+    let server = EchoServer::start();
+    let out = wscope_with_stdin(&["--slash", "-w", "0.3", &server.url("/")], b"a\n/status\n");
+    out.assert_code(0);
+    assert!(out.stderr.contains("out: 1 frames, 7 bytes"), "{out}");
+}
