@@ -125,6 +125,8 @@ pub struct Session<'r> {
     stopped: bool,
     /// Inputs that could not be sent because the connection was closing.
     unsent: u64,
+    /// Incoming frames already shown, ahead of their messages.
+    shown_ahead: ShownAhead,
     /// Script input that was refused (bad hex, unknown command, ...).
     refused_inputs: u64,
     next_keepalive: Option<Instant>,
@@ -171,6 +173,7 @@ impl<'r> Session<'r> {
             messages_in: 0,
             stopped: false,
             unsent: 0,
+            shown_ahead: ShownAhead::default(),
             refused_inputs: 0,
             next_keepalive: opts.ping_interval.map(|i| Instant::now() + i),
             keepalive_out: None,
@@ -500,18 +503,18 @@ impl<'r> Session<'r> {
                 Err(WsError::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {
                     // Whatever is queued now is part of a message still
                     // arriving: show it already.
-                    self.show_incoming_frames_until(|_| false);
+                    self.show_incoming_frames(Through::All);
                     return false;
                 }
                 Err(WsError::ConnectionClosed | WsError::AlreadyClosed) => {
-                    self.show_incoming_frames_until(|_| false);
+                    self.show_incoming_frames(Through::All);
                     self.outcome = Some(Err(fail(
                         Stage::Io,
                         "the connection closed before the close handshake finished",
                     )));
                 }
                 Err(e) => {
-                    self.show_incoming_frames_until(|_| false);
+                    self.show_incoming_frames(Through::All);
                     self.fail_connection(e);
                 }
             }
@@ -522,20 +525,20 @@ impl<'r> Session<'r> {
     fn on_message(&mut self, message: Message) {
         match message {
             Message::Text(text) => {
-                self.show_incoming_frames_until(ends_data_message);
+                self.show_incoming_frames(Through::DataEnd);
                 self.on_data_message(false, text.as_bytes());
             }
             Message::Binary(data) => {
-                self.show_incoming_frames_until(ends_data_message);
+                self.show_incoming_frames(Through::DataEnd);
                 self.on_data_message(true, &data);
             }
-            Message::Ping(_) => self.show_incoming_frames_until(|f| f.header.kind() == Kind::Ping),
+            Message::Ping(_) => self.show_incoming_frames(Through::Ping),
             Message::Pong(payload) => {
-                self.show_incoming_frames_until(|f| f.header.kind() == Kind::Pong);
+                self.show_incoming_frames(Through::Pong);
                 self.time_pong(&payload);
             }
             Message::Close(_) => {
-                self.show_incoming_frames_until(|f| f.header.kind() == Kind::Close);
+                self.show_incoming_frames(Through::Close);
                 self.on_close_received();
             }
             Message::Frame(_) => {}
@@ -631,51 +634,85 @@ impl<'r> Session<'r> {
         self.outcome = Some(Ok(exit));
     }
 
-    /// Shows queued incoming frames up to and including the first that
-    /// matches `last`, or all of them.
-    fn show_incoming_frames_until(&mut self, last: impl Fn(&Frame) -> bool) {
+    /// Shows queued incoming frames through the one that ends the message
+    /// tungstenite just returned (or all of them). Frames are shown in the
+    /// order they crossed the wire: outgoing frames from before each one
+    /// come first. One that was shown ahead of its message (see
+    /// `show_outgoing_frames`) is not shown again.
+    fn show_incoming_frames(&mut self, through: Through) {
+        if through != Through::All && self.shown_ahead.take(through) {
+            return;
+        }
         while let Some((at, frame)) = self.ws.get_mut().next_incoming() {
-            self.frames_in += 1;
-            self.last_in_at = at;
-            if is_data(&frame) {
-                self.in_data_frames += 1;
-            }
-            if frame.header.kind() == Kind::Close {
-                let reason = String::from_utf8_lossy(frame.close_reason()).into_owned();
-                self.last_close_in = Some((frame.close_code(), reason));
-            }
-            if self.render.wants_frames() {
-                let _ = self.render.event(&Event::Frame {
-                    dir: Dir::In,
-                    frame: &frame,
-                    at,
-                });
-            }
-            if last(&frame) {
-                return;
+            self.show_outgoing_frames_before(at);
+            let ends = Through::of(&frame);
+            self.show_incoming_frame(at, &frame);
+            match ends {
+                Some(ends) if ends == through => return,
+                // Shown before tungstenite returns its message (a frame
+                // reported as soon as its header and preview were in).
+                Some(ends) if through == Through::All => self.shown_ahead.add(ends),
+                _ => {}
             }
         }
     }
 
+    fn show_incoming_frame(&mut self, at: Instant, frame: &Frame) {
+        self.frames_in += 1;
+        self.last_in_at = at;
+        if is_data(frame) {
+            self.in_data_frames += 1;
+        }
+        if frame.header.kind() == Kind::Close {
+            let reason = String::from_utf8_lossy(frame.close_reason()).into_owned();
+            self.last_close_in = Some((frame.close_code(), reason));
+        }
+        if self.render.wants_frames() {
+            let _ = self.render.event(&Event::Frame {
+                dir: Dir::In,
+                frame,
+                at,
+            });
+        }
+    }
+
+    /// Outgoing frames, each after the incoming frames that crossed before
+    /// it (shown ahead of the messages tungstenite has yet to return).
     fn show_outgoing_frames(&mut self) {
         while let Some((at, frame)) = self.ws.get_mut().next_outgoing() {
-            self.frames_out += 1;
-            self.last_out_at = at;
-            if self.render.wants_frames() {
-                let _ = self.render.event(&Event::Frame {
-                    dir: Dir::Out,
-                    frame: &frame,
-                    at,
-                });
-            }
-            if is_data(&frame) {
-                self.out_data_frames += 1;
-                if frame.header.fin {
-                    if let Some((binary, data)) = self.pending_out.pop_front() {
-                        self.show_message(Dir::Out, binary, &data);
-                    }
-                    self.out_data_frames = 0;
+            while let Some((seen, early)) = self.ws.get_mut().next_incoming_before(at) {
+                if let Some(ends) = Through::of(&early) {
+                    self.shown_ahead.add(ends);
                 }
+                self.show_incoming_frame(seen, &early);
+            }
+            self.show_outgoing_frame(at, &frame);
+        }
+    }
+
+    fn show_outgoing_frames_before(&mut self, at: Instant) {
+        while let Some((seen, frame)) = self.ws.get_mut().next_outgoing_before(at) {
+            self.show_outgoing_frame(seen, &frame);
+        }
+    }
+
+    fn show_outgoing_frame(&mut self, at: Instant, frame: &Frame) {
+        self.frames_out += 1;
+        self.last_out_at = at;
+        if self.render.wants_frames() {
+            let _ = self.render.event(&Event::Frame {
+                dir: Dir::Out,
+                frame,
+                at,
+            });
+        }
+        if is_data(frame) {
+            self.out_data_frames += 1;
+            if frame.header.fin {
+                if let Some((binary, data)) = self.pending_out.pop_front() {
+                    self.show_message(Dir::Out, binary, &data);
+                }
+                self.out_data_frames = 0;
             }
         }
     }
@@ -700,7 +737,7 @@ impl<'r> Session<'r> {
     fn fail_connection(&mut self, e: WsError) {
         let mid_frame = self.ws.get_ref().incoming_mid_frame();
         self.ws.get_mut().take_partial_incoming();
-        self.show_incoming_frames_until(|_| false);
+        self.show_incoming_frames(Through::All);
         let mut v = violation::from_ws_error(e, mid_frame, self.opts.peer());
         if v.failure.stage == Stage::Protocol
             && v.failure.message.contains("not valid UTF-8")
@@ -848,7 +885,7 @@ impl<'r> Session<'r> {
         self.write_pending_raw();
         let _ = self.ws.flush();
         self.show_outgoing_frames();
-        self.show_incoming_frames_until(|_| false);
+        self.show_incoming_frames(Through::All);
         let _ = self.render.flush();
     }
 }
@@ -910,8 +947,63 @@ fn is_data(frame: &Frame) -> bool {
     )
 }
 
-fn ends_data_message(frame: &Frame) -> bool {
-    is_data(frame) && frame.header.fin
+/// Which incoming frame ends what tungstenite returned: the last frame of
+/// a data message, a ping, a pong or a close; `All` shows everything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Through {
+    All,
+    DataEnd,
+    Ping,
+    Pong,
+    Close,
+}
+
+impl Through {
+    /// The kind of message this frame ends, if it ends one.
+    fn of(frame: &Frame) -> Option<Through> {
+        match frame.header.kind() {
+            _ if is_data(frame) && frame.header.fin => Some(Through::DataEnd),
+            Kind::Ping => Some(Through::Ping),
+            Kind::Pong => Some(Through::Pong),
+            Kind::Close => Some(Through::Close),
+            _ => None,
+        }
+    }
+}
+
+/// Frames shown ahead of their message, to keep the view in wire order,
+/// counted by kind until tungstenite returns their messages (in the same
+/// order, so a count is enough).
+#[derive(Default)]
+struct ShownAhead([usize; 4]);
+
+impl ShownAhead {
+    fn slot(through: Through) -> Option<usize> {
+        match through {
+            Through::All => None,
+            Through::DataEnd => Some(0),
+            Through::Ping => Some(1),
+            Through::Pong => Some(2),
+            Through::Close => Some(3),
+        }
+    }
+
+    fn add(&mut self, through: Through) {
+        if let Some(i) = Self::slot(through) {
+            self.0[i] += 1;
+        }
+    }
+
+    /// Whether a frame of this kind was shown ahead; counts it off.
+    fn take(&mut self, through: Through) -> bool {
+        match Self::slot(through) {
+            Some(i) if self.0[i] > 0 => {
+                self.0[i] -= 1;
+                true
+            }
+            _ => false,
+        }
+    }
 }
 
 fn help() -> String {

@@ -54,6 +54,22 @@ impl<S> Tap<S> {
         self.frames_out.pop_front()
     }
 
+    /// The next incoming frame, if its last bytes crossed before `at`.
+    pub fn next_incoming_before(&mut self, at: Instant) -> Option<(Instant, Frame)> {
+        match self.frames_in.front() {
+            Some((seen, _)) if *seen <= at => self.frames_in.pop_front(),
+            _ => None,
+        }
+    }
+
+    /// The next outgoing frame, if its last bytes crossed before `at`.
+    pub fn next_outgoing_before(&mut self, at: Instant) -> Option<(Instant, Frame)> {
+        match self.frames_out.front() {
+            Some((seen, _)) if *seen <= at => self.frames_out.pop_front(),
+            _ => None,
+        }
+    }
+
     /// Queues the frame the server's stream stopped in, if its header was
     /// complete.
     pub fn take_partial_incoming(&mut self) {

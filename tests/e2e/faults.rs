@@ -10,7 +10,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::common::{
-    accept_key, frame, text_frame, wscope, After, EchoServer, Received, Script, ScriptedServer,
+    accept_key, close_frame, frame, text_frame, wscope, After, EchoServer, Received, Script,
+    ScriptedServer,
 };
 
 fn spawn(args: &[&str]) -> Child {
@@ -447,4 +448,85 @@ fn signals_get_their_turn_while_a_server_floods() {
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     assert_eq!(wait(&mut child), 0);
     reader.join().unwrap();
+}
+
+/// A server that answers the upgrade, then writes each part after a pause.
+fn pausing_server(parts: Vec<Vec<u8>>) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        let head = upgrade_answer(&stream);
+        stream.write_all(head.as_bytes()).unwrap();
+        for part in parts {
+            thread::sleep(Duration::from_millis(200));
+            if stream.write_all(&part).is_err() {
+                return;
+            }
+        }
+        let _ = stream.read_to_end(&mut Vec::new());
+    });
+    port
+}
+
+/// (event, dir, kind or data) of each frame and message event, in order.
+fn frames_and_messages(stdout: &str) -> Vec<(String, String, String)> {
+    crate::common::json_events(stdout)
+        .iter()
+        .filter(|e| e["event"] == "frame" || e["event"] == "message")
+        .map(|e| {
+            let what = if e["event"] == "frame" {
+                &e["kind"]
+            } else {
+                &e["data"]
+            };
+            (
+                e["event"].as_str().unwrap().to_string(),
+                e["dir"].as_str().unwrap().to_string(),
+                what.as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn the_view_follows_the_wire_order() {
+    // A message whose frame is shown before it is complete, then the rest
+    // of it in the same read as the next message; then a fragmented
+    // message with a ping inside, all in one write.
+    let big = "b".repeat(5000);
+    let whole = text_frame(&big);
+    let mut rest = whole[100..].to_vec();
+    rest.extend(text_frame("small"));
+    rest.extend(frame(false, 0, 1, false, b"hel"));
+    rest.extend(frame(true, 0, 9, false, b"p"));
+    rest.extend(frame(true, 0, 0, false, b"lo"));
+    rest.extend(close_frame(1000, ""));
+    let port = pausing_server(vec![whole[..100].to_vec(), rest]);
+    let url = format!("ws://127.0.0.1:{port}/");
+    let out = wscope(&["--json", "-n", "3", &url]);
+    out.assert_code(0);
+    let seen = frames_and_messages(&out.stdout);
+    let t = |e: &str, d: &str, w: &str| (e.to_string(), d.to_string(), w.to_string());
+    let expected = [
+        t("frame", "in", "text"),
+        t("message", "in", &big),
+        t("frame", "in", "text"),
+        t("message", "in", "small"),
+        t("frame", "in", "text"),
+        t("frame", "in", "ping"),
+        t("frame", "in", "continuation"),
+        // The Close came in the same read, before our pong went out.
+        t("frame", "in", "close"),
+        t("frame", "out", "pong"),
+        t("message", "in", "hello"),
+    ];
+    assert_eq!(&seen[..expected.len()], expected, "{seen:#?}");
+    // And the times never go back.
+    let times: Vec<f64> = crate::common::json_events(&out.stdout)
+        .iter()
+        .filter(|e| e["event"] == "frame")
+        .map(|e| e["t"].as_f64().unwrap())
+        .collect();
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "{times:?}");
 }
