@@ -72,6 +72,12 @@ fn prompt_loop(mut editor: Line, history: Option<PathBuf>, tx: &SyncSender<Input
                 let mut commands = Vec::new();
                 for part in line.split('\n') {
                     match command::parse(part.trim_end_matches('\r')) {
+                        Ok(Command::Quit) if !closing => {
+                            // As after Ctrl-D: the next Ctrl-C quits at once.
+                            closing = true;
+                            eprintln!("closing (Close 1000); press Ctrl-C to quit at once");
+                            commands.push(Input::Command(Command::Quit));
+                        }
                         Ok(command) => commands.push(Input::Command(command)),
                         // Shown above the prompt, and as an error event.
                         Err(message) => commands.push(Input::Refused {

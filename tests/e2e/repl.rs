@@ -389,3 +389,16 @@ fn bytes_that_are_not_utf8_at_the_prompt_do_not_end_the_session() {
         "{frames:?}"
     );
 }
+
+#[test]
+fn after_quit_one_ctrl_c_quits_at_once() {
+    // A server that never answers the Close.
+    let server = ScriptedServer::start(Script::frames(Vec::new()));
+    let state = tempfile::tempdir().unwrap();
+    let mut p = prompt_session(&server.url("/"), &state);
+    p.send_line("/quit").unwrap();
+    p.exp_string("press Ctrl-C to quit at once").unwrap();
+    p.exp_string("code=1000").unwrap();
+    p.send_control('c').unwrap();
+    assert_eq!(exit_code(&p), 0, "the user quit");
+}
