@@ -92,8 +92,17 @@ fn serve(
         .local_addr()
         .map_err(|e| fail(Stage::Connect, e.to_string()))?;
     let mut waiting = listen::ClientWait::new(&listener)?;
+    let prompt_later = std::io::stdin().is_terminal()
+        && std::io::stdout().is_terminal()
+        && cli.execute.is_empty()
+        && !cli.echo;
     let _ = render.event(&Event::Notice(&format!(
-        "listening on {local}; waiting for a client (ws://{local}/)"
+        "listening on {local}; waiting for a client (ws://{local}/){}",
+        if prompt_later {
+            "; the prompt opens when one connects"
+        } else {
+            ""
+        }
     )));
     let _ = render.flush();
     let accepted = listen::accept(&listener, &mut waiting, &cli.subprotocols, |refusal| {
