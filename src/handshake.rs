@@ -108,8 +108,7 @@ pub fn parse_header(input: &str) -> Result<(String, String), String> {
         return Err(format!("-H '{input}' is not 'Name: value'"));
     };
     let name = name.trim();
-    let is_token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
-    if name.is_empty() || !name.chars().all(is_token) {
+    if !is_token(name) {
         return Err(format!("-H '{input}': '{name}' is not a valid header name"));
     }
     check_value(&format!("-H '{name}'"), value)?;
@@ -132,10 +131,16 @@ pub fn check_value(option: &str, value: &str) -> Result<(), String> {
     }
 }
 
+/// An HTTP token (RFC 9110 §5.6.2): header names and subprotocols.
+fn is_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c))
+}
+
 /// A subprotocol name is an HTTP token (RFC 6455 §4.1).
 pub fn check_subprotocol(name: &str) -> Result<(), String> {
-    let is_token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
-    if name.is_empty() || !name.chars().all(is_token) {
+    if !is_token(name) {
         return Err(format!(
             "-s '{}' is not a subprotocol name (letters, digits and !#$%&'*+-.^_`|~ only)",
             name.escape_debug()

@@ -92,10 +92,7 @@ fn serve(
         .local_addr()
         .map_err(|e| fail(Stage::Connect, e.to_string()))?;
     let mut waiting = listen::ClientWait::new(&listener)?;
-    let prompt_later = std::io::stdin().is_terminal()
-        && std::io::stdout().is_terminal()
-        && cli.execute.is_empty()
-        && !cli.echo;
+    let prompt_later = opens_prompt(cli);
     let _ = render.event(&Event::Notice(&format!(
         "listening on {local}; waiting for a client (ws://{local}/){}",
         if prompt_later {
@@ -222,14 +219,12 @@ fn run_session(cli: &Cli, render: &mut dyn Render, setup: SessionSetup) -> Resul
         .map_err(|e| fail(Stage::Io, format!("cannot set up the session: {e}")))?;
     let preset = cli.execute.iter().cloned().map(Command::Text).collect();
     let mut input = InputQueue::new(preset);
-    // The prompt when a person is at the terminal and gave nothing to send;
-    // an echo server needs no input at all. With stdout redirected
-    // (`wscope URL | jq`) there is no screen to draw a prompt on: lines
-    // typed at the terminal are sent as they are, and Ctrl-D ends them.
+    // With stdout redirected (`wscope URL | jq`) there is no screen to
+    // draw a prompt on: lines typed at the terminal are sent as they are,
+    // and Ctrl-D ends them.
     let stdin_tty = std::io::stdin().is_terminal();
-    let stdout_tty = std::io::stdout().is_terminal();
     let typing = stdin_tty && cli.execute.is_empty() && !cli.echo;
-    let interactive = typing && stdout_tty;
+    let interactive = opens_prompt(cli);
     let terminal = interactive.then(repl::TerminalGuard::save);
     if interactive {
         let printer = repl::start(input.channel(), waker.clone())
@@ -475,6 +470,15 @@ fn with_body(problem: String, body: &[u8]) -> String {
         start.push('…');
     }
     format!("{problem}; body: {start}")
+}
+
+/// A person at a terminal (stdin and stdout) who gave nothing to send gets
+/// the prompt; an echo server needs no input at all.
+fn opens_prompt(cli: &Cli) -> bool {
+    std::io::stdin().is_terminal()
+        && std::io::stdout().is_terminal()
+        && cli.execute.is_empty()
+        && !cli.echo
 }
 
 fn choose_renderer(cli: &Cli, clock: Clock) -> Box<dyn Render> {

@@ -640,7 +640,7 @@ impl<'r> Session<'r> {
     /// come first. One that was shown ahead of its message (see
     /// `show_outgoing_frames`) is not shown again.
     fn show_incoming_frames(&mut self, through: Through) {
-        if through != Through::All && self.shown_ahead.take(through) {
+        if self.shown_ahead.take(through) {
             return;
         }
         while let Some((at, frame)) = self.ws.get_mut().next_incoming() {
@@ -973,36 +973,21 @@ impl Through {
 
 /// Frames shown ahead of their message, to keep the view in wire order,
 /// counted by kind until tungstenite returns their messages (in the same
-/// order, so a count is enough).
+/// order, so a count is enough). `All` is never counted.
 #[derive(Default)]
-struct ShownAhead([usize; 4]);
+struct ShownAhead([usize; 5]);
 
 impl ShownAhead {
-    fn slot(through: Through) -> Option<usize> {
-        match through {
-            Through::All => None,
-            Through::DataEnd => Some(0),
-            Through::Ping => Some(1),
-            Through::Pong => Some(2),
-            Through::Close => Some(3),
-        }
-    }
-
     fn add(&mut self, through: Through) {
-        if let Some(i) = Self::slot(through) {
-            self.0[i] += 1;
-        }
+        self.0[through as usize] += 1;
     }
 
     /// Whether a frame of this kind was shown ahead; counts it off.
     fn take(&mut self, through: Through) -> bool {
-        match Self::slot(through) {
-            Some(i) if self.0[i] > 0 => {
-                self.0[i] -= 1;
-                true
-            }
-            _ => false,
-        }
+        let count = &mut self.0[through as usize];
+        let ahead = *count > 0;
+        *count = count.saturating_sub(1);
+        ahead
     }
 }
 
