@@ -1,21 +1,16 @@
-//! wscope as a library: the pieces the binary is made of. It exists so
-//! that the parsers and the frame decoder can be fuzzed and benchmarked
-//! from outside; the command-line program is `src/main.rs`.
+//! wscope as a library: the pieces the binary is made of, in the order
+//! data flows through them. It exists so that the parsers, the decoder and
+//! the wire stack can be fuzzed, benchmarked and tested from outside; the
+//! command-line program is `src/main.rs`.
 
+pub mod app;
 pub mod cli;
-pub mod close_code;
-pub mod command;
-pub mod connect;
 pub mod error;
-pub mod frame;
 pub mod handshake;
+pub mod http;
 pub mod input;
-pub mod listen;
-pub mod proxy;
-pub mod render;
-pub mod repl;
+pub mod net;
+pub mod observe;
 pub mod session;
-pub mod tap;
-pub mod target;
 pub mod tls;
-pub mod violation;
+pub mod wire;

@@ -2,14 +2,18 @@
 //! hand-made frame encodes to bytes that decode back to what was asked.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use wscope::command::{parse, Command};
-use wscope::frame::FrameDecoder;
+use wscope::input::command::{parse, Command};
+use wscope::wire::decode::{Decoded, FrameDecoder};
 
 fuzz_target!(|line: &str| {
     if let Ok(Command::Frame(frame)) = parse(line) {
         let bytes = frame.encode([1, 2, 3, 4], true);
         let mut decoded = Vec::new();
-        FrameDecoder::new(usize::MAX >> 1).feed(&bytes, |f| decoded.push(f));
+        FrameDecoder::new(usize::MAX >> 1).feed(&bytes, &mut |d| {
+            if let Decoded::Frame(f) = d {
+                decoded.push(f)
+            }
+        });
         assert_eq!(decoded.len(), 1);
         let h = &decoded[0].header;
         assert_eq!(

@@ -1,8 +1,9 @@
-//! Arbitrary bytes in arbitrary chunks decode to exactly the frames that
-//! decoding them in one piece gives.
+//! Arbitrary bytes in arbitrary chunks decode to exactly the frames, and
+//! the completions, that decoding them in one piece gives; headers are
+//! reported at offsets inside the chunk they began in.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use wscope::frame::{Frame, FrameDecoder};
+use wscope::wire::decode::{Decoded, FrameDecoder};
 
 fuzz_target!(|data: &[u8]| {
     if data.len() < 2 {
@@ -11,16 +12,23 @@ fuzz_target!(|data: &[u8]| {
     let limit = data[0] as usize;
     let step = (data[1] as usize % 17) + 1;
     let stream = &data[2..];
-    let mut whole: Vec<Frame> = Vec::new();
-    FrameDecoder::new(limit).feed(stream, |f| whole.push(f));
-    let mut chunked: Vec<Frame> = Vec::new();
+    // Header offsets depend on the chunking; everything else must not.
+    let keep = |d: Decoded, len: usize, out: &mut Vec<Decoded>| match d {
+        Decoded::Header { offset, .. } => assert!(offset < len),
+        other => out.push(other),
+    };
+    let mut whole = Vec::new();
+    FrameDecoder::new(limit).feed(stream, &mut |d| keep(d, stream.len(), &mut whole));
+    let mut chunked = Vec::new();
     let mut decoder = FrameDecoder::new(limit);
     for chunk in stream.chunks(step) {
-        decoder.feed(chunk, |f| chunked.push(f));
+        decoder.feed(chunk, &mut |d| keep(d, chunk.len(), &mut chunked));
     }
     assert_eq!(whole, chunked);
-    for f in &whole {
-        assert!(f.preview.len() <= limit.max(125));
-        assert!(f.preview.len() as u64 <= f.header.payload_len);
+    for d in &whole {
+        if let Decoded::Frame(f) = d {
+            assert!(f.preview.len() <= limit.max(125));
+            assert!(f.preview.len() as u64 <= f.header.payload_len);
+        }
     }
 });

@@ -1,7 +1,7 @@
 //! Hex in any spelling parses or names its error; what parses round-trips.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use wscope::command::parse_hex;
+use wscope::input::command::parse_hex;
 
 fuzz_target!(|text: &str| {
     if let Ok(bytes) = parse_hex(text) {

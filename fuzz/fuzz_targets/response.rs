@@ -3,16 +3,16 @@
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use std::time::Duration;
-use wscope::handshake::{read_response, verify, Request, Shaping};
-use wscope::target::Target;
+use wscope::handshake::client::{read_response, verify, Deadline, Request, Shaping};
+use wscope::net::target::Target;
 
 fuzz_target!(|data: &[u8]| {
     let mut input = data;
-    if let Ok(response) = read_response(&mut input, Duration::ZERO) {
+    if let Ok(response) = read_response(&mut input, Deadline::after(Duration::from_secs(1)), Duration::ZERO) {
         let target = Target::parse("ws://fuzz.test/").unwrap();
-        let verdict = verify(&Request::build(&target, &Shaping::default()), &response);
+        let negotiated = verify(&Request::build(&target, &Shaping::default()), &response);
         // A random key cannot have been answered: never "matches".
-        assert!(!verdict.accept_ok);
-        assert!(verdict.problem.is_some());
+        assert!(!negotiated.accept.is_some_and(|a| a.ok));
+        assert!(negotiated.problem.is_some());
     }
 });

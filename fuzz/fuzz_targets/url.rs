@@ -1,7 +1,7 @@
 //! Any URL argument is a target or a usage error, never a panic.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use wscope::target::Target;
+use wscope::net::target::Target;
 
 fuzz_target!(|text: &str| {
     if let Ok(t) = Target::parse(text) {

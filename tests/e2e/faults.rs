@@ -220,10 +220,16 @@ fn a_header_announcing_2_to_the_63_bytes_is_refused_without_allocating_it() {
         .find(|f| f["dir"] == "in")
         .expect("the frame is shown");
     assert_eq!(frame["len"], 9_223_372_036_854_775_808u64);
+    // RFC 6455 §5.2: the top bit must be 0, so this is a protocol error.
     assert!(out.single("error")["message"]
         .as_str()
         .unwrap()
-        .contains("exceeds the limit"));
+        .contains("most significant bit set"));
+    let sent = server.log().client_frames();
+    assert_eq!(
+        sent.last().map(|(op, p)| (*op, p.clone())),
+        Some((8, vec![0x03, 0xea]))
+    );
 }
 
 #[test]

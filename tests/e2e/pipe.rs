@@ -308,7 +308,7 @@ fn a_message_over_max_message_size_fails_with_1009() {
         error["message"]
             .as_str()
             .unwrap()
-            .contains("exceeds the limit of 1000 bytes"),
+            .contains("over the limit of 1000 (--max-message-size)"),
         "{error}"
     );
     let sent = server.log().client_frames();

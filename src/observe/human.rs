@@ -5,12 +5,14 @@ use std::io::{self, Write};
 
 use colored::{ColoredString, Colorize};
 
-use super::{show_frame_payload, Clock, Dir, Event, Initiator, Out, Render, Shown};
-use crate::close_code;
-use crate::connect::ConnectFacts;
-use crate::frame::{Frame, Kind};
-use crate::handshake::{Response, Verdict};
-use crate::target::Target;
+use super::{
+    escape, escape_bytes, show_frame_payload, Clock, Dir, Event, Initiator, Interest, Out, Role,
+    Screen, Shown,
+};
+use crate::handshake::{Negotiated, Response};
+use crate::net::connect::ConnectFacts;
+use crate::wire::close_code;
+use crate::wire::frame::{Frame, Kind};
 
 pub struct Human {
     out: Out,
@@ -45,26 +47,35 @@ impl Human {
         stamp(self.clock.now())
     }
 
-    fn connect(&mut self, target: &Target, facts: &ConnectFacts) -> io::Result<()> {
-        let tls_ms = facts
-            .tls_ms
-            .map_or_else(|| "-".to_string(), |ms| format!("{ms:.1}"));
+    fn connect(&mut self, url: &str, role: Role, facts: &ConnectFacts) -> io::Result<()> {
+        let (what, timings) = match (role, facts.timings) {
+            (Role::Client, Some(t)) => {
+                let tls_ms = t
+                    .tls_ms
+                    .map_or_else(|| "-".to_string(), |ms| format!("{ms:.1}"));
+                (
+                    format!("connected to {url} at {}", facts.addr),
+                    format!(
+                        " (dns {:.1} ms, tcp {:.1} ms, tls {tls_ms} ms)",
+                        t.dns_ms, t.tcp_ms
+                    ),
+                )
+            }
+            (Role::Client, None) => (
+                format!("connected to {url} at {}", facts.addr),
+                String::new(),
+            ),
+            (Role::Server, _) => (
+                format!("client connected from {} to {url}", facts.addr),
+                String::new(),
+            ),
+        };
         writeln!(
             self.out,
-            "{} {} {} {} at {} (dns {:.1} ms, tcp {:.1} ms, tls {} ms)",
+            "{} {} {}{timings}",
             self.stamp(),
             "*".bold(),
-            if self.serving {
-                "client connected:"
-            } else {
-                "connected to"
-            }
-            .bold(),
-            target.url.as_str().bold(),
-            facts.addr.to_string().bold(),
-            facts.dns_ms,
-            facts.tcp_ms,
-            tls_ms
+            what.bold()
         )?;
         if let Some(via) = &facts.via {
             writeln!(self.out, "{} * through the {via}", self.stamp())?;
@@ -82,8 +93,8 @@ impl Human {
                     self.out,
                     "{} * certificate subject: {}; issuer: {}; expires {}",
                     self.stamp(),
-                    cert.subject,
-                    cert.issuer,
+                    escape(&cert.subject),
+                    escape(&cert.issuer),
                     cert.not_after
                 )?;
             }
@@ -91,10 +102,14 @@ impl Human {
         Ok(())
     }
 
+    /// A head line by line, every peer byte escaped.
     fn head(&mut self, marker: &str, raw: &[u8]) -> io::Result<()> {
-        let text = String::from_utf8_lossy(raw);
-        for line in text.split("\r\n").take_while(|l| !l.is_empty()) {
-            writeln!(self.out, "{} {}", marker.cyan(), line)?;
+        for line in raw.split(|&b| b == b'\n') {
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            if line.is_empty() {
+                break;
+            }
+            writeln!(self.out, "{} {}", marker.cyan(), escape_bytes(line))?;
         }
         writeln!(self.out, "{}", marker.cyan())
     }
@@ -102,52 +117,51 @@ impl Human {
     fn response(
         &mut self,
         response: &Response,
-        verdict: &Verdict,
-        upgrade_ms: f64,
+        negotiated: &Negotiated,
+        upgrade_ms: Option<f64>,
     ) -> io::Result<()> {
         let (_, marker) = self.markers();
         self.head(marker, &response.raw)?;
         if response.status != 101 {
             if !response.body.is_empty() {
-                let body = String::from_utf8_lossy(&response.body);
                 writeln!(
                     self.out,
                     "{} body (first {} bytes)",
                     marker.cyan(),
                     response.body.len()
                 )?;
-                for line in body.lines() {
-                    writeln!(self.out, "{} {}", marker.cyan(), line)?;
+                for line in response.body.split(|&b| b == b'\n') {
+                    let line = line.strip_suffix(b"\r").unwrap_or(line);
+                    writeln!(self.out, "{} {}", marker.cyan(), escape_bytes(line))?;
                 }
             }
             return Ok(());
         }
-        if self.serving {
+        let subprotocol = escape(negotiated.subprotocol.as_deref().unwrap_or("none"));
+        let extensions = escape(negotiated.extensions.as_deref().unwrap_or("none"));
+        let Some(accept) = &negotiated.accept else {
             return writeln!(
                 self.out,
-                "{} * answered 101; subprotocol: {}",
+                "{} * answered 101; subprotocol: {subprotocol}; extensions: {extensions}",
                 self.stamp(),
-                verdict.subprotocol.as_deref().unwrap_or("none")
             );
-        }
-        let accept = if verdict.accept_ok {
+        };
+        let verdict = if accept.ok {
             "matches".green()
         } else {
-            format!("does NOT match (expected {})", verdict.accept_expected).red()
+            format!("does NOT match (expected {})", accept.expected).red()
         };
         writeln!(
             self.out,
             "{} * Sec-WebSocket-Accept {}",
             self.stamp(),
-            accept
+            verdict
         )?;
+        let took = upgrade_ms.map_or_else(String::new, |ms| format!("upgrade took {ms:.1} ms; "));
         writeln!(
             self.out,
-            "{} * upgrade took {:.1} ms; subprotocol: {}; extensions: {}",
+            "{} * {took}subprotocol: {subprotocol}; extensions: {extensions}",
             self.stamp(),
-            upgrade_ms,
-            verdict.subprotocol.as_deref().unwrap_or("none"),
-            verdict.extensions.as_deref().unwrap_or("none")
         )
     }
 
@@ -195,12 +209,11 @@ impl Human {
         )?;
         if h.kind() == Kind::Close {
             if let Some(code) = frame.close_code() {
-                let reason = String::from_utf8_lossy(frame.close_reason());
                 write!(
                     self.out,
-                    " code={} reason={:?}",
+                    " code={} reason=\"{}\"",
                     close_code::describe(code),
-                    reason
+                    escape_bytes(frame.close_reason())
                 )?;
             }
         } else if h.payload_len > 0 {
@@ -227,7 +240,7 @@ impl Human {
         dir: Dir,
         binary: bool,
         data: &[u8],
-        frames: usize,
+        frames: u64,
         t: f64,
     ) -> io::Result<()> {
         // One line per message only when it took several frames: otherwise
@@ -267,9 +280,10 @@ impl Human {
         };
         writeln!(
             self.out,
-            "{} {} {how} {code} reason={reason:?}",
+            "{} {} {how} {code} reason=\"{}\"",
             self.stamp(),
-            "* closed:".bold()
+            "* closed:".bold(),
+            escape(reason)
         )
     }
 }
@@ -300,16 +314,16 @@ fn preview(shown: Shown, total: u64) -> String {
     }
 }
 
-impl Render for Human {
-    fn event(&mut self, event: &Event) -> io::Result<()> {
+impl Screen for Human {
+    fn show(&mut self, event: &Event) -> io::Result<()> {
         match event {
-            Event::Connect { target, facts } => self.connect(target, facts)?,
+            Event::Connect { url, role, facts } => self.connect(url, *role, facts)?,
             Event::Request { raw } => self.head(self.markers().0, raw)?,
             Event::Response {
                 response,
-                verdict,
+                negotiated,
                 upgrade_ms,
-            } => self.response(response, verdict, *upgrade_ms)?,
+            } => self.response(response, negotiated, *upgrade_ms)?,
             Event::Frame { dir, frame, at } => self.frame(*dir, frame, self.clock.at(*at))?,
             Event::Message {
                 dir,
@@ -317,7 +331,9 @@ impl Render for Human {
                 data,
                 frames,
                 at,
+                ..
             } => self.message(*dir, *binary, data, *frames, self.clock.at(*at))?,
+            Event::Wire(_) => {}
             Event::Close {
                 code,
                 reason,
@@ -344,6 +360,14 @@ impl Render for Human {
 
     fn out(&mut self) -> &mut Out {
         &mut self.out
+    }
+
+    fn interest(&self) -> Interest {
+        Interest {
+            frames: true,
+            outgoing_messages: true,
+            chunks: false,
+        }
     }
 }
 

@@ -13,7 +13,10 @@ use std::time::{Duration, Instant};
 
 use mio::Waker;
 
-use crate::command::{self, Command};
+pub mod command;
+pub mod prompt;
+
+use command::Command;
 
 pub enum Input {
     Command(Command),

@@ -10,9 +10,38 @@ use crate::error::{fail, Failure, Stage};
 
 /// A failed connection: what to tell the user, and which close code (if
 /// any) still makes sense to send.
+#[derive(Debug, Clone)]
 pub struct Violation {
     pub failure: Failure,
     pub close_code: Option<u16>,
+}
+
+impl std::fmt::Display for Violation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.failure.message)
+    }
+}
+
+impl std::error::Error for Violation {}
+
+impl Violation {
+    /// A broken rule that fails the connection with `code`.
+    pub fn protocol(message: String, code: u16) -> Violation {
+        Violation {
+            failure: fail(Stage::Protocol, message),
+            close_code: Some(code),
+        }
+    }
+
+    /// Carried through tungstenite as an I/O error from the tap.
+    pub fn into_io(self) -> io::Error {
+        io::Error::other(self)
+    }
+
+    /// The guard's violation, when an I/O error is one.
+    pub fn from_io(e: &io::Error) -> Option<&Violation> {
+        e.get_ref()?.downcast_ref::<Violation>()
+    }
 }
 
 /// `mid_frame` says whether the peer's stream stopped inside a frame;
@@ -32,9 +61,12 @@ pub fn from_ws_error(e: WsError, mid_frame: bool, peer: &str) -> Violation {
             1009,
         ),
         WsError::Capacity(c) => protocol(c.to_string(), 1009),
-        WsError::Io(io) => Violation {
-            failure: io_failure(&io, peer),
-            close_code: None,
+        WsError::Io(io) => match Violation::from_io(&io) {
+            Some(refused) => refused.clone(),
+            None => Violation {
+                failure: io_failure(&io, peer),
+                close_code: None,
+            },
         },
         other => Violation {
             failure: fail(Stage::Io, other.to_string()),
@@ -44,10 +76,7 @@ pub fn from_ws_error(e: WsError, mid_frame: bool, peer: &str) -> Violation {
 }
 
 fn protocol(message: String, code: u16) -> Violation {
-    Violation {
-        failure: fail(Stage::Protocol, message),
-        close_code: Some(code),
-    }
+    Violation::protocol(message, code)
 }
 
 fn from_protocol_error(p: ProtocolError, mid_frame: bool, peer: &str) -> Violation {
@@ -103,16 +132,7 @@ fn from_protocol_error(p: ProtocolError, mid_frame: bool, peer: &str) -> Violati
                 close_code: None,
             };
         }
-        other => {
-            // tungstenite says "invalid close sequence" for bad close codes
-            // in some versions and names others plainly; keep its words.
-            let text = other.to_string();
-            if text.to_lowercase().contains("close") {
-                format!("the {peer} sent an invalid close frame: {text} (RFC 6455 §7.4)")
-            } else {
-                format!("{text} (RFC 6455)")
-            }
-        }
+        other => format!("{other} (RFC 6455)"),
     };
     protocol(rule, 1002)
 }

@@ -4,8 +4,8 @@
 
 use std::io::{self, Write};
 
-use super::{push_hex, Dir, Event, Initiator, Out, Render};
-use crate::close_code;
+use super::{escape, escape_bytes, push_hex, Dir, Event, Initiator, Interest, Out, Screen};
+use crate::wire::close_code;
 
 pub struct Payload {
     out: Out,
@@ -21,8 +21,8 @@ impl Payload {
     }
 }
 
-impl Render for Payload {
-    fn event(&mut self, event: &Event) -> io::Result<()> {
+impl Screen for Payload {
+    fn show(&mut self, event: &Event) -> io::Result<()> {
         match event {
             // Stdout carries payloads only.
             Event::Notice(text) => {
@@ -36,9 +36,11 @@ impl Render for Payload {
             // A refused upgrade: its head goes to stderr before the error,
             // since the headers often say why (WWW-Authenticate, Location).
             Event::Response { response, .. } if response.status != 101 => {
-                let head = String::from_utf8_lossy(&response.raw);
-                for line in head.lines().filter(|l| !l.is_empty()) {
-                    eprintln!("< {line}");
+                for line in response.raw.split(|&b| b == b'\n') {
+                    let line = line.trim_ascii_end();
+                    if !line.is_empty() {
+                        eprintln!("< {}", escape_bytes(line));
+                    }
                 }
                 return Ok(());
             }
@@ -59,8 +61,9 @@ impl Render for Payload {
                     Initiator::Local => format!("closed; the {peer} answered"),
                 };
                 eprintln!(
-                    "wscope: {who} with {} reason={reason:?}",
-                    close_code::describe(*code)
+                    "wscope: {who} with {} reason=\"{}\"",
+                    close_code::describe(*code),
+                    escape(reason)
                 );
             }
             return Ok(());
@@ -88,15 +91,11 @@ impl Render for Payload {
         Ok(())
     }
 
-    fn wants_frames(&self) -> bool {
-        false
-    }
-
     fn out(&mut self) -> &mut Out {
         &mut self.out
     }
 
-    fn wants_outgoing_messages(&self) -> bool {
-        false
+    fn interest(&self) -> Interest {
+        Interest::default()
     }
 }

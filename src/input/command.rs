@@ -4,7 +4,8 @@
 
 use std::path::PathBuf;
 
-use crate::close_code;
+use crate::wire::close_code;
+use crate::wire::frame::{CraftedFrame, Mask};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
@@ -22,28 +23,6 @@ pub enum Command {
     Status,
     Help,
     Quit,
-}
-
-/// A hand-made frame: every header field is the user's choice.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CraftedFrame {
-    pub fin: bool,
-    pub rsv1: bool,
-    pub rsv2: bool,
-    pub rsv3: bool,
-    pub opcode: u8,
-    pub mask: Mask,
-    pub payload: Vec<u8>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mask {
-    /// As the role requires: masked from a client, unmasked from a server.
-    Auto,
-    Random,
-    Key([u8; 4]),
-    /// Unmasked, which RFC 6455 §5.1 forbids a client: for testing servers.
-    Off,
 }
 
 /// Every command with a one-line example, for /help and completion.
@@ -388,64 +367,10 @@ fn parse_mask(value: &str) -> Result<Mask, String> {
     }
 }
 
-impl CraftedFrame {
-    /// The frame's bytes as they go on the wire; `random_key` is used when
-    /// the mask is `Random`, or `Auto` from a client.
-    pub fn encode(&self, random_key: [u8; 4], client: bool) -> Vec<u8> {
-        let key = match self.mask {
-            Mask::Auto if client => Some(random_key),
-            Mask::Auto => None,
-            Mask::Random => Some(random_key),
-            Mask::Key(k) => Some(k),
-            Mask::Off => None,
-        };
-        encode_frame(
-            [self.fin, self.rsv1, self.rsv2, self.rsv3],
-            self.opcode,
-            key,
-            &self.payload,
-        )
-    }
-}
-
-/// Builds a frame with the shortest length encoding.
-pub fn encode_frame(bits: [bool; 4], opcode: u8, key: Option<[u8; 4]>, payload: &[u8]) -> Vec<u8> {
-    let [fin, rsv1, rsv2, rsv3] = bits;
-    let mut out = Vec::with_capacity(payload.len() + 14);
-    out.push(
-        (u8::from(fin) << 7)
-            | (u8::from(rsv1) << 6)
-            | (u8::from(rsv2) << 5)
-            | (u8::from(rsv3) << 4)
-            | (opcode & 0x0F),
-    );
-    let mask_bit = if key.is_some() { 0x80 } else { 0 };
-    match payload.len() {
-        n if n < 126 => out.push(mask_bit | n as u8),
-        n if n <= 0xFFFF => {
-            out.push(mask_bit | 126);
-            out.extend_from_slice(&(n as u16).to_be_bytes());
-        }
-        n => {
-            out.push(mask_bit | 127);
-            out.extend_from_slice(&(n as u64).to_be_bytes());
-        }
-    }
-    if let Some(key) = key {
-        out.extend_from_slice(&key);
-    }
-    let body = out.len();
-    out.extend_from_slice(payload);
-    if let Some(key) = key {
-        crate::frame::unmask(&mut out[body..], key, 0);
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::frame::FrameDecoder;
+    use crate::wire::decode::{Decoded, FrameDecoder};
 
     #[test]
     fn plain_lines_are_text_and_text_command_escapes_slash() {
@@ -616,7 +541,11 @@ mod tests {
             };
             let bytes = crafted.encode([1, 2, 3, 4], true);
             let mut decoded = Vec::new();
-            FrameDecoder::new(usize::MAX >> 1).feed(&bytes, |f| decoded.push(f));
+            FrameDecoder::new(usize::MAX >> 1).feed(&bytes, &mut |d| {
+                if let Decoded::Frame(f) = d {
+                    decoded.push(f)
+                }
+            });
             let f = &decoded[0];
             assert_eq!(
                 (f.header.fin, f.header.rsv1, f.header.rsv2, f.header.rsv3),

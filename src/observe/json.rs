@@ -1,4 +1,4 @@
-//! JSON Lines, exactly per the contract in design.md: one object per line,
+//! JSON Lines, exactly per the contract in docs/json-lines.md: one object per line,
 //! each with `event` and `t`. Frame and message events are written by hand
 //! into a reused buffer because they come once per frame; the rare events
 //! go through serde_json.
@@ -7,8 +7,10 @@ use std::io;
 
 use serde_json::{json, Value};
 
-use super::{push_hex, show_frame_payload, Clock, Dir, Event, Initiator, Out, Render, Shown};
-use crate::frame::{Frame, Kind};
+use super::{
+    push_hex, show_frame_payload, Clock, Dir, Event, Initiator, Interest, Out, Screen, Shown,
+};
+use crate::wire::frame::{Frame, Kind};
 
 pub struct Json {
     out: Out,
@@ -22,12 +24,14 @@ impl Json {
 
     fn rare_event(&self, event: &Event, t: f64) -> Value {
         match event {
-            Event::Connect { target, facts } => {
+            Event::Connect { url, role, facts } => {
                 let tls = facts.tls.as_ref();
                 let cert = tls.and_then(|t| t.cert.as_ref());
+                let timings = facts.timings.as_ref();
                 json!({
                     "event": "connect", "t": t,
-                    "url": target.url.as_str(),
+                    "url": url,
+                    "role": role.name(),
                     "addr": facts.addr.to_string(),
                     "via": facts.via,
                     "tls": tls.is_some(),
@@ -37,9 +41,9 @@ impl Json {
                     "cert_issuer": cert.map(|c| &c.issuer),
                     "cert_not_after": cert.map(|c| &c.not_after),
                     "timings_ms": {
-                        "dns": micros(facts.dns_ms),
-                        "tcp": micros(facts.tcp_ms),
-                        "tls": facts.tls_ms.map(micros),
+                        "dns": timings.map(|t| micros(t.dns_ms)),
+                        "tcp": timings.map(|t| micros(t.tcp_ms)),
+                        "tls": timings.and_then(|t| t.tls_ms).map(micros),
                     },
                 })
             }
@@ -49,7 +53,7 @@ impl Json {
             }),
             Event::Response {
                 response,
-                verdict,
+                negotiated,
                 upgrade_ms,
             } => {
                 let headers: Vec<Value> = response
@@ -65,11 +69,11 @@ impl Json {
                     "headers": headers,
                     "body": (response.status != 101)
                         .then(|| String::from_utf8_lossy(&response.body)),
-                    "accept_ok": verdict.accept_ok,
-                    "accept_expected": verdict.accept_expected,
-                    "subprotocol": verdict.subprotocol,
-                    "extensions": verdict.extensions,
-                    "upgrade_ms": micros(*upgrade_ms),
+                    "accept_ok": negotiated.accept.as_ref().map(|a| a.ok),
+                    "accept_expected": negotiated.accept.as_ref().map(|a| &a.expected),
+                    "subprotocol": negotiated.subprotocol,
+                    "extensions": negotiated.extensions,
+                    "upgrade_ms": upgrade_ms.map(micros),
                 })
             }
             Event::Close {
@@ -100,8 +104,8 @@ impl Json {
                 "event": "notice", "t": t,
                 "message": text,
             }),
-            // Written by hand; see `event`.
-            Event::Frame { .. } | Event::Message { .. } => Value::Null,
+            // Written by hand; see `show`.
+            Event::Frame { .. } | Event::Message { .. } | Event::Wire(_) => Value::Null,
         }
     }
 }
@@ -263,6 +267,16 @@ fn write_frame(buf: &mut Vec<u8>, t: f64, dir: Dir, frame: &Frame) {
         }
     }
     line.bool(k!("truncated"), frame.truncated());
+    match frame.message {
+        Some((seq, part)) => {
+            line.num(k!("message"), seq);
+            line.plain(k!("part"), part.name());
+        }
+        None => {
+            line.null(k!("message"));
+            line.null(k!("part"));
+        }
+    }
     if frame.cut_short {
         line.bool(k!("cut_short"), true);
     }
@@ -279,7 +293,23 @@ fn write_frame(buf: &mut Vec<u8>, t: f64, dir: Dir, frame: &Frame) {
     line.end();
 }
 
-fn write_message(buf: &mut Vec<u8>, t: f64, dir: Dir, binary: bool, data: &[u8], frames: usize) {
+/// What a message event says besides its time.
+struct MessageLine<'a> {
+    dir: Dir,
+    binary: bool,
+    data: &'a [u8],
+    seq: u64,
+    frames: u64,
+}
+
+fn write_message(buf: &mut Vec<u8>, t: f64, m: MessageLine) {
+    let MessageLine {
+        dir,
+        binary,
+        data,
+        seq,
+        frames,
+    } = m;
     let mut line = Line::start(buf, "message", t);
     line.plain(k!("dir"), dir.name());
     line.plain(k!("kind"), if binary { "binary" } else { "text" });
@@ -295,12 +325,13 @@ fn write_message(buf: &mut Vec<u8>, t: f64, dir: Dir, binary: bool, data: &[u8],
         }
         line.plain(k!("encoding"), "utf8");
     }
-    line.num(k!("frames"), frames as u64);
+    line.num(k!("seq"), seq);
+    line.num(k!("frames"), frames);
     line.end();
 }
 
-impl Render for Json {
-    fn event(&mut self, event: &Event) -> io::Result<()> {
+impl Screen for Json {
+    fn show(&mut self, event: &Event) -> io::Result<()> {
         match event {
             Event::Frame { dir, frame, at } => {
                 write_frame(self.out.buf(), self.clock.at(*at), *dir, frame)
@@ -309,16 +340,21 @@ impl Render for Json {
                 dir,
                 binary,
                 data,
+                seq,
                 frames,
                 at,
             } => write_message(
                 self.out.buf(),
                 self.clock.at(*at),
-                *dir,
-                *binary,
-                data,
-                *frames,
+                MessageLine {
+                    dir: *dir,
+                    binary: *binary,
+                    data,
+                    seq: *seq,
+                    frames: *frames,
+                },
             ),
+            Event::Wire(_) => return Ok(()),
             rare => {
                 let value = self.rare_event(rare, self.clock.now());
                 serde_json::to_writer(self.out.buf(), &value)?;
@@ -331,12 +367,20 @@ impl Render for Json {
     fn out(&mut self) -> &mut Out {
         &mut self.out
     }
+
+    fn interest(&self) -> Interest {
+        Interest {
+            frames: true,
+            outgoing_messages: true,
+            chunks: false,
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::frame::FrameDecoder;
+    use crate::wire::decode::{Decoded, FrameDecoder};
 
     fn parse(line: &[u8]) -> Value {
         serde_json::from_slice(line).expect("valid JSON")
@@ -392,9 +436,13 @@ mod tests {
         // A masked close frame with code 1001 and reason "bye".
         let mut bytes = vec![0x88, 0x85, 1, 2, 3, 4];
         let mut payload = vec![0x03, 0xe9, b'b', b'y', b'e'];
-        crate::frame::unmask(&mut payload, [1, 2, 3, 4], 0);
+        crate::wire::frame::unmask(&mut payload, [1, 2, 3, 4], 0);
         bytes.extend_from_slice(&payload);
-        FrameDecoder::new(8).feed(&bytes, |f| frames.push(f));
+        FrameDecoder::new(8).feed(&bytes, &mut |d| {
+            if let Decoded::Frame(f) = d {
+                frames.push(f)
+            }
+        });
         let mut buf = Vec::new();
         write_frame(&mut buf, 1.5, Dir::Out, &frames[0]);
         assert!(buf.ends_with(b"}\n"));
@@ -419,12 +467,23 @@ mod tests {
         assert_eq!(v["truncated"], false);
         assert_eq!(v["close_code"], 1001);
         assert_eq!(v["close_reason"], "bye");
+        assert_eq!((v["message"].is_null(), v["part"].is_null()), (true, true));
     }
 
     #[test]
     fn message_lines_encode_text_and_binary() {
         let mut buf = Vec::new();
-        write_message(&mut buf, 0.25, Dir::In, false, "a\"b".as_bytes(), 2);
+        write_message(
+            &mut buf,
+            0.25,
+            MessageLine {
+                dir: Dir::In,
+                binary: false,
+                data: "a\"b".as_bytes(),
+                seq: 1,
+                frames: 2,
+            },
+        );
         let v = parse(&buf);
         buf.clear();
         assert_eq!(
@@ -435,7 +494,17 @@ mod tests {
             (v["len"].as_u64(), v["frames"].as_u64()),
             (Some(3), Some(2))
         );
-        write_message(&mut buf, 0.25, Dir::Out, true, &[0, 255], 1);
+        write_message(
+            &mut buf,
+            0.25,
+            MessageLine {
+                dir: Dir::Out,
+                binary: true,
+                data: &[0, 255],
+                seq: 3,
+                frames: 1,
+            },
+        );
         let v = parse(&buf);
         assert_eq!(
             (v["data"].as_str(), v["encoding"].as_str()),

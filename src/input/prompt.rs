@@ -20,9 +20,9 @@ use rustyline::{
     ExternalPrinter, Helper, KeyEvent, Movement, RepeatCount,
 };
 
-use crate::close_code;
-use crate::command::{self, Command, COMMANDS};
-use crate::input::Input;
+use super::command::{self, Command, COMMANDS};
+use super::Input;
+use crate::wire::close_code;
 
 const PROMPT: &str = "wscope> ";
 

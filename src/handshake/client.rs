@@ -1,7 +1,8 @@
-//! The opening handshake, written and read here rather than inside
-//! tungstenite so that both heads are kept byte for byte as they crossed
-//! the wire, and so that a bad answer (a 404 and its body, a wrong
-//! Sec-WebSocket-Accept) is shown in full before it is reported.
+//! The client's side of the opening handshake: the request as the user
+//! shaped it, the server's answer read byte for byte, and the answer
+//! checked as RFC 6455 §4.1 asks of a client. A bad answer (a 404 and its
+//! body, a wrong Sec-WebSocket-Accept) is shown in full before it is
+//! reported.
 
 use std::io::{self, Read, Write};
 use std::time::{Duration, Instant};
@@ -9,13 +10,13 @@ use std::time::{Duration, Instant};
 use tungstenite::handshake::client::generate_key;
 use tungstenite::handshake::derive_accept_key;
 
+use super::{parse_head, Accept, Negotiated, Response};
 use crate::error::{fail, Failure, Stage};
-use crate::target::Target;
+use crate::http::head::{read_head, Stop, TimedRead};
+use crate::net::target::Target;
 
 /// How much of a non-101 body is read and shown.
 pub const BODY_PREVIEW: usize = 1024;
-/// A response head larger than this is not a WebSocket server talking.
-const MAX_HEAD: usize = 64 * 1024;
 
 pub struct Request {
     pub raw: Vec<u8>,
@@ -102,87 +103,6 @@ impl Request {
     }
 }
 
-/// `-H 'Name: value'`, checked so that the request stays valid HTTP.
-pub fn parse_header(input: &str) -> Result<(String, String), String> {
-    let Some((name, value)) = input.split_once(':') else {
-        return Err(format!("-H '{input}' is not 'Name: value'"));
-    };
-    let name = name.trim();
-    if !is_token(name) {
-        return Err(format!("-H '{input}': '{name}' is not a valid header name"));
-    }
-    check_value(&format!("-H '{name}'"), value)?;
-    Ok((name.to_string(), value.trim().to_string()))
-}
-
-/// A header value from the command line (`-H`, `--origin`,
-/// `--user-agent`) must keep the request one valid HTTP head: no line
-/// breaks or other control characters (a tab is allowed).
-pub fn check_value(option: &str, value: &str) -> Result<(), String> {
-    match value.chars().find(|&c| c.is_control() && c != '\t') {
-        Some('\r' | '\n') => Err(format!(
-            "{option}: a header value cannot contain a line break"
-        )),
-        Some(c) => Err(format!(
-            "{option}: a header value cannot contain the control character {:?}",
-            c
-        )),
-        None => Ok(()),
-    }
-}
-
-/// An HTTP token (RFC 9110 §5.6.2): header names and subprotocols.
-fn is_token(s: &str) -> bool {
-    !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c))
-}
-
-/// A subprotocol name is an HTTP token (RFC 6455 §4.1).
-pub fn check_subprotocol(name: &str) -> Result<(), String> {
-    if !is_token(name) {
-        return Err(format!(
-            "-s '{}' is not a subprotocol name (letters, digits and !#$%&'*+-.^_`|~ only)",
-            name.escape_debug()
-        ));
-    }
-    Ok(())
-}
-
-#[derive(Debug)]
-pub struct Response {
-    /// The head exactly as received, up to and including the blank line.
-    pub raw: Vec<u8>,
-    pub status: u16,
-    pub reason: String,
-    /// Headers in wire order with their original case.
-    pub headers: Vec<(String, String)>,
-    /// Up to `BODY_PREVIEW` bytes of the body of a non-101 answer.
-    pub body: Vec<u8>,
-    /// Bytes after the head of a 101: the first frames, already read.
-    pub leftover: Vec<u8>,
-}
-
-impl Response {
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-/// The outcome of checking a response against its request.
-#[derive(Debug, Clone)]
-pub struct Verdict {
-    pub accept_expected: String,
-    pub accept_ok: bool,
-    pub subprotocol: Option<String>,
-    pub extensions: Option<String>,
-    /// Why the upgrade failed, if it did.
-    pub problem: Option<String>,
-}
-
 pub fn send_request(stream: &mut impl Write, request: &Request) -> Result<(), Failure> {
     stream
         .write_all(&request.raw)
@@ -190,48 +110,59 @@ pub fn send_request(stream: &mut impl Write, request: &Request) -> Result<(), Fa
         .map_err(|e| io_failure("sending the upgrade request", e))
 }
 
-/// Reads the response head; for a non-101 answer also the start of its
-/// body, waiting no longer than `body_wait` for it.
-pub fn read_response(stream: &mut impl Read, body_wait: Duration) -> Result<Response, Failure> {
-    let mut buf = Vec::with_capacity(1024);
-    let mut chunk = [0u8; 4096];
-    let head_len = loop {
-        if let Some(end) = find_head_end(&buf) {
-            break end;
+/// When the opening must be done: --connect-timeout, from the start.
+#[derive(Debug, Clone, Copy)]
+pub struct Deadline {
+    pub at: Instant,
+    pub limit: Duration,
+}
+
+impl Deadline {
+    pub fn after(limit: Duration) -> Deadline {
+        Deadline {
+            at: Instant::now() + limit,
+            limit,
         }
-        if buf.len() > MAX_HEAD {
-            return Err(fail(
-                Stage::Handshake,
-                format!("the response head is over {MAX_HEAD} bytes without an end; not an HTTP server?"),
-            ));
-        }
-        let n = stream
-            .read(&mut chunk)
-            .map_err(|e| io_failure("reading the upgrade response", e))?;
-        if n == 0 {
-            let got = if buf.is_empty() {
-                "nothing".to_string()
-            } else {
-                format!("{} bytes: {:?}", buf.len(), String::from_utf8_lossy(&buf))
-            };
-            return Err(fail(
-                Stage::Handshake,
-                format!(
-                    "the server closed the connection before a complete response head (got {got})"
-                ),
-            ));
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    };
-    let leftover = buf.split_off(head_len);
-    let (status, reason, headers) = parse_head(&buf)?;
+    }
+}
+
+/// Reads the response head by the deadline; for a non-101 answer also the
+/// start of its body, waiting no longer than `body_wait` for it.
+pub fn read_response(
+    stream: &mut impl TimedRead,
+    deadline: Deadline,
+    body_wait: Duration,
+) -> Result<Response, Failure> {
+    let read = read_head(stream, deadline.at).map_err(|unread| {
+        let got = unread.got_text();
+        let why = match unread.stop {
+            Stop::Closed => format!(
+                "the server closed the connection before a complete response head (got {got})"
+            ),
+            Stop::TimedOut => format!(
+                "timed out: no complete response head within {} s (--connect-timeout); got {got}",
+                deadline.limit.as_secs_f64()
+            ),
+            Stop::TooLarge => format!(
+                "the response head is over {} bytes without an end; not an HTTP server? (got {got})",
+                crate::http::head::MAX_HEAD
+            ),
+            Stop::NotHttp if matches!(unread.got.first(), Some(0x15 | 0x16)) => format!(
+                "the server answered with TLS, not HTTP: use wss:// for this port (got {got})"
+            ),
+            Stop::NotHttp => format!("the server's answer is not HTTP (got {got})"),
+            Stop::Io(e) => return io_failure("reading the upgrade response", e),
+        };
+        fail(Stage::Handshake, why)
+    })?;
+    let (status, reason, headers) = parse_head(&read.head)?;
     let mut response = Response {
-        raw: buf,
+        raw: read.head,
         status,
         reason,
         headers,
         body: Vec::new(),
-        leftover,
+        leftover: read.leftover,
     };
     if status != 101 {
         response.body = std::mem::take(&mut response.leftover);
@@ -258,49 +189,8 @@ fn read_body_start(stream: &mut impl Read, body: &mut Vec<u8>, want: usize, wait
     }
 }
 
-fn find_head_end(buf: &[u8]) -> Option<usize> {
-    buf.windows(4).position(|w| w == b"\r\n\r\n").map(|p| p + 4)
-}
-
-/// Status code, reason phrase and headers of a response head.
-type Head = (u16, String, Vec<(String, String)>);
-
-fn parse_head(head: &[u8]) -> Result<Head, Failure> {
-    let mut slots = [httparse::EMPTY_HEADER; 128];
-    let mut parsed = httparse::Response::new(&mut slots);
-    match parsed.parse(head) {
-        Ok(httparse::Status::Complete(_)) => {}
-        Ok(httparse::Status::Partial) => {
-            return Err(fail(Stage::Handshake, "the response head is incomplete"))
-        }
-        Err(e) => {
-            let first_line = head.split(|&b| b == b'\n').next().unwrap_or_default();
-            return Err(fail(
-                Stage::Handshake,
-                format!(
-                    "the server's answer is not valid HTTP ({e}); it begins {:?}",
-                    String::from_utf8_lossy(first_line).trim_end()
-                ),
-            ));
-        }
-    }
-    let status = parsed.code.unwrap_or_default();
-    let reason = parsed.reason.unwrap_or_default().to_string();
-    let headers = parsed
-        .headers
-        .iter()
-        .map(|h| {
-            (
-                h.name.to_string(),
-                String::from_utf8_lossy(h.value).into_owned(),
-            )
-        })
-        .collect();
-    Ok((status, reason, headers))
-}
-
 /// Checks a response as RFC 6455 §4.1 asks of a client.
-pub fn verify(request: &Request, response: &Response) -> Verdict {
+pub fn verify(request: &Request, response: &Response) -> Negotiated {
     let accept_expected = derive_accept_key(request.key.as_bytes());
     let accept_got = response.header("Sec-WebSocket-Accept").map(str::trim);
     let accept_ok = accept_got == Some(accept_expected.as_str());
@@ -350,9 +240,11 @@ pub fn verify(request: &Request, response: &Response) -> Verdict {
             format!("the server enabled extension '{e}' although none was offered (RFC 6455 §4.1)")
         })
     };
-    Verdict {
-        accept_expected,
-        accept_ok,
+    Negotiated {
+        accept: Some(Accept {
+            expected: accept_expected,
+            ok: accept_ok,
+        }),
         subprotocol,
         extensions,
         problem,
@@ -371,6 +263,10 @@ fn io_failure(doing: &str, e: io::Error) -> Failure {
 mod tests {
     use super::*;
 
+    fn far() -> Deadline {
+        Deadline::after(Duration::from_secs(5))
+    }
+
     fn target() -> Target {
         Target::parse("ws://example.test:8080/chat?x=1").unwrap()
     }
@@ -382,7 +278,7 @@ mod tests {
         )
         .into_bytes();
         raw.extend_from_slice(b"\x81\x02hi");
-        read_response(&mut raw.as_slice(), Duration::ZERO).unwrap()
+        read_response(&mut raw.as_slice(), far(), Duration::ZERO).unwrap()
     }
 
     #[test]
@@ -403,7 +299,7 @@ mod tests {
         assert_eq!(response.leftover, b"\x81\x02hi");
         assert_eq!(response.headers[3], ("X-Case".into(), "MiXeD".into()));
         let verdict = verify(&request, &response);
-        assert!(verdict.accept_ok);
+        assert!(verdict.accept.as_ref().unwrap().ok);
         assert_eq!(verdict.problem, None);
     }
 
@@ -413,10 +309,11 @@ mod tests {
         let mut response = answer(&request, "");
         response.headers[2].1 = "bm90IHRoZSByaWdodCBrZXk=".into();
         let verdict = verify(&request, &response);
-        assert!(!verdict.accept_ok);
+        let accept = verdict.accept.clone().unwrap();
+        assert!(!accept.ok);
         let problem = verdict.problem.unwrap();
         assert!(problem.contains("bm90IHRoZSByaWdodCBrZXk="), "{problem}");
-        assert!(problem.contains(&verdict.accept_expected), "{problem}");
+        assert!(problem.contains(&accept.expected), "{problem}");
     }
 
     #[test]
@@ -481,17 +378,6 @@ mod tests {
     }
 
     #[test]
-    fn header_arguments_are_checked() {
-        assert_eq!(parse_header("X-A: b c "), Ok(("X-A".into(), "b c".into())));
-        assert!(parse_header("no colon")
-            .unwrap_err()
-            .contains("'Name: value'"));
-        assert!(parse_header("Bad Name: x")
-            .unwrap_err()
-            .contains("not a valid header name"));
-    }
-
-    #[test]
     fn offered_subprotocol_is_accepted_and_others_are_not() {
         let shaping = Shaping {
             subprotocols: vec!["chat".into()],
@@ -523,7 +409,7 @@ mod tests {
     #[test]
     fn non_101_keeps_the_start_of_the_body() {
         let raw = b"HTTP/1.1 404 Not Found\r\nContent-Length: 14\r\n\r\nno such socket";
-        let response = read_response(&mut &raw[..], Duration::from_millis(10)).unwrap();
+        let response = read_response(&mut &raw[..], far(), Duration::from_millis(10)).unwrap();
         assert_eq!(response.status, 404);
         assert_eq!(response.body, b"no such socket");
         let problem = verify(&Request::build(&target(), &Shaping::default()), &response)
@@ -534,10 +420,11 @@ mod tests {
 
     #[test]
     fn garbage_and_early_close_are_handshake_failures() {
-        let err = read_response(&mut &b"SSH-2.0-OpenSSH\r\n\r\n"[..], Duration::ZERO).unwrap_err();
+        let err =
+            read_response(&mut &b"SSH-2.0-OpenSSH\r\n\r\n"[..], far(), Duration::ZERO).unwrap_err();
         assert_eq!(err.stage, Stage::Handshake);
         assert!(err.message.contains("not valid HTTP"), "{}", err.message);
-        let err = read_response(&mut &b"HTTP/1.1 101"[..], Duration::ZERO).unwrap_err();
+        let err = read_response(&mut &b"HTTP/1.1 101"[..], far(), Duration::ZERO).unwrap_err();
         assert!(
             err.message.contains("closed the connection"),
             "{}",

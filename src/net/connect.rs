@@ -1,14 +1,16 @@
-//! Getting from a URL to an open byte stream: name resolution, TCP, TLS,
-//! each timed, so that a slow step is visible.
+//! Getting from a URL to an open byte stream: name resolution, TCP (or a
+//! proxy's tunnel), TLS, each timed, so that a slow step is visible.
 
 use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::net::{SocketAddr, TcpStream};
 use std::os::fd::{AsRawFd, RawFd};
 use std::time::{Duration, Instant};
 
+use super::proxy::{self, Proxy};
+use super::target::Target;
+use super::tcp::{connect_any, ms_since, resolve, IpVersion};
 use crate::error::{fail, Failure, Stage};
-use crate::proxy::{self, Proxy};
-use crate::target::Target;
+use crate::http::head::TimedRead;
 use crate::tls::{self, TlsFacts, TlsStream};
 
 /// The byte stream under the WebSocket: plain TCP or TLS over TCP.
@@ -31,6 +33,12 @@ impl Transport {
 
     pub fn set_read_timeout(&self, t: Option<Duration>) -> io::Result<()> {
         self.tcp().set_read_timeout(t)
+    }
+}
+
+impl TimedRead for Transport {
+    fn set_read_timeout(&mut self, limit: Option<Duration>) -> io::Result<()> {
+        self.tcp().set_read_timeout(limit)
     }
 }
 
@@ -65,29 +73,30 @@ impl Write for Transport {
     }
 }
 
-/// What is shown about how the connection was made.
+/// What is shown about how the connection was made, from either side.
 #[derive(Debug, Clone)]
 pub struct ConnectFacts {
-    /// The address connected to: the server's, or the proxy's.
+    /// The peer's address: the server's (or the proxy's), or with
+    /// --listen the client's.
     pub addr: SocketAddr,
     /// The proxy the connection went through, described.
     pub via: Option<String>,
+    /// How long each step took; only a client times them.
+    pub timings: Option<Timings>,
+    pub tls: Option<TlsFacts>,
+}
+
+/// Milliseconds each step of opening took.
+#[derive(Debug, Clone, Copy)]
+pub struct Timings {
     pub dns_ms: f64,
     pub tcp_ms: f64,
     pub tls_ms: Option<f64>,
-    pub tls: Option<TlsFacts>,
 }
 
 pub struct Connected {
     pub transport: Transport,
     pub facts: ConnectFacts,
-}
-
-/// `-4` / `-6`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum IpVersion {
-    V4,
-    V6,
 }
 
 /// How to reach the server.
@@ -111,7 +120,7 @@ pub fn connect(
     let (tcp, addr, dns_ms, tcp_ms) = match route.proxy {
         None => {
             let started = Instant::now();
-            let addrs = resolve(target)?;
+            let addrs = resolve(&target.host, target.port)?;
             let dns_ms = ms_since(started);
             let started = Instant::now();
             let (tcp, addr) =
@@ -149,90 +158,12 @@ pub fn connect(
         facts: ConnectFacts {
             addr,
             via: route.proxy.map(Proxy::describe),
-            dns_ms,
-            tcp_ms,
-            tls_ms,
+            timings: Some(Timings {
+                dns_ms,
+                tcp_ms,
+                tls_ms,
+            }),
             tls,
         },
     })
-}
-
-fn resolve(target: &Target) -> Result<Vec<SocketAddr>, Failure> {
-    let addrs: Vec<SocketAddr> = (target.host.as_str(), target.port)
-        .to_socket_addrs()
-        .map_err(|e| {
-            fail(
-                Stage::Connect,
-                format!("cannot resolve host '{}': {e}", target.host),
-            )
-        })?
-        .collect();
-    if addrs.is_empty() {
-        return Err(fail(
-            Stage::Connect,
-            format!("host '{}' has no addresses", target.host),
-        ));
-    }
-    Ok(addrs)
-}
-
-/// Tries each address of the wanted family in turn; the error names every
-/// address tried.
-pub fn connect_any(
-    addrs: &[SocketAddr],
-    ip_version: Option<IpVersion>,
-    timeout: Duration,
-    host: &str,
-    port: u16,
-) -> Result<(TcpStream, SocketAddr), Failure> {
-    let wanted = |a: &&SocketAddr| match ip_version {
-        None => true,
-        Some(IpVersion::V4) => a.is_ipv4(),
-        Some(IpVersion::V6) => a.is_ipv6(),
-    };
-    let candidates: Vec<&SocketAddr> = addrs.iter().filter(wanted).collect();
-    if candidates.is_empty() {
-        let family = if ip_version == Some(IpVersion::V4) {
-            "IPv4"
-        } else {
-            "IPv6"
-        };
-        let found: Vec<String> = addrs.iter().map(|a| a.ip().to_string()).collect();
-        return Err(fail(
-            Stage::Connect,
-            format!(
-                "'{host}' has no {family} address (it has {})",
-                found.join(", ")
-            ),
-        ));
-    }
-    let mut errors = Vec::new();
-    for addr in candidates {
-        match TcpStream::connect_timeout(addr, timeout) {
-            Ok(s) => return Ok((s, *addr)),
-            Err(e) if e.kind() == io::ErrorKind::TimedOut => errors.push((
-                addr,
-                format!("timed out after {:.1}s", timeout.as_secs_f64()),
-            )),
-            Err(e) => errors.push((addr, e.to_string())),
-        }
-    }
-    let detail = match errors.as_slice() {
-        [(addr, why)] => format!("cannot connect to {addr}: {why}"),
-        _ => {
-            let each: Vec<String> = errors
-                .iter()
-                .map(|(a, why)| format!("{a}: {why}"))
-                .collect();
-            format!(
-                "cannot connect to {host}:{port} at any of its addresses: {}",
-                each.join("; ")
-            )
-        }
-    };
-    Err(fail(Stage::Connect, detail))
-}
-
-pub fn ms_since(t: Instant) -> f64 {
-    t.elapsed().as_secs_f64() * 1000.0
 }

@@ -52,9 +52,14 @@ impl Out {
         matches!(self.sink, Sink::Printer(_))
     }
 
-    /// Nobody reads stdout any more; output is dropped from now on.
-    pub fn is_gone(&self) -> bool {
-        self.gone
+    /// Whether anybody still reads: output is dropped once stdout's
+    /// reader has gone.
+    pub fn flow(&self) -> super::Flow {
+        if self.gone {
+            super::Flow::Stop
+        } else {
+            super::Flow::Go
+        }
     }
 
     /// The buffer the current event is written into.

@@ -5,11 +5,14 @@
 
 use std::io::{Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
+use std::time::Instant;
 
 use url::Url;
 
+use super::target::Target;
+use super::tcp::{connect_any, IpVersion};
 use crate::error::{fail, Failure, Stage};
-use crate::target::Target;
+use crate::http::head::{read_head, Stop};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -130,7 +133,7 @@ fn bypassed(host: &str, no_proxy: &str) -> bool {
 pub fn tunnel(
     proxy: &Proxy,
     target: &Target,
-    ipv: Option<crate::connect::IpVersion>,
+    ipv: Option<IpVersion>,
     timeout: std::time::Duration,
 ) -> Result<(TcpStream, SocketAddr), Failure> {
     let addrs: Vec<SocketAddr> = (proxy.host.as_str(), proxy.port)
@@ -143,25 +146,28 @@ pub fn tunnel(
         })?
         .collect();
     let (mut stream, addr) =
-        crate::connect::connect_any(&addrs, ipv, timeout, &proxy.host, proxy.port).map_err(
-            |f| {
-                fail(
-                    Stage::Connect,
-                    format!("{} (the {})", f.message, proxy.describe()),
-                )
-            },
-        )?;
+        connect_any(&addrs, ipv, timeout, &proxy.host, proxy.port).map_err(|f| {
+            fail(
+                Stage::Connect,
+                format!("{} (the {})", f.message, proxy.describe()),
+            )
+        })?;
     stream
         .set_read_timeout(Some(timeout))
         .map_err(|e| fail(Stage::Connect, e.to_string()))?;
     match proxy.kind {
-        Kind::HttpConnect => http_connect(&mut stream, proxy, target)?,
+        Kind::HttpConnect => http_connect(&mut stream, proxy, target, Instant::now() + timeout)?,
         Kind::Socks5 | Kind::Socks5h => socks5(&mut stream, proxy, target)?,
     }
     Ok((stream, addr))
 }
 
-fn http_connect(stream: &mut TcpStream, proxy: &Proxy, target: &Target) -> Result<(), Failure> {
+fn http_connect(
+    stream: &mut TcpStream,
+    proxy: &Proxy,
+    target: &Target,
+    deadline: Instant,
+) -> Result<(), Failure> {
     use base64::Engine;
     let authority = match target.host.parse::<IpAddr>() {
         Ok(IpAddr::V6(ip)) => format!("[{ip}]:{}", target.port),
@@ -175,21 +181,30 @@ fn http_connect(stream: &mut TcpStream, proxy: &Proxy, target: &Target) -> Resul
     request.push_str("\r\n");
     let io = |e: std::io::Error| fail(Stage::Connect, format!("{}: {e}", proxy.describe()));
     stream.write_all(request.as_bytes()).map_err(io)?;
-    // Byte by byte: whatever follows the head belongs to the tunnel.
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        if stream.read(&mut byte).map_err(io)? == 0 || head.len() > 16 * 1024 {
-            return Err(fail(
-                Stage::Connect,
-                format!(
-                    "{} closed the connection before answering CONNECT",
-                    proxy.describe()
-                ),
-            ));
-        }
-        head.push(byte[0]);
+    let read = read_head(stream, deadline).map_err(|unread| {
+        let got = unread.got_text();
+        let how = match unread.stop {
+            Stop::TimedOut => "did not answer CONNECT in time (--connect-timeout)".to_string(),
+            Stop::Io(e) => format!("failed while answering CONNECT: {e}"),
+            _ => "closed the connection before answering CONNECT".to_string(),
+        };
+        fail(
+            Stage::Connect,
+            format!("{} {how} (got {got})", proxy.describe()),
+        )
+    })?;
+    // Nothing may follow the answer: the tunnel speaks when we do.
+    if !read.leftover.is_empty() {
+        return Err(fail(
+            Stage::Connect,
+            format!(
+                "{} sent {} bytes after its answer to CONNECT, before the tunnel was used",
+                proxy.describe(),
+                read.leftover.len()
+            ),
+        ));
     }
+    let head = read.head;
     let text = String::from_utf8_lossy(&head);
     let status_line = text.lines().next().unwrap_or_default();
     let status = status_line.split_whitespace().nth(1).unwrap_or_default();
@@ -205,7 +220,7 @@ fn http_connect(stream: &mut TcpStream, proxy: &Proxy, target: &Target) -> Resul
             format!(
                 "{} refused CONNECT {authority}: {}{hint}",
                 proxy.describe(),
-                status_line.trim()
+                crate::observe::escape(status_line.trim())
             ),
         ));
     }

@@ -1,0 +1,223 @@
+//! Opening a connection as a client: proxy, TCP, TLS, the opening
+//! handshake, and redirects with -L. The wire tap goes on the stream the
+//! moment it exists, so the handshake crosses it too; every hop's
+//! connection, request and response are shown.
+
+use std::time::{Duration, Instant};
+
+use crate::cli::{self, Cli};
+use crate::error::{fail, warn, Failure, Stage};
+use crate::handshake::client::{self as handshake, Deadline, Request, Shaping};
+use crate::handshake::{Negotiated, Response};
+use crate::net::connect::{self, ConnectFacts, Route, Transport};
+use crate::net::proxy;
+use crate::net::target::Target;
+use crate::net::tcp::{ms_since, IpVersion};
+use crate::observe::{Event, Observers, Role};
+use crate::tls;
+use crate::wire::tap::Tap;
+
+/// A connection whose opening handshake succeeded.
+pub struct Opened {
+    pub target: Target,
+    pub tap: Tap<Transport>,
+    pub facts: ConnectFacts,
+    pub response: Response,
+    pub negotiated: Negotiated,
+}
+
+/// How long to wait for the start of a refusal's body.
+const BODY_WAIT: Duration = Duration::from_secs(2);
+
+/// Connects and runs the opening handshake, following redirects with -L.
+pub fn open(
+    cli: &Cli,
+    obs: &mut Observers,
+    mut target: Target,
+    shaping: &Shaping,
+    preview: usize,
+) -> Result<Opened, Failure> {
+    let timeout = Duration::from_secs_f64(cli.connect_timeout.max(0.001));
+    let ip_version = match (cli.ipv4, cli.ipv6) {
+        (true, _) => Some(IpVersion::V4),
+        (_, true) => Some(IpVersion::V6),
+        _ => None,
+    };
+    let mut tls_config = None;
+    let mut hops = 0;
+    loop {
+        // --connect-timeout bounds the whole opening of each hop.
+        let deadline = Deadline::after(timeout);
+        if target.tls && tls_config.is_none() {
+            if cli.insecure {
+                warn("-k/--insecure: the server's certificate is not verified; anyone on the path can read and change this session");
+            }
+            tls_config = Some(tls::client_config(&tls::TlsOptions {
+                ca_files: &cli.ca,
+                insecure: cli.insecure,
+                client_cert: cli.cert.as_deref().zip(cli.key.as_deref()),
+                tls13_only: cli.tls_min == Some(cli::TlsMin::V1_3),
+            })?);
+        }
+        let proxy = proxy::choose(&target, cli.proxy.as_deref())?;
+        let route = Route {
+            proxy: proxy.as_ref(),
+            ip_version,
+            tls_server_name: cli.tls_server_name.as_deref(),
+            timeout,
+        };
+        let config = if target.tls { tls_config.clone() } else { None };
+        let connected = connect::connect(&target, config, &route)?;
+        obs.event(&Event::Connect {
+            url: target.url.as_str(),
+            role: Role::Client,
+            facts: &connected.facts,
+        });
+        let mut tap = Tap::new(connected.transport, preview, obs.interest().chunks);
+
+        let started = Instant::now();
+        let request = Request::build(&target, shaping);
+        obs.event(&Event::Request { raw: &request.raw });
+        let answer = handshake::send_request(&mut tap, &request)
+            .and_then(|_| handshake::read_response(&mut tap, deadline, BODY_WAIT));
+        pass_chunks(&mut tap, obs);
+        let response = answer?;
+        let negotiated = handshake::verify(&request, &response);
+        obs.event(&Event::Response {
+            response: &response,
+            negotiated: &negotiated,
+            upgrade_ms: Some(ms_since(started)),
+        });
+        let Some(problem) = negotiated.problem.clone() else {
+            return Ok(Opened {
+                target,
+                tap,
+                facts: connected.facts,
+                response,
+                negotiated,
+            });
+        };
+        let location = response
+            .header("Location")
+            .filter(|_| cli.location && matches!(response.status, 301 | 302 | 303 | 307 | 308));
+        let Some(location) = location else {
+            let problem = match response.header("Location") {
+                Some(to) if (300..400).contains(&response.status) && !cli.location => {
+                    format!(
+                        "{problem} (it points to {}; -L follows redirects)",
+                        crate::observe::escape(to)
+                    )
+                }
+                _ => problem,
+            };
+            return Err(fail(Stage::Handshake, with_body(problem, &response.body)));
+        };
+        if hops >= cli.max_redirects {
+            return Err(fail(
+                Stage::Handshake,
+                format!(
+                    "too many redirects: stopped after {hops} (--max-redirects); the last pointed to {}",
+                    crate::observe::escape(location)
+                ),
+            ));
+        }
+        hops += 1;
+        target = redirect_target(&target, location)?;
+        let notice = format!(
+            "following {} redirect {hops} of at most {} to {}",
+            response.status, cli.max_redirects, target.url
+        );
+        obs.event(&Event::Notice(&notice));
+    }
+}
+
+/// The handshake's raw bytes go to the observers that record them.
+pub fn pass_chunks<S>(tap: &mut Tap<S>, obs: &mut Observers) {
+    let chunks: Vec<_> = tap.take_chunks().collect();
+    for chunk in &chunks {
+        obs.event(&Event::Wire(chunk));
+    }
+}
+
+/// Where a Location header points, as a WebSocket URL (http becomes ws).
+fn redirect_target(current: &Target, location: &str) -> Result<Target, Failure> {
+    let shown = crate::observe::escape(location);
+    let mut next = current.url.join(location).map_err(|e| {
+        fail(
+            Stage::Handshake,
+            format!("the redirect's Location '{shown}' is not a URL: {e}"),
+        )
+    })?;
+    let scheme = match next.scheme() {
+        "http" | "ws" => "ws",
+        "https" | "wss" => "wss",
+        other => {
+            return Err(fail(
+                Stage::Handshake,
+                format!(
+                    "the redirect points to an unsupported scheme '{}': {shown}",
+                    crate::observe::escape(other)
+                ),
+            ))
+        }
+    };
+    if next.scheme() != scheme {
+        // Url::set_scheme refuses special-to-special changes like http to
+        // ws; rebuilding from text does not.
+        let text = format!("{scheme}{}", &next.as_str()[next.scheme().len()..]);
+        next = url::Url::parse(&text).map_err(|e| fail(Stage::Handshake, e.to_string()))?;
+    }
+    Target::parse(next.as_str()).map_err(|f| Failure::new(Stage::Handshake, f.message))
+}
+
+/// A non-101 answer's message carries the start of its body, since that is
+/// usually where the server says why.
+fn with_body(problem: String, body: &[u8]) -> String {
+    if body.is_empty() {
+        return problem;
+    }
+    let text = String::from_utf8_lossy(body);
+    let one_line = crate::observe::escape(&text.split_whitespace().collect::<Vec<_>>().join(" "));
+    let mut start: String = one_line.chars().take(200).collect();
+    if start.len() < one_line.len() {
+        start.push('…');
+    }
+    format!("{problem}; body: {start}")
+}
+
+/// One line about the connection for /status.
+pub fn summary(target: &Target, facts: &ConnectFacts, negotiated: &Negotiated) -> String {
+    let tls = facts.tls.as_ref().map_or_else(
+        || "no TLS".to_string(),
+        |t| format!("{} {}", t.version, t.cipher),
+    );
+    format!(
+        "{} at {}; {tls}; subprotocol: {}",
+        target.url,
+        facts.addr,
+        crate::observe::escape(negotiated.subprotocol.as_deref().unwrap_or("none"))
+    )
+}
+
+/// Connect mode: open the connection, then run the session.
+pub fn run(
+    plan: &super::plan::Plan,
+    obs: &mut Observers,
+    target: Target,
+    shaping: &Shaping,
+) -> Result<crate::error::Exit, Failure> {
+    let preview = super::launch::preview(plan, obs);
+    let opened = open(plan.cli, obs, target, shaping, preview)?;
+    let summary = summary(&opened.target, &opened.facts, &opened.negotiated);
+    super::launch::run(
+        plan,
+        obs,
+        super::launch::Ready {
+            tap: opened.tap,
+            leftover: opened.response.leftover,
+            role: Role::Client,
+            summary,
+            listener: None,
+        },
+    )
+}

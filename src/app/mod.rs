@@ -1,0 +1,7 @@
+//! The program's modes, built from the command line: a validated plan,
+//! then connecting (or serving), then the session.
+
+pub mod client;
+pub mod launch;
+pub mod plan;
+pub mod server;

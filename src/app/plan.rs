@@ -1,0 +1,111 @@
+//! The command line checked and turned into a plan: which mode, and the
+//! values every mode needs, validated before anything touches the network
+//! (a bad argument is a usage error, exit 2).
+
+use std::io::IsTerminal;
+
+use crate::cli::Cli;
+use crate::error::{fail, Failure, Stage};
+use crate::handshake::{self, client::Shaping};
+use crate::net::target::Target;
+
+pub enum Mode {
+    /// Connect to a server.
+    Connect {
+        target: Box<Target>,
+        shaping: Shaping,
+    },
+    /// `--listen`: wait for one client.
+    Listen { addr: std::net::SocketAddr },
+}
+
+pub struct Plan<'c> {
+    pub cli: &'c Cli,
+    pub mode: Mode,
+    /// `--until`, compiled.
+    pub until: Option<regex::Regex>,
+    /// A person at a terminal gets the prompt.
+    pub prompt: bool,
+}
+
+impl<'c> Plan<'c> {
+    pub fn new(cli: &'c Cli) -> Result<Plan<'c>, Failure> {
+        let until = cli
+            .until
+            .as_deref()
+            .map(regex::Regex::new)
+            .transpose()
+            .map_err(|e| usage(format!("--until: {}", one_line(&e.to_string()))))?;
+        let mode = match (&cli.listen, &cli.url) {
+            (Some(listen), _) => Mode::Listen {
+                addr: crate::app::server::parse_listen_addr(listen)?,
+            },
+            (None, Some(url)) => {
+                let target = Target::parse(url)?;
+                let shaping = shaping(cli, &target)?;
+                Mode::Connect {
+                    target: Box::new(target),
+                    shaping,
+                }
+            }
+            (None, None) => return Err(usage(
+                "no URL given: wscope ws://HOST[:PORT]/PATH, or --listen PORT (see wscope --help)",
+            )),
+        };
+        Ok(Plan {
+            cli,
+            mode,
+            until,
+            prompt: opens_prompt(cli),
+        })
+    }
+}
+
+fn usage(message: impl Into<String>) -> Failure {
+    fail(Stage::Usage, message)
+}
+
+/// What the request options ask of the handshake.
+fn shaping(cli: &Cli, target: &Target) -> Result<Shaping, Failure> {
+    let headers = cli
+        .headers
+        .iter()
+        .map(|h| handshake::parse_header(h))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(usage)?;
+    if let Some(auth) = &cli.auth {
+        if !auth.contains(':') {
+            return Err(usage(format!("--auth '{auth}' is not USER:PASS")));
+        }
+    }
+    for p in &cli.subprotocols {
+        handshake::check_subprotocol(p).map_err(usage)?;
+    }
+    if let Some(origin) = &cli.origin {
+        handshake::check_value("--origin", origin).map_err(usage)?;
+    }
+    if let Some(agent) = &cli.user_agent {
+        handshake::check_value("--user-agent", agent).map_err(usage)?;
+    }
+    Ok(Shaping {
+        headers,
+        origin: cli.origin.clone(),
+        subprotocols: cli.subprotocols.clone(),
+        basic_auth: cli.auth.clone().or_else(|| target.credentials()),
+        user_agent: cli.user_agent.clone(),
+    })
+}
+
+/// Errors are one line; some libraries draw pictures over several.
+pub fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// A person at a terminal (stdin and stdout) who gave nothing to send gets
+/// the prompt; an echo server needs no input at all.
+fn opens_prompt(cli: &Cli) -> bool {
+    std::io::stdin().is_terminal()
+        && std::io::stdout().is_terminal()
+        && cli.execute.is_empty()
+        && !cli.echo
+}

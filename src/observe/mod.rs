@@ -1,0 +1,331 @@
+//! Observers: everything a session does becomes an event, and events fan
+//! out to every observer: the screen (human, JSON Lines or payloads only)
+//! and, beside it, recorders. An observer says whether it can go on (a
+//! screen whose reader went away cannot), and says once what it wants to
+//! see, so that nothing is decoded or copied for nobody.
+
+mod escape;
+mod human;
+mod json;
+mod out;
+mod payload;
+
+use std::io::{self, Write};
+use std::time::Instant;
+
+pub use escape::{escape, escape_bytes};
+pub use human::Human;
+pub use json::Json;
+pub use out::Out;
+pub use payload::Payload;
+
+use crate::error::Failure;
+use crate::handshake::{Negotiated, Response};
+use crate::net::connect::ConnectFacts;
+use crate::wire::frame::{Frame, Kind};
+use crate::wire::tap::Chunk;
+pub use crate::wire::{Dir, Role};
+
+/// Who sent the first Close frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Initiator {
+    Local,
+    Remote,
+}
+
+/// What happened, from either role's side.
+pub enum Event<'a> {
+    /// A connection is open: to a server, or from a client (--listen).
+    Connect {
+        url: &'a str,
+        role: Role,
+        facts: &'a ConnectFacts,
+    },
+    /// The request head, exactly as it crossed the wire.
+    Request {
+        raw: &'a [u8],
+    },
+    /// The response head (and a refusal's body), and what it settled.
+    Response {
+        response: &'a Response,
+        negotiated: &'a Negotiated,
+        /// How long the server took to answer; only a client times it.
+        upgrade_ms: Option<f64>,
+    },
+    /// `at` is when the frame's header and preview had crossed the wire.
+    Frame {
+        dir: Dir,
+        frame: &'a Frame,
+        at: Instant,
+    },
+    /// A complete data message: the `seq`-th data message that way,
+    /// carried by `frames` frames, the last of which crossed at `at`.
+    Message {
+        dir: Dir,
+        binary: bool,
+        data: &'a [u8],
+        seq: u64,
+        frames: u64,
+        at: Instant,
+    },
+    Close {
+        code: Option<u16>,
+        reason: &'a str,
+        initiator: Initiator,
+    },
+    Error(&'a Failure),
+    /// Something the user asked about or should know (/status, a round
+    /// trip, input that could not be sent).
+    Notice(&'a str),
+    /// Input that was refused; the session goes on.
+    Refused(&'a str),
+    /// Raw bytes as they crossed, handshake included (for recorders).
+    Wire(&'a Chunk),
+}
+
+/// Whether an observer can go on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    Go,
+    /// It cannot show anything any more (nobody reads its output).
+    Stop,
+}
+
+/// What an observer wants to see beyond the events every one gets.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Interest {
+    /// Frame events (and payload previews to show in them).
+    pub frames: bool,
+    /// Message events for what we sent.
+    pub outgoing_messages: bool,
+    /// Raw chunks (`Event::Wire`).
+    pub chunks: bool,
+}
+
+impl Interest {
+    fn or(self, other: Interest) -> Interest {
+        Interest {
+            frames: self.frames || other.frames,
+            outgoing_messages: self.outgoing_messages || other.outgoing_messages,
+            chunks: self.chunks || other.chunks,
+        }
+    }
+}
+
+pub trait Observer {
+    fn event(&mut self, event: &Event) -> Flow;
+    /// Called before the session waits, so batched output is not held back.
+    fn flush(&mut self) -> Flow;
+    fn interest(&self) -> Interest;
+}
+
+/// An observer that draws on stdout: its output can be moved above the
+/// prompt while one is up.
+pub trait Screen {
+    fn show(&mut self, event: &Event) -> io::Result<()>;
+    fn out(&mut self) -> &mut Out;
+    fn interest(&self) -> Interest;
+}
+
+impl<T: Screen + ?Sized> Observer for T {
+    fn event(&mut self, event: &Event) -> Flow {
+        // Write errors other than a reader gone are not worth stopping for.
+        let _ = self.show(event);
+        self.out().flow()
+    }
+
+    fn flush(&mut self) -> Flow {
+        let _ = self.out().flush();
+        self.out().flow()
+    }
+
+    fn interest(&self) -> Interest {
+        Screen::interest(self)
+    }
+}
+
+/// The screen and every recorder, fed the same events.
+pub struct Observers {
+    screen: Box<dyn Screen>,
+    recorders: Vec<Box<dyn Observer>>,
+    interest: Interest,
+    stopped: bool,
+}
+
+impl Observers {
+    pub fn new(screen: Box<dyn Screen>) -> Observers {
+        let interest = Screen::interest(screen.as_ref());
+        Observers {
+            screen,
+            recorders: Vec::new(),
+            interest,
+            stopped: false,
+        }
+    }
+
+    pub fn add(&mut self, recorder: Box<dyn Observer>) {
+        self.interest = self.interest.or(recorder.interest());
+        self.recorders.push(recorder);
+    }
+
+    pub fn event(&mut self, event: &Event) {
+        let mut flow = Observer::event(self.screen.as_mut(), event);
+        for recorder in &mut self.recorders {
+            if recorder.event(event) == Flow::Stop {
+                flow = Flow::Stop;
+            }
+        }
+        self.stopped |= flow == Flow::Stop;
+    }
+
+    pub fn flush(&mut self) {
+        let mut flow = Observer::flush(self.screen.as_mut());
+        for recorder in &mut self.recorders {
+            if recorder.flush() == Flow::Stop {
+                flow = Flow::Stop;
+            }
+        }
+        self.stopped |= flow == Flow::Stop;
+    }
+
+    /// An observer cannot go on: the session should end.
+    pub fn stopped(&self) -> bool {
+        self.stopped
+    }
+
+    pub fn interest(&self) -> Interest {
+        self.interest
+    }
+
+    /// The screen's output, to move it above the prompt and back.
+    pub fn screen_out(&mut self) -> &mut Out {
+        self.screen.out()
+    }
+}
+
+/// Seconds since the program started, for the `t` of every event.
+#[derive(Clone, Copy)]
+pub struct Clock(Instant);
+
+impl Clock {
+    pub fn start() -> Self {
+        Clock(Instant::now())
+    }
+
+    pub fn now(self) -> f64 {
+        self.0.elapsed().as_secs_f64()
+    }
+
+    /// Seconds from the start to `at`.
+    pub fn at(self, at: Instant) -> f64 {
+        at.saturating_duration_since(self.0).as_secs_f64()
+    }
+}
+
+/// A payload preview as text, when it is text, or as hex.
+pub enum Shown<'a> {
+    Utf8(&'a str),
+    /// Bytes to be shown as hex.
+    Hex(&'a [u8]),
+}
+
+/// Text frames and control payloads show as text when they are valid
+/// UTF-8; a preview cut inside a character keeps its whole characters.
+/// Binary and invalid text show as hex, so nothing is hidden.
+pub fn show_frame_payload(frame: &Frame) -> Shown<'_> {
+    let bytes = &frame.preview;
+    let textual = match frame.header.kind() {
+        Kind::Binary | Kind::Close | Kind::Reserved => false,
+        Kind::Continuation => frame.continues != Some(Kind::Binary),
+        // Ping payloads are often counters or timestamps: text only when
+        // they read as text.
+        Kind::Ping | Kind::Pong => !bytes
+            .iter()
+            .any(|&b| b < 0x20 && !b.is_ascii_whitespace() || b == 0x7F),
+        Kind::Text => true,
+    };
+    if textual {
+        match std::str::from_utf8(bytes) {
+            Ok(s) => return Shown::Utf8(s),
+            // Cut in the middle of a character by the preview limit.
+            Err(e) if e.error_len().is_none() && frame.truncated() => {
+                let valid = &bytes[..e.valid_up_to()];
+                return Shown::Utf8(std::str::from_utf8(valid).unwrap_or_default());
+            }
+            Err(_) => {}
+        }
+    }
+    Shown::Hex(bytes)
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    let mut out = Vec::with_capacity(bytes.len() * 2);
+    push_hex(&mut out, bytes);
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// Appends lowercase hex digits, without an intermediate string.
+pub fn push_hex(out: &mut Vec<u8>, bytes: &[u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    out.reserve(bytes.len() * 2);
+    for b in bytes {
+        out.push(DIGITS[(b >> 4) as usize]);
+        out.push(DIGITS[(b & 0xF) as usize]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::decode::{Decoded, FrameDecoder};
+
+    fn frames(bytes: &[u8], limit: usize) -> Vec<Frame> {
+        let mut out = Vec::new();
+        FrameDecoder::new(limit).feed(bytes, &mut |d| {
+            if let Decoded::Frame(f) = d {
+                out.push(f)
+            }
+        });
+        out
+    }
+
+    fn frame(bytes: &[u8], limit: usize) -> Frame {
+        frames(bytes, limit).remove(0)
+    }
+
+    #[test]
+    fn text_shows_as_utf8_and_binary_as_hex() {
+        let f = frame(&[0x81, 0x02, b'h', b'i'], 16);
+        assert!(matches!(show_frame_payload(&f), Shown::Utf8("hi")));
+        let f = frame(&[0x82, 0x02, 0xde, 0xad], 16);
+        assert!(matches!(show_frame_payload(&f), Shown::Hex(h) if h == [0xde, 0xad]));
+    }
+
+    #[test]
+    fn continuations_show_like_their_message_and_binary_pings_as_hex() {
+        // binary "01" without FIN, then its continuation "03" (a valid
+        // UTF-8 byte, still binary); a ping of 01 02; a ping of "hi".
+        let frames = frames(
+            &[
+                0x02, 0x01, 0x01, 0x80, 0x01, 0x03, 0x89, 0x02, 1, 2, 0x89, 0x02, b'h', b'i',
+            ],
+            16,
+        );
+        assert!(matches!(show_frame_payload(&frames[1]), Shown::Hex([3])));
+        assert!(matches!(show_frame_payload(&frames[2]), Shown::Hex([1, 2])));
+        assert!(matches!(show_frame_payload(&frames[3]), Shown::Utf8("hi")));
+    }
+
+    #[test]
+    fn invalid_text_shows_as_hex() {
+        let f = frame(&[0x81, 0x02, 0xc3, 0x28], 16);
+        assert!(matches!(show_frame_payload(&f), Shown::Hex(h) if h == [0xc3, 0x28]));
+    }
+
+    #[test]
+    fn preview_cut_inside_a_character_keeps_whole_characters() {
+        // "é" is c3 a9; a 3-byte preview of "aéé" ends mid-character.
+        let f = frame(&[0x81, 0x05, b'a', 0xc3, 0xa9, 0xc3, 0xa9], 4);
+        assert!(matches!(show_frame_payload(&f), Shown::Utf8("aé")));
+    }
+}

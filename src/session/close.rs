@@ -1,0 +1,232 @@
+//! Ending a session: the close handshake (ours or the peer's), failing the
+//! connection when a rule is broken, the deadlines that bound both, and
+//! the exit code each ending gives.
+
+use std::time::{Duration, Instant};
+
+use tungstenite::protocol::frame::coding::CloseCode;
+use tungstenite::protocol::CloseFrame;
+use tungstenite::Error as WsError;
+
+use super::Session;
+use crate::error::{fail, Exit, Failure, Stage};
+use crate::observe::{Event, Initiator};
+use crate::wire::{close_code, violation};
+
+#[derive(Default)]
+pub struct Closing {
+    /// When our Close went out.
+    pub sent_at: Option<Instant>,
+    /// The code the user chose with /close, if any.
+    pub user_code: Option<u16>,
+}
+
+/// The exit code of a close handshake that finished with `code` from the
+/// peer: a normal end, unless the peer chose another code itself. A peer
+/// that echoes the code the user chose is a normal end too.
+pub fn exit_for_close(code: Option<u16>, initiator: Initiator, user_code: Option<u16>) -> Exit {
+    match code {
+        None | Some(1000) | Some(1001) => Exit::Normal,
+        Some(c) if initiator == Initiator::Local && user_code == Some(c) => Exit::Normal,
+        Some(_) => Exit::PeerClosedAbnormally,
+    }
+}
+
+impl Session<'_> {
+    pub(super) fn start_close(&mut self, code: Option<u16>, reason: &str) {
+        if self.closing.sent_at.is_some() || !self.ws.can_write() {
+            return;
+        }
+        self.closing.sent_at = Some(Instant::now());
+        let frame = code.map(|code| CloseFrame {
+            code: CloseCode::from(code),
+            reason: reason.into(),
+        });
+        match self.ws.close(frame) {
+            Ok(()) => {}
+            Err(WsError::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                self.outbox.blocked = true
+            }
+            Err(e) => self.fail_connection(e),
+        }
+        self.show_outgoing();
+    }
+
+    pub(super) fn on_close_received(&mut self) {
+        let (code, reason) = self
+            .view
+            .last_close_in
+            .take()
+            .unwrap_or((None, String::new()));
+        if let Some(why) = code.and_then(close_code::forbidden_on_wire) {
+            // tungstenite has already queued Close 1002 in reply.
+            self.outcome = Some(Err(fail(
+                Stage::Protocol,
+                format!(
+                    "the {} sent close code {}, which may not be sent: {why}",
+                    self.opts.role.peer(),
+                    code.unwrap_or_default()
+                ),
+            )));
+            return;
+        }
+        // Our reply (tungstenite queued it) goes out and shows before the
+        // summary.
+        let _ = self.ws.flush();
+        self.show_outgoing();
+        let initiator = if self.closing.sent_at.is_some() {
+            Initiator::Local
+        } else {
+            Initiator::Remote
+        };
+        self.obs.event(&Event::Close {
+            code,
+            reason: &reason,
+            initiator,
+        });
+        self.outcome = Some(Ok(exit_for_close(code, initiator, self.closing.user_code)));
+    }
+
+    /// Fails the connection: reports the broken rule and, where RFC 6455
+    /// asks for it, sends a Close with the matching code.
+    pub(super) fn fail_connection(&mut self, e: WsError) {
+        let tap = self.ws.get_mut().tap_mut();
+        let mid_frame = tap.incoming_mid_frame();
+        tap.take_partial_incoming();
+        self.show_all();
+        let bad_close_reason = matches!(e, WsError::Utf8(_)) && self.view.last_close_in.is_some();
+        let mut v = violation::from_ws_error(e, mid_frame, self.opts.role.peer());
+        if bad_close_reason {
+            v.failure.message = format!(
+                "the {}'s Close frame has a reason that is not valid UTF-8 (RFC 6455 §5.5.1)",
+                self.opts.role.peer()
+            );
+        }
+        if let Some(code) = v.close_code {
+            if self.ws.can_write() {
+                let frame = CloseFrame {
+                    code: CloseCode::from(code),
+                    reason: "".into(),
+                };
+                let _ = self.ws.close(Some(frame));
+                let _ = self.ws.flush();
+                self.show_outgoing();
+            }
+        }
+        self.outcome = Some(Err(v.failure));
+    }
+
+    /// The close handshake's limit, or the end of -w's silence.
+    pub(super) fn close_deadline(&self) -> Option<Instant> {
+        if let Some(sent) = self.closing.sent_at {
+            return Some(sent + self.opts.close_timeout);
+        }
+        let ended = self.input_ended_at?;
+        let wait = self.opts.wait?;
+        Some(ended.max(self.last_received) + wait)
+    }
+
+    pub(super) fn on_close_deadline(&mut self, now: Instant) {
+        if self.close_deadline().is_none_or(|d| now < d) {
+            return;
+        }
+        if self.closing.sent_at.is_some() {
+            self.outcome = Some(Err(fail(
+                Stage::Io,
+                format!(
+                    "the {} did not answer our Close within {:.1}s (--close-timeout)",
+                    self.opts.role.peer(),
+                    self.opts.close_timeout.as_secs_f64()
+                ),
+            )));
+        } else {
+            self.start_close(Some(1000), "");
+        }
+    }
+
+    /// A session that ended well still fails a script whose input was
+    /// partly refused, so that `&&` notices.
+    pub(super) fn count_refused(
+        &mut self,
+        outcome: Result<Exit, Failure>,
+    ) -> Result<Exit, Failure> {
+        match outcome {
+            Ok(Exit::Normal | Exit::PeerClosedAbnormally) if self.refused_inputs > 0 => {
+                let n = self.refused_inputs;
+                let lines = if n == 1 { "line was" } else { "lines were" };
+                self.notice(&format!("{n} input {lines} refused (exit code 2)"));
+                self.obs.flush();
+                Ok(Exit::Usage)
+            }
+            other => other,
+        }
+    }
+
+    /// Sends what is still queued (a Close reply, say) before the socket is
+    /// dropped, waiting at most the close timeout for it.
+    pub(super) fn finish(&mut self) {
+        self.report_unsent();
+        let tcp = self.ws.get_ref().tap().get_ref().tcp();
+        let _ = tcp.set_nonblocking(false);
+        let _ = tcp.set_write_timeout(Some(
+            self.opts.close_timeout.max(Duration::from_millis(100)),
+        ));
+        let _ = self.ws.flush();
+        self.write_pending_raw();
+        let _ = self.ws.flush();
+        self.show_all();
+        self.pass_chunks();
+        self.obs.flush();
+    }
+
+    /// Nothing is lost silently: input that never went out is counted.
+    fn report_unsent(&mut self) {
+        let (queued, stdin_unread) = self.input.discard();
+        let total = self.unsent + queued;
+        let unread = stdin_unread && self.input_ended_at.is_none();
+        let messages = |n: u64| {
+            if n == 1 {
+                "1 input message was not sent".to_string()
+            } else {
+                format!("{n} input messages were not sent")
+            }
+        };
+        match (total, unread) {
+            (0, false) => {}
+            (0, true) => self.notice("input not sent: stdin was not read to its end"),
+            (n, false) => self.notice(&messages(n)),
+            (n, true) => self.notice(&format!(
+                "{}, and stdin was not read to its end",
+                messages(n)
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_normal_code_or_none_is_a_normal_end() {
+        for code in [None, Some(1000), Some(1001)] {
+            assert_eq!(exit_for_close(code, Initiator::Remote, None), Exit::Normal);
+        }
+    }
+
+    #[test]
+    fn a_code_the_peer_chose_is_exit_4_but_an_echo_of_ours_is_not() {
+        assert_eq!(
+            exit_for_close(Some(4000), Initiator::Remote, None),
+            Exit::PeerClosedAbnormally
+        );
+        assert_eq!(
+            exit_for_close(Some(4000), Initiator::Local, Some(4000)),
+            Exit::Normal
+        );
+        assert_eq!(
+            exit_for_close(Some(1011), Initiator::Local, Some(4000)),
+            Exit::PeerClosedAbnormally
+        );
+    }
+}

@@ -1,0 +1,126 @@
+//! What a session counts: frames and bytes each way, pings and their round
+//! trips, and incoming messages for the stop conditions (-n, --until).
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+pub struct Stats {
+    pub started: Instant,
+    pub frames_in: u64,
+    pub frames_out: u64,
+    /// Pings the user sent, to time the matching pongs.
+    pings: VecDeque<(Vec<u8>, Instant)>,
+    pub last_rtt: Option<Duration>,
+}
+
+impl Stats {
+    pub fn new(now: Instant) -> Self {
+        Stats {
+            started: now,
+            frames_in: 0,
+            frames_out: 0,
+            pings: VecDeque::new(),
+            last_rtt: None,
+        }
+    }
+
+    pub fn ping_sent(&mut self, payload: Vec<u8>, now: Instant) {
+        self.pings.push_back((payload, now));
+    }
+
+    /// The round trip of the ping this pong echoes, if it echoes one.
+    pub fn pong_received(&mut self, payload: &[u8], now: Instant) -> Option<Duration> {
+        let i = self.pings.iter().position(|(p, _)| p == payload)?;
+        let (_, sent) = self.pings.remove(i)?;
+        let rtt = now - sent;
+        self.last_rtt = Some(rtt);
+        Some(rtt)
+    }
+
+    /// The counters part of /status.
+    pub fn describe(&self, bytes_out: u64, bytes_in: u64, now: Instant) -> String {
+        let rtt = self.last_rtt.map_or_else(
+            || "none yet".to_string(),
+            |d| format!("{:.2} ms", d.as_secs_f64() * 1000.0),
+        );
+        format!(
+            "up {:.1} s; out: {} frames, {bytes_out} bytes; in: {} frames, {bytes_in} bytes; last ping round trip: {rtt}",
+            (now - self.started).as_secs_f64(),
+            self.frames_out,
+            self.frames_in,
+        )
+    }
+}
+
+/// -n and --until: when enough has come in, the session closes.
+pub struct StopRules {
+    pub count: Option<u64>,
+    pub until: Option<regex::Regex>,
+    messages: u64,
+    /// Met: later messages are not shown while the close finishes.
+    pub met: bool,
+}
+
+impl StopRules {
+    pub fn new(count: Option<u64>, until: Option<regex::Regex>) -> Self {
+        StopRules {
+            count,
+            until,
+            messages: 0,
+            met: false,
+        }
+    }
+
+    /// Whether the session waits for something after its input ends.
+    pub fn waits(&self) -> bool {
+        self.count.is_some() || self.until.is_some()
+    }
+
+    /// Counts an incoming data message; true when it meets a rule.
+    pub fn meets(&mut self, binary: bool, data: &[u8]) -> bool {
+        self.messages += 1;
+        let counted = self.count.is_some_and(|n| self.messages >= n);
+        let matched = self.until.as_ref().is_some_and(|re| {
+            if binary {
+                re.is_match(&crate::observe::hex(data))
+            } else {
+                re.is_match(&String::from_utf8_lossy(data))
+            }
+        });
+        self.met |= counted || matched;
+        counted || matched
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pongs_are_paired_with_their_pings_by_payload() {
+        let t0 = Instant::now();
+        let mut stats = Stats::new(t0);
+        stats.ping_sent(b"a".to_vec(), t0);
+        stats.ping_sent(b"b".to_vec(), t0 + Duration::from_millis(5));
+        let later = t0 + Duration::from_millis(20);
+        assert_eq!(
+            stats.pong_received(b"b", later),
+            Some(Duration::from_millis(15))
+        );
+        assert_eq!(stats.pong_received(b"b", later), None);
+        assert_eq!(
+            stats.pong_received(b"a", later),
+            Some(Duration::from_millis(20))
+        );
+    }
+
+    #[test]
+    fn count_and_until_stop_the_session() {
+        let mut rules = StopRules::new(Some(2), None);
+        assert!(!rules.meets(false, b"x"));
+        assert!(rules.meets(false, b"y"));
+        let mut rules = StopRules::new(None, Some(regex::Regex::new("^ca").unwrap()));
+        assert!(!rules.meets(false, b"x"));
+        assert!(rules.meets(true, &[0xca, 0xfe]), "binary is matched as hex");
+    }
+}

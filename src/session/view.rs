@@ -1,0 +1,212 @@
+//! What the session shows of the wire: every frame in the order it
+//! crossed, both directions merged, and every data message after its last
+//! frame. Frames and messages are paired by the numbers the tap gave them:
+//! when tungstenite returns a message, the tap's next completion record
+//! says which frame ended it and which data message it was.
+
+use std::collections::VecDeque;
+use std::time::Instant;
+
+use tungstenite::Bytes;
+
+use super::order;
+use super::stats::Stats;
+use crate::observe::{Event, Interest, Observers};
+use crate::wire::decode::FrameEnd;
+use crate::wire::frame::{Frame, Kind};
+use crate::wire::tap::Tap;
+use crate::wire::Dir;
+
+/// A data message handed to tungstenite, shown once its last frame is out.
+struct Outgoing {
+    seq: u64,
+    binary: bool,
+    data: Bytes,
+}
+
+pub struct WireView {
+    interest: Interest,
+    /// Data messages sent so far, numbered as the tap numbers them.
+    out_seq: u64,
+    outgoing: VecDeque<Outgoing>,
+    /// The code and reason of the last Close frame the peer sent, as
+    /// decoded from the wire (tungstenite replaces invalid codes).
+    pub last_close_in: Option<(Option<u16>, String)>,
+}
+
+impl WireView {
+    pub fn new(interest: Interest) -> Self {
+        WireView {
+            interest,
+            out_seq: 0,
+            outgoing: VecDeque::new(),
+            last_close_in: None,
+        }
+    }
+
+    /// A data message goes to tungstenite: it will be the next one out.
+    pub fn sending(&mut self, binary: bool, data: &Bytes) {
+        self.out_seq += 1;
+        if self.interest.outgoing_messages {
+            // Shares the buffer; no copy.
+            self.outgoing.push_back(Outgoing {
+                seq: self.out_seq,
+                binary,
+                data: data.clone(),
+            });
+        }
+    }
+
+    /// A hand-made frame goes out: a text or binary one starts a message.
+    pub fn sending_crafted(&mut self, opcode: u8) {
+        if matches!(Kind::of(opcode), Kind::Text | Kind::Binary) {
+            self.out_seq += 1;
+        }
+    }
+
+    /// tungstenite returned a message (`data` for a data message): shows
+    /// the frames through the one that completed it, then the message.
+    pub fn received<S>(
+        &mut self,
+        tap: &mut Tap<S>,
+        obs: &mut Observers,
+        stats: &mut Stats,
+        data: Option<(bool, &[u8])>,
+    ) {
+        let Some((at, end)) = tap.next_end(Dir::In) else {
+            // Not expected: the tap sees every byte tungstenite does.
+            self.show_all(tap, obs, stats);
+            return;
+        };
+        self.show_incoming_through(end.index, tap, obs, stats);
+        if let (Some((binary, data)), Some(message)) = (data, end.message) {
+            obs.event(&Event::Message {
+                dir: Dir::In,
+                binary,
+                data,
+                seq: message.seq,
+                frames: message.frames,
+                at,
+            });
+        }
+    }
+
+    /// Shows outgoing frames (and the messages they complete), each after
+    /// the incoming frames that crossed before it.
+    pub fn show_outgoing<S>(&mut self, tap: &mut Tap<S>, obs: &mut Observers, stats: &mut Stats) {
+        loop {
+            let frame_at = tap.next_frame_at(Dir::Out);
+            match frame_at {
+                Some(at) => {
+                    while let Some(seen) = tap.next_frame_at(Dir::In) {
+                        if order::goes_before(at, seen) {
+                            break;
+                        }
+                        self.pop_incoming(tap, obs, stats);
+                    }
+                    self.pop_outgoing(tap, obs, stats);
+                }
+                None => {
+                    self.show_outgoing_ends(tap, obs, u64::MAX);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Everything decoded so far, both ways, in wire order: for a message
+    /// still arriving, and before an error is reported.
+    pub fn show_all<S>(&mut self, tap: &mut Tap<S>, obs: &mut Observers, stats: &mut Stats) {
+        while let Some(dir) = order::first(tap.next_frame_at(Dir::In), tap.next_frame_at(Dir::Out))
+        {
+            match dir {
+                Dir::In => self.pop_incoming(tap, obs, stats),
+                Dir::Out => self.pop_outgoing(tap, obs, stats),
+            }
+        }
+        self.show_outgoing_ends(tap, obs, u64::MAX);
+    }
+
+    fn show_incoming_through<S>(
+        &mut self,
+        index: u64,
+        tap: &mut Tap<S>,
+        obs: &mut Observers,
+        stats: &mut Stats,
+    ) {
+        // Frames shown ahead (while their message was arriving) are gone
+        // from the queue already; only later ones are left.
+        while let Some(seen) = tap.next_frame_at(Dir::In) {
+            let upto = tap.next_frame_index(Dir::In).is_some_and(|i| i <= index);
+            if !upto {
+                break;
+            }
+            while let Some(at) = tap.next_frame_at(Dir::Out) {
+                if !order::goes_before(at, seen) {
+                    break;
+                }
+                self.pop_outgoing(tap, obs, stats);
+            }
+            self.pop_incoming(tap, obs, stats);
+        }
+    }
+
+    fn pop_incoming<S>(&mut self, tap: &mut Tap<S>, obs: &mut Observers, stats: &mut Stats) {
+        let Some((at, frame)) = tap.next_frame(Dir::In) else {
+            return;
+        };
+        stats.frames_in += 1;
+        if frame.header.kind() == Kind::Close {
+            let reason = String::from_utf8_lossy(frame.close_reason()).into_owned();
+            self.last_close_in = Some((frame.close_code(), reason));
+        }
+        self.show_frame(obs, Dir::In, &frame, at);
+    }
+
+    fn pop_outgoing<S>(&mut self, tap: &mut Tap<S>, obs: &mut Observers, stats: &mut Stats) {
+        let Some((at, frame)) = tap.next_frame(Dir::Out) else {
+            return;
+        };
+        stats.frames_out += 1;
+        // Messages that ended before this frame come first.
+        self.show_outgoing_ends(tap, obs, frame.index);
+        self.show_frame(obs, Dir::Out, &frame, at);
+    }
+
+    fn show_frame(&self, obs: &mut Observers, dir: Dir, frame: &Frame, at: Instant) {
+        if self.interest.frames {
+            obs.event(&Event::Frame { dir, frame, at });
+        }
+    }
+
+    /// Outgoing messages whose last frame (before frame `before`) is out.
+    fn show_outgoing_ends<S>(&mut self, tap: &mut Tap<S>, obs: &mut Observers, before: u64) {
+        while let Some(end) = tap.peek_end(Dir::Out) {
+            if end.index >= before {
+                return;
+            }
+            let Some((at, FrameEnd { message, .. })) = tap.next_end(Dir::Out) else {
+                return;
+            };
+            let Some(message) = message else { continue };
+            // A hand-made message has no entry; older entries cannot
+            // complete any more.
+            while self.outgoing.front().is_some_and(|o| o.seq < message.seq) {
+                self.outgoing.pop_front();
+            }
+            if self.outgoing.front().is_some_and(|o| o.seq == message.seq) {
+                let Some(sent) = self.outgoing.pop_front() else {
+                    return;
+                };
+                obs.event(&Event::Message {
+                    dir: Dir::Out,
+                    binary: sent.binary,
+                    data: &sent.data,
+                    seq: message.seq,
+                    frames: message.frames,
+                    at,
+                });
+            }
+        }
+    }
+}

@@ -1,0 +1,343 @@
+//! The frame codec (RFC 6455 §5.2): headers parsed and built, payloads
+//! masked, hand-made frames encoded. Every bit pattern parses to
+//! something, so a broken peer's frames can be shown as they were; the
+//! rules are applied elsewhere (`guard`).
+
+/// How the payload length was encoded in the header (RFC 6455 §5.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LenEncoding {
+    /// 7-bit length in the second byte.
+    Short7,
+    /// 126 followed by a 16-bit length.
+    Ext16,
+    /// 127 followed by a 64-bit length.
+    Ext64,
+}
+
+impl LenEncoding {
+    pub fn bits(self) -> u8 {
+        match self {
+            LenEncoding::Short7 => 7,
+            LenEncoding::Ext16 => 16,
+            LenEncoding::Ext64 => 64,
+        }
+    }
+}
+
+/// The opcode's meaning, total over all 16 values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Continuation,
+    Text,
+    Binary,
+    Close,
+    Ping,
+    Pong,
+    Reserved,
+}
+
+impl Kind {
+    pub fn of(opcode: u8) -> Kind {
+        match opcode {
+            0x0 => Kind::Continuation,
+            0x1 => Kind::Text,
+            0x2 => Kind::Binary,
+            0x8 => Kind::Close,
+            0x9 => Kind::Ping,
+            0xA => Kind::Pong,
+            _ => Kind::Reserved,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Continuation => "continuation",
+            Kind::Text => "text",
+            Kind::Binary => "binary",
+            Kind::Close => "close",
+            Kind::Ping => "ping",
+            Kind::Pong => "pong",
+            Kind::Reserved => "reserved",
+        }
+    }
+}
+
+/// A decoded frame header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FrameHeader {
+    pub fin: bool,
+    pub rsv1: bool,
+    pub rsv2: bool,
+    pub rsv3: bool,
+    pub opcode: u8,
+    pub mask_key: Option<[u8; 4]>,
+    pub payload_len: u64,
+    pub len_encoding: LenEncoding,
+    pub header_len: usize,
+}
+
+impl FrameHeader {
+    pub fn kind(&self) -> Kind {
+        Kind::of(self.opcode)
+    }
+
+    pub fn is_control(&self) -> bool {
+        self.opcode & 0x8 != 0
+    }
+
+    /// Parses a header from the start of `buf`; `None` when `buf` is too
+    /// short to hold the whole header. Nothing is consumed.
+    pub fn parse(buf: &[u8]) -> Option<FrameHeader> {
+        let (&b0, &b1) = (buf.first()?, buf.get(1)?);
+        let masked = b1 & 0x80 != 0;
+        let (payload_len, len_encoding, mut at) = match b1 & 0x7F {
+            126 => {
+                let ext = buf.get(2..4)?;
+                (
+                    u64::from(u16::from_be_bytes([ext[0], ext[1]])),
+                    LenEncoding::Ext16,
+                    4,
+                )
+            }
+            127 => {
+                let ext: [u8; 8] = buf.get(2..10)?.try_into().ok()?;
+                (u64::from_be_bytes(ext), LenEncoding::Ext64, 10)
+            }
+            short => (u64::from(short), LenEncoding::Short7, 2),
+        };
+        let mask_key = if masked {
+            let key: [u8; 4] = buf.get(at..at + 4)?.try_into().ok()?;
+            at += 4;
+            Some(key)
+        } else {
+            None
+        };
+        Some(FrameHeader {
+            fin: b0 & 0x80 != 0,
+            rsv1: b0 & 0x40 != 0,
+            rsv2: b0 & 0x20 != 0,
+            rsv3: b0 & 0x10 != 0,
+            opcode: b0 & 0x0F,
+            mask_key,
+            payload_len,
+            len_encoding,
+            header_len: at,
+        })
+    }
+
+    /// The length was not written in its shortest form; legal to parse, but
+    /// worth pointing out to someone debugging a peer.
+    pub fn non_minimal_length(&self) -> bool {
+        match self.len_encoding {
+            LenEncoding::Short7 => false,
+            LenEncoding::Ext16 => self.payload_len < 126,
+            LenEncoding::Ext64 => self.payload_len <= 0xFFFF,
+        }
+    }
+}
+
+/// Where a data frame stands in its message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    /// A text or binary frame with FIN: the whole message.
+    Whole,
+    /// A text or binary frame without FIN.
+    Start,
+    /// A continuation frame without FIN.
+    Middle,
+    /// A continuation frame with FIN.
+    End,
+}
+
+impl Part {
+    pub fn name(self) -> &'static str {
+        match self {
+            Part::Whole => "whole",
+            Part::Start => "start",
+            Part::Middle => "middle",
+            Part::End => "end",
+        }
+    }
+
+    pub fn ends_message(self) -> bool {
+        matches!(self, Part::Whole | Part::End)
+    }
+}
+
+/// One frame as seen on the wire: its header and the first bytes of its
+/// payload, already unmasked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Frame {
+    pub header: FrameHeader,
+    pub preview: Vec<u8>,
+    /// The stream ended before the whole payload arrived.
+    pub cut_short: bool,
+    /// For a continuation frame, the kind of the message it continues
+    /// (text or binary); `None` when no message was open.
+    pub continues: Option<Kind>,
+    /// Which frame this is in its direction, counting from 1.
+    pub index: u64,
+    /// The data message this frame carries part of: its sequence number in
+    /// this direction (from 1) and the frame's place in it. `None` for
+    /// control frames, reserved opcodes and a continuation with no message
+    /// open. Frames and messages are paired by this number.
+    pub message: Option<(u64, Part)>,
+}
+
+impl Frame {
+    /// More payload crossed the wire than the preview holds.
+    pub fn truncated(&self) -> bool {
+        (self.preview.len() as u64) < self.header.payload_len
+    }
+
+    /// The close code and reason of a close frame; `None` for other frames
+    /// and for a close frame with no body. A one-byte body yields no code.
+    pub fn close_code(&self) -> Option<u16> {
+        if self.header.kind() != Kind::Close || self.preview.len() < 2 {
+            return None;
+        }
+        Some(u16::from_be_bytes([self.preview[0], self.preview[1]]))
+    }
+
+    pub fn close_reason(&self) -> &[u8] {
+        match self.close_code() {
+            Some(_) => &self.preview[2..],
+            None => &[],
+        }
+    }
+}
+
+/// XORs `data` with `key`, where `data` starts `offset` bytes into the payload.
+pub fn unmask(data: &mut [u8], key: [u8; 4], offset: usize) {
+    for (i, b) in data.iter_mut().enumerate() {
+        *b ^= key[(offset + i) % 4];
+    }
+}
+
+/// Builds a frame with the shortest length encoding.
+pub fn encode_frame(bits: [bool; 4], opcode: u8, key: Option<[u8; 4]>, payload: &[u8]) -> Vec<u8> {
+    let [fin, rsv1, rsv2, rsv3] = bits;
+    let mut out = Vec::with_capacity(payload.len() + 14);
+    out.push(
+        (u8::from(fin) << 7)
+            | (u8::from(rsv1) << 6)
+            | (u8::from(rsv2) << 5)
+            | (u8::from(rsv3) << 4)
+            | (opcode & 0x0F),
+    );
+    let mask_bit = if key.is_some() { 0x80 } else { 0 };
+    match payload.len() {
+        n if n < 126 => out.push(mask_bit | n as u8),
+        n if n <= 0xFFFF => {
+            out.push(mask_bit | 126);
+            out.extend_from_slice(&(n as u16).to_be_bytes());
+        }
+        n => {
+            out.push(mask_bit | 127);
+            out.extend_from_slice(&(n as u64).to_be_bytes());
+        }
+    }
+    if let Some(key) = key {
+        out.extend_from_slice(&key);
+    }
+    let body = out.len();
+    out.extend_from_slice(payload);
+    if let Some(key) = key {
+        unmask(&mut out[body..], key, 0);
+    }
+    out
+}
+
+/// A hand-made frame: every header field is the user's choice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CraftedFrame {
+    pub fin: bool,
+    pub rsv1: bool,
+    pub rsv2: bool,
+    pub rsv3: bool,
+    pub opcode: u8,
+    pub mask: Mask,
+    pub payload: Vec<u8>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mask {
+    /// As the role requires: masked from a client, unmasked from a server.
+    Auto,
+    Random,
+    Key([u8; 4]),
+    /// Unmasked, which RFC 6455 §5.1 forbids a client: for testing servers.
+    Off,
+}
+
+impl CraftedFrame {
+    /// The frame's bytes as they go on the wire; `random_key` is used when
+    /// the mask is `Random`, or `Auto` from a client.
+    pub fn encode(&self, random_key: [u8; 4], client: bool) -> Vec<u8> {
+        let key = match self.mask {
+            Mask::Auto if client => Some(random_key),
+            Mask::Auto => None,
+            Mask::Random => Some(random_key),
+            Mask::Key(k) => Some(k),
+            Mask::Off => None,
+        };
+        encode_frame(
+            [self.fin, self.rsv1, self.rsv2, self.rsv3],
+            self.opcode,
+            key,
+            &self.payload,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc_examples_encode_byte_for_byte() {
+        // RFC 6455 §5.7: an unmasked and a masked "Hello".
+        assert_eq!(
+            encode_frame([true, false, false, false], 1, None, b"Hello"),
+            [0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f]
+        );
+        assert_eq!(
+            encode_frame(
+                [true, false, false, false],
+                1,
+                Some([0x37, 0xfa, 0x21, 0x3d]),
+                b"Hello"
+            ),
+            [0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58]
+        );
+    }
+
+    #[test]
+    fn lengths_take_the_shortest_encoding() {
+        for (len, header) in [(125usize, 2usize), (126, 4), (65535, 4), (65536, 10)] {
+            let bytes = encode_frame([true, false, false, false], 2, None, &vec![0; len]);
+            assert_eq!(bytes.len(), len + header, "len {len}");
+            assert_eq!(FrameHeader::parse(&bytes).unwrap().payload_len, len as u64);
+        }
+    }
+
+    #[test]
+    fn crafted_frames_mask_as_asked() {
+        let mut frame = CraftedFrame {
+            fin: true,
+            rsv1: true,
+            rsv2: false,
+            rsv3: false,
+            opcode: 9,
+            mask: Mask::Auto,
+            payload: b"x".to_vec(),
+        };
+        let key = [1, 2, 3, 4];
+        assert_eq!(frame.encode(key, false), [0xC9, 0x01, b'x']);
+        assert_eq!(frame.encode(key, true)[1], 0x81);
+        frame.mask = Mask::Off;
+        assert_eq!(frame.encode(key, true)[1], 0x01);
+        frame.mask = Mask::Key([9, 9, 9, 9]);
+        assert_eq!(&frame.encode(key, false)[2..6], &[9, 9, 9, 9]);
+    }
+}

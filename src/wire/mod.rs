@@ -1,0 +1,51 @@
+//! Everything about bytes on the wire after the opening handshake: the
+//! frame codec, the incremental decoder, the tap that sees every byte, the
+//! header guard, and what a broken rule means.
+
+pub mod close_code;
+pub mod decode;
+pub mod frame;
+pub mod guard;
+pub mod stack;
+pub mod tap;
+pub mod violation;
+
+/// Which way bytes crossed, from wscope's side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dir {
+    In,
+    Out,
+}
+
+impl Dir {
+    pub fn name(self) -> &'static str {
+        match self {
+            Dir::In => "in",
+            Dir::Out => "out",
+        }
+    }
+}
+
+/// Which end of the connection wscope is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Client,
+    Server,
+}
+
+impl Role {
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Client => "client",
+            Role::Server => "server",
+        }
+    }
+
+    /// What the other end is, for messages.
+    pub fn peer(self) -> &'static str {
+        match self {
+            Role::Client => "server",
+            Role::Server => "client",
+        }
+    }
+}
