@@ -49,3 +49,6 @@ mod faults;
 // The Autobahn testsuite's client-relevant cases, played by raw sockets.
 #[path = "e2e/hostile.rs"]
 mod hostile;
+// Frames matched to messages: seq, part and frames agree, times follow the wire.
+#[path = "e2e/pairing.rs"]
+mod pairing;

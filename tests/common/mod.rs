@@ -494,9 +494,9 @@ impl ServerLog {
     }
 }
 
-/// The complete (masked) client frames at the front of `buf`, as (opcode,
-/// unmasked payload).
-fn parse_client_frames(buf: &[u8]) -> Vec<(u8, Vec<u8>)> {
+/// The complete frames at the front of `buf`, as (opcode, unmasked
+/// payload): a client's masked frames, or a server's unmasked ones.
+pub fn parse_client_frames(buf: &[u8]) -> Vec<(u8, Vec<u8>)> {
     let mut frames = Vec::new();
     let mut at = 0;
     loop {
@@ -803,4 +803,112 @@ impl Pki {
         std::fs::write(&pki.key, key.serialize_pem()).unwrap();
         pki
     }
+}
+
+// ---------------------------------------------------------------------------
+// wscope as a server
+// ---------------------------------------------------------------------------
+
+/// `wscope --listen 127.0.0.1:0` with more arguments and a closed stdin; its
+/// output is collected as it comes. Killed on drop.
+pub struct Listener {
+    child: Child,
+    pub port: u16,
+    stdout: Option<JoinHandle<Vec<u8>>>,
+    stderr: Option<JoinHandle<Vec<u8>>>,
+}
+
+impl Listener {
+    /// Starts it and waits for the notice that says where it listens (a
+    /// JSON notice on stdout with --json, a line on stderr without).
+    pub fn start(args: &[&str]) -> Listener {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_wscope"))
+            .args(["--listen", "127.0.0.1:0"])
+            .args(args)
+            .env_remove("NO_COLOR")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start wscope --listen");
+        let (tx, ports) = mpsc::channel();
+        let stdout = collect_lines(child.stdout.take().unwrap(), tx.clone());
+        let stderr = collect_lines(child.stderr.take().unwrap(), tx);
+        let mut listener = Listener {
+            child,
+            port: 0,
+            stdout: Some(stdout),
+            stderr: Some(stderr),
+        };
+        match ports.recv_timeout(Duration::from_secs(10)) {
+            Ok(port) => listener.port = port,
+            Err(_) => {
+                let _ = listener.child.kill();
+                let out = listener.finish();
+                panic!("wscope --listen {args:?} did not say where it listens\n{out}");
+            }
+        }
+        listener
+    }
+
+    /// Waits for wscope to end (killing it after [`RUN_TIMEOUT`]) and
+    /// returns what it printed.
+    pub fn finish(mut self) -> Output {
+        let deadline = Instant::now() + RUN_TIMEOUT;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("wait for wscope") {
+                break Some(status);
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                break None;
+            }
+            thread::sleep(Duration::from_millis(10));
+        };
+        let stdout_bytes = self.stdout.take().unwrap().join().unwrap();
+        let stderr = self.stderr.take().unwrap().join().unwrap();
+        let output = Output {
+            code: status.and_then(|s| s.code()).unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&stdout_bytes).into_owned(),
+            stdout_bytes,
+            stderr: String::from_utf8_lossy(&stderr).into_owned(),
+        };
+        match status {
+            None => panic!("wscope --listen still running after {RUN_TIMEOUT:?}; killed\n{output}"),
+            Some(s) if s.code().is_none() => panic!("wscope --listen died: {s}\n{output}"),
+            Some(_) => output,
+        }
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Reads `pipe` to its end, passing on the port of a "listening on
+/// 127.0.0.1:PORT" line as soon as one comes.
+fn collect_lines(pipe: impl Read + Send + 'static, port: mpsc::Sender<u16>) -> JoinHandle<Vec<u8>> {
+    thread::spawn(move || {
+        let mut reader = BufReader::new(pipe);
+        let mut bytes = Vec::new();
+        loop {
+            let start = bytes.len();
+            match reader.read_until(b'\n', &mut bytes) {
+                Ok(0) | Err(_) => return bytes,
+                Ok(_) => {}
+            }
+            let line = String::from_utf8_lossy(&bytes[start..]);
+            let found = line
+                .split_once("listening on 127.0.0.1:")
+                .and_then(|(_, rest)| rest.split(|c: char| !c.is_ascii_digit()).next())
+                .and_then(|p| p.parse().ok());
+            if let Some(p) = found {
+                let _ = port.send(p);
+            }
+        }
+    })
 }

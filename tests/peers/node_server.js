@@ -3,6 +3,7 @@
 // with its type, and exits when stdin closes.
 //   --report-headers  first send the request headers as one JSON message
 //   --pick-protocol   choose the first subprotocol the client offers
+//   --ping-first      on connection, send ping 'p', then texts 'one' and 'two'
 "use strict";
 const { WebSocketServer } = require("ws");
 
@@ -15,6 +16,11 @@ const server = new WebSocketServer(options);
 server.on("connection", (socket, request) => {
   if (args.has("--report-headers")) {
     socket.send(JSON.stringify(request.rawHeaders));
+  }
+  if (args.has("--ping-first")) {
+    socket.ping("p");
+    socket.send("one");
+    socket.send("two");
   }
   socket.on("message", (data, isBinary) => socket.send(data, { binary: isBinary }));
 });
