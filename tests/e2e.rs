@@ -52,3 +52,6 @@ mod hostile;
 // Frames matched to messages: seq, part and frames agree, times follow the wire.
 #[path = "e2e/pairing.rs"]
 mod pairing;
+// The header guard: a bad frame is refused at its header, before its payload.
+#[path = "e2e/guard.rs"]
+mod guard;

@@ -912,3 +912,65 @@ fn collect_lines(pipe: impl Read + Send + 'static, port: mpsc::Sender<u16>) -> J
         }
     })
 }
+
+// ---------------------------------------------------------------------------
+// Peak memory
+// ---------------------------------------------------------------------------
+
+/// Runs `command` (normally the wscope binary) with a closed stdin and
+/// returns what it printed and its peak resident memory in KiB, as the
+/// kernel counted it when the process was reaped (`wait4`'s `ru_maxrss`).
+/// Kills it and fails the test after [`RUN_TIMEOUT`].
+pub fn run_measured(mut command: Command) -> (Output, u64) {
+    // Reaped by wait4 below, which is what gives the peak.
+    #[allow(clippy::zombie_processes)]
+    let mut child = command
+        .env_remove("NO_COLOR")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the measured command");
+    let stdout = read_in_background(child.stdout.take().unwrap());
+    let stderr = read_in_background(child.stderr.take().unwrap());
+    let pid = child.id() as libc::pid_t;
+    let deadline = Instant::now() + RUN_TIMEOUT;
+    let mut timed_out = false;
+    let (status, peak_kib) = loop {
+        let mut status = 0;
+        // SAFETY: an all-zero rusage is a valid value for wait4 to fill.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        // SAFETY: `pid` is our own child, not yet reaped; the pointers are
+        // to live locals. WNOHANG: returns 0 while it still runs.
+        let reaped = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut usage) };
+        assert!(reaped >= 0, "wait4: {}", std::io::Error::last_os_error());
+        if reaped == pid {
+            // ru_maxrss is in KiB on Linux.
+            break (status, usage.ru_maxrss as u64);
+        }
+        if Instant::now() > deadline && !timed_out {
+            // Not reaped yet, so the pid is still this child's.
+            let _ = child.kill();
+            timed_out = true;
+        }
+        thread::sleep(Duration::from_millis(10));
+    };
+    let stdout_bytes = stdout.join().unwrap();
+    let output = Output {
+        code: if libc::WIFEXITED(status) {
+            libc::WEXITSTATUS(status)
+        } else {
+            -1
+        },
+        stdout: String::from_utf8_lossy(&stdout_bytes).into_owned(),
+        stdout_bytes,
+        stderr: String::from_utf8_lossy(&stderr.join().unwrap()).into_owned(),
+    };
+    if timed_out {
+        panic!("{command:?} still running after {RUN_TIMEOUT:?}; killed\n{output}");
+    }
+    if !libc::WIFEXITED(status) {
+        panic!("{command:?} died (wait status {status:#x})\n{output}");
+    }
+    (output, peak_kib)
+}
