@@ -55,3 +55,6 @@ mod pairing;
 // The header guard: a bad frame is refused at its header, before its payload.
 #[path = "e2e/guard.rs"]
 mod guard;
+// The wire tap's raw chunks are every byte that crossed, both roles.
+#[path = "e2e/tap.rs"]
+mod tap;

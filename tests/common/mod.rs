@@ -918,8 +918,10 @@ fn collect_lines(pipe: impl Read + Send + 'static, port: mpsc::Sender<u16>) -> J
 // ---------------------------------------------------------------------------
 
 /// Runs `command` (normally the wscope binary) with a closed stdin and
-/// returns what it printed and its peak resident memory in KiB, as the
-/// kernel counted it when the process was reaped (`wait4`'s `ru_maxrss`).
+/// returns what it printed and its peak resident memory in KiB: the
+/// kernel's high-water mark (`VmHWM`), read every few milliseconds while
+/// it runs. (`wait4`'s `ru_maxrss` cannot be used: a child spawned from a
+/// large test process starts with that process's high-water mark.)
 /// Kills it and fails the test after [`RUN_TIMEOUT`].
 pub fn run_measured(mut command: Command) -> (Output, u64) {
     // Reaped by wait4 below, which is what gives the peak.
@@ -936,7 +938,9 @@ pub fn run_measured(mut command: Command) -> (Output, u64) {
     let pid = child.id() as libc::pid_t;
     let deadline = Instant::now() + RUN_TIMEOUT;
     let mut timed_out = false;
-    let (status, peak_kib) = loop {
+    let mut peak_kib = 0;
+    let status = loop {
+        peak_kib = peak_kib.max(high_water_kib(pid).unwrap_or(0));
         let mut status = 0;
         // SAFETY: an all-zero rusage is a valid value for wait4 to fill.
         let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
@@ -945,15 +949,14 @@ pub fn run_measured(mut command: Command) -> (Output, u64) {
         let reaped = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut usage) };
         assert!(reaped >= 0, "wait4: {}", std::io::Error::last_os_error());
         if reaped == pid {
-            // ru_maxrss is in KiB on Linux.
-            break (status, usage.ru_maxrss as u64);
+            break status;
         }
         if Instant::now() > deadline && !timed_out {
             // Not reaped yet, so the pid is still this child's.
             let _ = child.kill();
             timed_out = true;
         }
-        thread::sleep(Duration::from_millis(10));
+        thread::sleep(Duration::from_millis(2));
     };
     let stdout_bytes = stdout.join().unwrap();
     let output = Output {
@@ -973,4 +976,11 @@ pub fn run_measured(mut command: Command) -> (Output, u64) {
         panic!("{command:?} died (wait status {status:#x})\n{output}");
     }
     (output, peak_kib)
+}
+
+/// A live process's peak resident memory so far, in KiB.
+fn high_water_kib(pid: libc::pid_t) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
