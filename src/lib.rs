@@ -6,6 +6,7 @@
 pub mod app;
 pub mod cli;
 pub mod error;
+pub mod escape;
 pub mod handshake;
 pub mod http;
 pub mod input;

@@ -80,7 +80,7 @@ pub fn open(
         obs.event(&Event::Request { raw: &request.raw });
         let answer = handshake::send_request(&mut tap, &request)
             .and_then(|_| handshake::read_response(&mut tap, deadline, BODY_WAIT));
-        pass_chunks(&mut tap, obs);
+        super::launch::pass_chunks(&mut tap, obs);
         let response = answer?;
         let negotiated = handshake::verify(&request, &response);
         obs.event(&Event::Response {
@@ -105,7 +105,7 @@ pub fn open(
                 Some(to) if (300..400).contains(&response.status) && !cli.location => {
                     format!(
                         "{problem} (it points to {}; -L follows redirects)",
-                        crate::observe::escape(to)
+                        crate::escape::escape(to)
                     )
                 }
                 _ => problem,
@@ -117,7 +117,7 @@ pub fn open(
                 Stage::Handshake,
                 format!(
                     "too many redirects: stopped after {hops} (--max-redirects); the last pointed to {}",
-                    crate::observe::escape(location)
+                    crate::escape::escape(location)
                 ),
             ));
         }
@@ -131,17 +131,9 @@ pub fn open(
     }
 }
 
-/// The handshake's raw bytes go to the observers that record them.
-pub fn pass_chunks<S>(tap: &mut Tap<S>, obs: &mut Observers) {
-    let chunks: Vec<_> = tap.take_chunks().collect();
-    for chunk in &chunks {
-        obs.event(&Event::Wire(chunk));
-    }
-}
-
 /// Where a Location header points, as a WebSocket URL (http becomes ws).
 fn redirect_target(current: &Target, location: &str) -> Result<Target, Failure> {
-    let shown = crate::observe::escape(location);
+    let shown = crate::escape::escape(location);
     let mut next = current.url.join(location).map_err(|e| {
         fail(
             Stage::Handshake,
@@ -156,7 +148,7 @@ fn redirect_target(current: &Target, location: &str) -> Result<Target, Failure> 
                 Stage::Handshake,
                 format!(
                     "the redirect points to an unsupported scheme '{}': {shown}",
-                    crate::observe::escape(other)
+                    crate::escape::escape(other)
                 ),
             ))
         }
@@ -177,7 +169,7 @@ fn with_body(problem: String, body: &[u8]) -> String {
         return problem;
     }
     let text = String::from_utf8_lossy(body);
-    let one_line = crate::observe::escape(&text.split_whitespace().collect::<Vec<_>>().join(" "));
+    let one_line = crate::escape::escape(&text.split_whitespace().collect::<Vec<_>>().join(" "));
     let mut start: String = one_line.chars().take(200).collect();
     if start.len() < one_line.len() {
         start.push('…');
@@ -195,7 +187,7 @@ pub fn summary(target: &Target, facts: &ConnectFacts, negotiated: &Negotiated) -
         "{} at {}; {tls}; subprotocol: {}",
         target.url,
         facts.addr,
-        crate::observe::escape(negotiated.subprotocol.as_deref().unwrap_or("none"))
+        crate::escape::escape(negotiated.subprotocol.as_deref().unwrap_or("none"))
     )
 }
 

@@ -14,7 +14,7 @@ use crate::error::{fail, Exit, Failure, Stage};
 use crate::input::command::Command;
 use crate::input::{prompt, InputQueue, StdinMode};
 use crate::net::connect::Transport;
-use crate::observe::{Observers, Role};
+use crate::observe::{Event, Observers, Role};
 use crate::session::{self, Session};
 use crate::wire::guard::Guard;
 use crate::wire::stack::Stack;
@@ -123,4 +123,12 @@ pub fn run(plan: &Plan, obs: &mut Observers, ready: Ready) -> Result<Exit, Failu
         println!();
     }
     outcome
+}
+
+/// The handshake's raw bytes go to the observers that record them.
+pub fn pass_chunks<S>(tap: &mut Tap<S>, obs: &mut Observers) {
+    let chunks: Vec<_> = tap.take_chunks().collect();
+    for chunk in &chunks {
+        obs.event(&Event::Wire(chunk));
+    }
 }

@@ -3,6 +3,7 @@
 //! (a bad argument is a usage error, exit 2).
 
 use std::io::IsTerminal;
+use std::net::{SocketAddr, ToSocketAddrs};
 
 use crate::cli::Cli;
 use crate::error::{fail, Failure, Stage};
@@ -38,7 +39,7 @@ impl<'c> Plan<'c> {
             .map_err(|e| usage(format!("--until: {}", one_line(&e.to_string()))))?;
         let mode = match (&cli.listen, &cli.url) {
             (Some(listen), _) => Mode::Listen {
-                addr: crate::app::server::parse_listen_addr(listen)?,
+                addr: parse_listen_addr(listen)?,
             },
             (None, Some(url)) => {
                 let target = Target::parse(url)?;
@@ -108,4 +109,41 @@ fn opens_prompt(cli: &Cli) -> bool {
         && std::io::stdout().is_terminal()
         && cli.execute.is_empty()
         && !cli.echo
+}
+
+/// `[ADDR:]PORT`; a bare port listens on 127.0.0.1 only.
+pub fn parse_listen_addr(input: &str) -> Result<SocketAddr, Failure> {
+    let with_host = if input.parse::<u16>().is_ok() {
+        format!("127.0.0.1:{input}")
+    } else {
+        input.to_string()
+    };
+    with_host
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut a| a.next())
+        .ok_or_else(|| {
+            fail(
+                Stage::Usage,
+                format!(
+                    "--listen '{input}' is not [ADDR:]PORT (e.g. 9001, 0.0.0.0:9001, [::1]:9001)"
+                ),
+            )
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listen_addresses() {
+        assert_eq!(
+            parse_listen_addr("9001").unwrap().to_string(),
+            "127.0.0.1:9001"
+        );
+        assert_eq!(parse_listen_addr("0.0.0.0:0").unwrap().port(), 0);
+        assert_eq!(parse_listen_addr("[::1]:9").unwrap().to_string(), "[::1]:9");
+        assert!(parse_listen_addr("nope").is_err());
+    }
 }

@@ -4,34 +4,13 @@
 //! on the stream as soon as a client connects, so the client's request
 //! crosses it too.
 
-use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
+use std::net::{SocketAddr, TcpListener};
 
 use crate::error::{fail, Failure, Stage};
 use crate::handshake::server::{self as handshake, Accepted};
 use crate::net::connect::{ConnectFacts, Transport};
 use crate::observe::{Event, Observers, Role};
 use crate::wire::tap::Tap;
-
-/// `[ADDR:]PORT`; a bare port listens on 127.0.0.1 only.
-pub fn parse_listen_addr(input: &str) -> Result<SocketAddr, Failure> {
-    let with_host = if input.parse::<u16>().is_ok() {
-        format!("127.0.0.1:{input}")
-    } else {
-        input.to_string()
-    };
-    with_host
-        .to_socket_addrs()
-        .ok()
-        .and_then(|mut a| a.next())
-        .ok_or_else(|| {
-            fail(
-                Stage::Usage,
-                format!(
-                    "--listen '{input}' is not [ADDR:]PORT (e.g. 9001, 0.0.0.0:9001, [::1]:9001)"
-                ),
-            )
-        })
-}
 
 pub fn bind(addr: SocketAddr) -> Result<TcpListener, Failure> {
     TcpListener::bind(addr)
@@ -155,7 +134,7 @@ pub fn serve(
                     negotiated: &accepted.negotiated,
                     upgrade_ms: None,
                 });
-                super::client::pass_chunks(&mut tap, obs);
+                super::launch::pass_chunks(&mut tap, obs);
                 return Ok(Some(Served {
                     tap,
                     peer,
@@ -212,7 +191,7 @@ pub fn run(
         // The client may well give up on this session; say why.
         let offered = match accepted.offered.as_slice() {
             [] => "none".to_string(),
-            some => crate::observe::escape(&some.join(", ")),
+            some => crate::escape::escape(&some.join(", ")),
         };
         obs.event(&Event::Notice(&format!(
             "no subprotocol chosen: the client offered {offered}; -s accepts {}",
@@ -228,25 +207,9 @@ pub fn run(
             role: Role::Server,
             summary: format!(
                 "serving {peer} on {local}; subprotocol: {}",
-                crate::observe::escape(chosen.as_deref().unwrap_or("none"))
+                crate::escape::escape(chosen.as_deref().unwrap_or("none"))
             ),
             listener: Some(listener),
         },
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn listen_addresses() {
-        assert_eq!(
-            parse_listen_addr("9001").unwrap().to_string(),
-            "127.0.0.1:9001"
-        );
-        assert_eq!(parse_listen_addr("0.0.0.0:0").unwrap().port(), 0);
-        assert_eq!(parse_listen_addr("[::1]:9").unwrap().to_string(), "[::1]:9");
-        assert!(parse_listen_addr("nope").is_err());
-    }
 }

@@ -68,7 +68,7 @@ pub fn parse_head(head: &[u8]) -> Result<Head, Failure> {
                 Stage::Handshake,
                 format!(
                     "the server's answer is not valid HTTP ({e}); it begins \"{}\"",
-                    crate::observe::escape_bytes(first_line.trim_ascii_end())
+                    crate::escape::escape_bytes(first_line.trim_ascii_end())
                 ),
             ));
         }

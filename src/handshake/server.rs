@@ -159,7 +159,7 @@ pub fn answer<S: TimedRead + Write>(
 fn request_line(head: &[u8]) -> Option<String> {
     let line = head.split(|&b| b == b'\r' || b == b'\n').next()?;
     // Peer bytes, shown in a notice: escaped.
-    let text: String = crate::observe::escape_bytes(line)
+    let text: String = crate::escape::escape_bytes(line)
         .chars()
         .take(200)
         .collect();

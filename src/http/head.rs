@@ -66,7 +66,7 @@ impl Unread {
         format!(
             "{} bytes: \"{}\"{more}",
             self.got.len(),
-            crate::observe::escape_bytes(start)
+            crate::escape::escape_bytes(start)
         )
     }
 }

@@ -220,7 +220,7 @@ fn http_connect(
             format!(
                 "{} refused CONNECT {authority}: {}{hint}",
                 proxy.describe(),
-                crate::observe::escape(status_line.trim())
+                crate::escape::escape(status_line.trim())
             ),
         ));
     }

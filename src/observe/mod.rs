@@ -4,7 +4,6 @@
 //! screen whose reader went away cannot), and says once what it wants to
 //! see, so that nothing is decoded or copied for nobody.
 
-mod escape;
 mod human;
 mod json;
 mod out;
@@ -13,7 +12,7 @@ mod payload;
 use std::io::{self, Write};
 use std::time::Instant;
 
-pub use escape::{escape, escape_bytes};
+pub use crate::escape::{escape, escape_bytes};
 pub use human::Human;
 pub use json::Json;
 pub use out::Out;
