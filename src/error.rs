@@ -1,7 +1,7 @@
 //! Failures and how they map to the exit codes that scripts rely on.
 //!
 //! Every failure carries the stage it happened in, because the stage alone
-//! decides the exit code (design.md): a connection that never opened is 1,
+//! decides the exit code (docs/exit-codes.md): a connection that never opened is 1,
 //! bad arguments are 2, a connection lost after opening is 3.
 
 use std::fmt;
