@@ -184,6 +184,12 @@ pub struct Cli {
     #[arg(short = 'L', long, conflicts_with = "listen")]
     pub location: bool,
 
+    /// With -L, trust redirects as curl does: credentials (Authorization,
+    /// Cookie, Proxy-Authorization) follow them to other origins, and a
+    /// redirect from wss:// to ws:// is followed.
+    #[arg(long, requires = "location", conflicts_with = "listen")]
+    pub location_trusted: bool,
+
     /// How many redirects -L follows.
     #[arg(long, value_name = "N", default_value_t = 5, conflicts_with = "listen")]
     pub max_redirects: u32,

@@ -87,7 +87,11 @@ pub fn fail(stage: Stage, message: impl Into<String>) -> Failure {
 /// A warning on stderr: something the user should know that does not stop
 /// the session.
 pub fn warn(message: &str) {
-    eprintln!("{} {message}", stderr_label("wscope: warning:", false));
+    eprintln!(
+        "{} {}",
+        stderr_label("wscope: warning:", false),
+        crate::escape::escape(message)
+    );
 }
 
 /// The one line every failure gets on stderr.
@@ -95,8 +99,14 @@ pub fn print_failure(failure: &Failure) {
     print_error(&failure.message);
 }
 
+/// Messages may quote the peer: whatever they hold reaches the terminal
+/// escaped.
 pub fn print_error(message: &str) {
-    eprintln!("{} {message}", stderr_label("wscope: error:", true));
+    eprintln!(
+        "{} {}",
+        stderr_label("wscope: error:", true),
+        crate::escape::escape(message)
+    );
 }
 
 fn stderr_label(label: &str, error: bool) -> String {

@@ -58,3 +58,6 @@ mod guard;
 // The wire tap's raw chunks are every byte that crossed, both roles.
 #[path = "e2e/tap.rs"]
 mod tap;
+// Hostile peers: escaping, credentials on redirects, bounds, odd heads.
+#[path = "e2e/security.rs"]
+mod security;

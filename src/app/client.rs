@@ -37,6 +37,7 @@ pub fn open(
     shaping: &Shaping,
     preview: usize,
 ) -> Result<Opened, Failure> {
+    let mut shaping = shaping.clone();
     let timeout = Duration::from_secs_f64(cli.connect_timeout.max(0.001));
     let ip_version = match (cli.ipv4, cli.ipv6) {
         (true, _) => Some(IpVersion::V4),
@@ -76,13 +77,18 @@ pub fn open(
         let mut tap = Tap::new(connected.transport, preview, obs.interest().chunks);
 
         let started = Instant::now();
-        let request = Request::build(&target, shaping);
+        let request = Request::build(&target, &shaping);
         obs.event(&Event::Request { raw: &request.raw });
         let answer = handshake::send_request(&mut tap, &request)
             .and_then(|_| handshake::read_response(&mut tap, deadline, BODY_WAIT));
         super::launch::pass_chunks(&mut tap, obs);
         let response = answer?;
         let negotiated = handshake::verify(&request, &response);
+        if response.version == 0 {
+            obs.event(&Event::Notice(
+                "the server answered with HTTP/1.0; RFC 6455 §4.1 asks for HTTP/1.1 or later",
+            ));
+        }
         obs.event(&Event::Response {
             response: &response,
             negotiated: &negotiated,
@@ -122,11 +128,33 @@ pub fn open(
             ));
         }
         hops += 1;
-        target = redirect_target(&target, location)?;
-        let notice = format!(
+        let next = redirect_target(&target, location)?;
+        if target.tls && !next.tls && !cli.location_trusted {
+            return Err(fail(
+                Stage::Handshake,
+                format!(
+                    "the redirect to {} would leave TLS (wss:// to ws://); not followed (--location-trusted follows it)",
+                    next.url
+                ),
+            ));
+        }
+        let mut notice = format!(
             "following {} redirect {hops} of at most {} to {}",
-            response.status, cli.max_redirects, target.url
+            response.status, cli.max_redirects, next.url
         );
+        let same_origin =
+            (next.tls, &next.host, next.port) == (target.tls, &target.host, target.port);
+        if !same_origin && !cli.location_trusted {
+            let (kept, dropped) = shaping.without_credentials();
+            if !dropped.is_empty() {
+                notice += &format!(
+                    "; not sending {} to another origin (--location-trusted sends them)",
+                    dropped.join(", ")
+                );
+            }
+            shaping = kept;
+        }
+        target = next;
         obs.event(&Event::Notice(&notice));
     }
 }

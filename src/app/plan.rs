@@ -37,6 +37,17 @@ impl<'c> Plan<'c> {
             .map(regex::Regex::new)
             .transpose()
             .map_err(|e| usage(format!("--until: {}", one_line(&e.to_string()))))?;
+        let memory = machine_memory();
+        for (option, value) in [
+            ("--max-frame-size", cli.max_frame_size),
+            ("--max-message-size", cli.max_message_size),
+        ] {
+            if value > memory {
+                return Err(usage(format!(
+                    "{option} {value} is more than this machine's memory ({memory} bytes); a peer could make wscope try to hold it"
+                )));
+            }
+        }
         let mode = match (&cli.listen, &cli.url) {
             (Some(listen), _) => Mode::Listen {
                 addr: parse_listen_addr(listen)?,
@@ -95,6 +106,23 @@ fn shaping(cli: &Cli, target: &Target) -> Result<Shaping, Failure> {
         basic_auth: cli.auth.clone().or_else(|| target.credentials()),
         user_agent: cli.user_agent.clone(),
     })
+}
+
+/// The machine's physical memory in bytes: no size limit may exceed it,
+/// since a message up to the limit is held whole.
+fn machine_memory() -> u64 {
+    // SAFETY: sysconf only reads system configuration.
+    let (pages, size) = unsafe {
+        (
+            libc::sysconf(libc::_SC_PHYS_PAGES),
+            libc::sysconf(libc::_SC_PAGESIZE),
+        )
+    };
+    match (u64::try_from(pages), u64::try_from(size)) {
+        (Ok(pages), Ok(size)) if pages > 0 && size > 0 => pages.saturating_mul(size),
+        // Unknown: 64-bit lengths are refused by the guard anyway.
+        _ => 1 << 40,
+    }
 }
 
 /// Errors are one line; some libraries draw pictures over several.

@@ -12,18 +12,23 @@ use tungstenite::handshake::derive_accept_key;
 
 use super::{parse_head, Accept, Negotiated, Response};
 use crate::error::{fail, Failure, Stage};
-use crate::http::head::{read_head, Stop, TimedRead};
+use crate::http::head::{read_head_after, ReadHead, Stop, TimedRead};
 use crate::net::target::Target;
 
 /// How much of a non-101 body is read and shown.
 pub const BODY_PREVIEW: usize = 1024;
+/// How many interim (1xx) responses may come before the real one.
+const MAX_INTERIM: usize = 16;
 
 pub struct Request {
     pub raw: Vec<u8>,
     /// The Sec-WebSocket-Key as sent (the user may have set it).
     pub key: String,
-    /// Subprotocols offered, in order.
+    /// Subprotocols offered, in order, as the request carries them
+    /// (whether -s or -H put them there).
     pub subprotocols: Vec<String>,
+    /// Extensions offered (their names), likewise.
+    pub extensions: Vec<String>,
 }
 
 /// What the user asked to add to or change in the request.
@@ -38,6 +43,31 @@ pub struct Shaping {
     pub basic_auth: Option<String>,
     /// `None`: wscope's own; `Some("")`: no User-Agent header.
     pub user_agent: Option<String>,
+}
+
+/// Headers that carry credentials: they never follow a redirect to
+/// another origin unless the user says so.
+const CREDENTIAL_HEADERS: [&str; 3] = ["Authorization", "Cookie", "Proxy-Authorization"];
+
+impl Shaping {
+    /// The same request without credentials; the names of what was taken.
+    pub fn without_credentials(&self) -> (Shaping, Vec<String>) {
+        let mut dropped = Vec::new();
+        let mut shaping = self.clone();
+        if shaping.basic_auth.take().is_some() {
+            dropped.push("Authorization".to_string());
+        }
+        shaping.headers.retain(|(name, _)| {
+            let credential = CREDENTIAL_HEADERS
+                .iter()
+                .any(|c| c.eq_ignore_ascii_case(name));
+            if credential && !dropped.iter().any(|d| d.eq_ignore_ascii_case(name)) {
+                dropped.push(name.clone());
+            }
+            !credential
+        });
+        (shaping, dropped)
+    }
 }
 
 impl Request {
@@ -95,10 +125,21 @@ impl Request {
             raw.push_str(&format!("{name}: {value}\r\n"));
         }
         raw.push_str("\r\n");
+        // What was offered is read off the request as it goes out.
+        let listed = |header: &str| -> Vec<String> {
+            headers
+                .iter()
+                .filter(|(n, _)| n.eq_ignore_ascii_case(header))
+                .flat_map(|(_, v)| v.split(','))
+                .map(|item| item.split(';').next().unwrap_or("").trim().to_string())
+                .filter(|item| !item.is_empty())
+                .collect()
+        };
         Request {
             raw: raw.into_bytes(),
             key,
-            subprotocols: shaping.subprotocols.clone(),
+            subprotocols: listed("Sec-WebSocket-Protocol"),
+            extensions: listed("Sec-WebSocket-Extensions"),
         }
     }
 }
@@ -133,7 +174,51 @@ pub fn read_response(
     deadline: Deadline,
     body_wait: Duration,
 ) -> Result<Response, Failure> {
-    let read = read_head(stream, deadline.at).map_err(|unread| {
+    let mut interim = Vec::new();
+    let mut read = read_answer(stream, deadline, Vec::new())?;
+    let mut head = parse_head(&read.head)?;
+    // RFC 9110 §15.2: interim responses are shown and skipped.
+    while (100..200).contains(&head.status) && head.status != 101 {
+        if interim.len() == MAX_INTERIM {
+            return Err(fail(
+                Stage::Handshake,
+                format!("the server sent more than {MAX_INTERIM} interim (1xx) responses"),
+            ));
+        }
+        interim.push(read.head);
+        read = read_answer(stream, deadline, read.leftover)?;
+        head = parse_head(&read.head)?;
+    }
+    let mut response = Response {
+        raw: read.head,
+        status: head.status,
+        reason: head.reason,
+        headers: head.headers,
+        body: Vec::new(),
+        leftover: read.leftover,
+        interim,
+        version: head.version,
+    };
+    if response.status != 101 {
+        response.body = std::mem::take(&mut response.leftover);
+        let want = response
+            .header("Content-Length")
+            .and_then(|v| v.trim().parse::<usize>().ok())
+            .unwrap_or(BODY_PREVIEW)
+            .min(BODY_PREVIEW);
+        read_body_start(stream, &mut response.body, want, body_wait);
+        response.body.truncate(BODY_PREVIEW);
+    }
+    Ok(response)
+}
+
+/// One response head, or why none came, in words.
+fn read_answer(
+    stream: &mut impl TimedRead,
+    deadline: Deadline,
+    already: Vec<u8>,
+) -> Result<ReadHead, Failure> {
+    read_head_after(already, stream, deadline.at).map_err(|unread| {
         let got = unread.got_text();
         let why = match unread.stop {
             Stop::Closed => format!(
@@ -154,27 +239,7 @@ pub fn read_response(
             Stop::Io(e) => return io_failure("reading the upgrade response", e),
         };
         fail(Stage::Handshake, why)
-    })?;
-    let (status, reason, headers) = parse_head(&read.head)?;
-    let mut response = Response {
-        raw: read.head,
-        status,
-        reason,
-        headers,
-        body: Vec::new(),
-        leftover: read.leftover,
-    };
-    if status != 101 {
-        response.body = std::mem::take(&mut response.leftover);
-        let want = response
-            .header("Content-Length")
-            .and_then(|v| v.trim().parse::<usize>().ok())
-            .unwrap_or(BODY_PREVIEW)
-            .min(BODY_PREVIEW);
-        read_body_start(stream, &mut response.body, want, body_wait);
-        response.body.truncate(BODY_PREVIEW);
-    }
-    Ok(response)
+    })
 }
 
 /// Best effort: a body that never comes is not an error of its own.
@@ -205,6 +270,11 @@ pub fn verify(request: &Request, response: &Response) -> Negotiated {
             .header(name)
             .is_some_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
     };
+    let accepts = response
+        .headers
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case("Sec-WebSocket-Accept"))
+        .count();
     let problem = if response.status != 101 {
         Some(format!(
             "the server answered {} {} instead of 101 Switching Protocols",
@@ -214,6 +284,10 @@ pub fn verify(request: &Request, response: &Response) -> Negotiated {
         Some("the response has no 'Upgrade: websocket' header (RFC 6455 §4.1)".to_string())
     } else if !has_token("Connection", "upgrade") {
         Some("the response has no 'Connection: Upgrade' header (RFC 6455 §4.1)".to_string())
+    } else if accepts > 1 {
+        Some(format!(
+            "the response has Sec-WebSocket-Accept {accepts} times; it must appear once (RFC 6455 §11.3.3)"
+        ))
     } else if !accept_ok {
         Some(match accept_got {
             None => format!(
@@ -235,10 +309,29 @@ pub fn verify(request: &Request, response: &Response) -> Negotiated {
                 request.subprotocols.join(", ")
             )
         })
+    } else if let Some(e) = &extensions {
+        let names: Vec<&str> = e
+            .split(',')
+            .map(|x| x.split(';').next().unwrap_or("").trim())
+            .collect();
+        match names
+            .iter()
+            .find(|n| !request.extensions.iter().any(|o| o.eq_ignore_ascii_case(n)))
+        {
+            Some(n) if request.extensions.is_empty() => Some(format!(
+                "the server enabled extension '{n}' although none was offered (RFC 6455 §9.1)"
+            )),
+            Some(n) => Some(format!(
+                "the server enabled extension '{n}', which was not offered (offered: {}) (RFC 6455 §9.1)",
+                request.extensions.join(", ")
+            )),
+            None => Some(format!(
+                "the server accepted extension '{}', which was offered but which wscope does not implement",
+                names.join(", ")
+            )),
+        }
     } else {
-        extensions.as_ref().map(|e| {
-            format!("the server enabled extension '{e}' although none was offered (RFC 6455 §4.1)")
-        })
+        None
     };
     Negotiated {
         accept: Some(Accept {

@@ -20,6 +20,10 @@ pub struct Response {
     pub body: Vec<u8>,
     /// Bytes after the head of a 101: the first frames, already read.
     pub leftover: Vec<u8>,
+    /// Interim (1xx) responses that came before this one, raw, in order.
+    pub interim: Vec<Vec<u8>>,
+    /// The minor HTTP version (HTTP/1.0 is 0).
+    pub version: u8,
 }
 
 impl Response {
@@ -48,8 +52,13 @@ pub struct Accept {
     pub ok: bool,
 }
 
-/// Status code, reason phrase and headers of a response head.
-type Head = (u16, String, Vec<(String, String)>);
+/// A response head parsed.
+pub struct Head {
+    pub status: u16,
+    pub reason: String,
+    pub headers: Vec<(String, String)>,
+    pub version: u8,
+}
 
 /// Parses a response head read by `http::head`; as many headers as the
 /// (bounded) head holds.
@@ -75,6 +84,7 @@ pub fn parse_head(head: &[u8]) -> Result<Head, Failure> {
     }
     let status = parsed.code.unwrap_or_default();
     let reason = parsed.reason.unwrap_or_default().to_string();
+    let version = parsed.version.unwrap_or(1);
     let headers = parsed
         .headers
         .iter()
@@ -85,7 +95,12 @@ pub fn parse_head(head: &[u8]) -> Result<Head, Failure> {
             )
         })
         .collect();
-    Ok((status, reason, headers))
+    Ok(Head {
+        status,
+        reason,
+        headers,
+        version,
+    })
 }
 
 /// `-H 'Name: value'`, checked so that the request stays valid HTTP.
@@ -157,7 +172,7 @@ mod tests {
             head.extend_from_slice(format!("X-Header-{i}: value\r\n").as_bytes());
         }
         head.extend_from_slice(b"\r\n");
-        let (status, _, headers) = parse_head(&head).unwrap();
-        assert_eq!((status, headers.len()), (101, 200));
+        let head = parse_head(&head).unwrap();
+        assert_eq!((head.status, head.headers.len()), (101, 200));
     }
 }

@@ -144,6 +144,8 @@ pub fn answer<S: TimedRead + Write>(
             headers,
             body: Vec::new(),
             leftover: Vec::new(),
+            interim: Vec::new(),
+            version: 1,
         },
         negotiated: Negotiated {
             subprotocol,

@@ -81,7 +81,16 @@ pub struct ReadHead {
 
 /// Reads one head, giving up at `deadline`.
 pub fn read_head(stream: &mut impl TimedRead, deadline: Instant) -> Result<ReadHead, Unread> {
-    let mut buf = Vec::with_capacity(1024);
+    read_head_after(Vec::with_capacity(1024), stream, deadline)
+}
+
+/// Reads one head that may have begun in `buf` (bytes read past an
+/// earlier head).
+pub fn read_head_after(
+    mut buf: Vec<u8>,
+    stream: &mut impl TimedRead,
+    deadline: Instant,
+) -> Result<ReadHead, Unread> {
     let mut chunk = [0u8; 4096];
     let mut searched = 0;
     loop {

@@ -121,6 +121,14 @@ impl Human {
         upgrade_ms: Option<f64>,
     ) -> io::Result<()> {
         let (_, marker) = self.markers();
+        for interim in &response.interim {
+            self.head(marker, interim)?;
+            writeln!(
+                self.out,
+                "{} * an interim response: skipped (RFC 9110 §15.2)",
+                self.stamp()
+            )?;
+        }
         self.head(marker, &response.raw)?;
         if response.status != 101 {
             if !response.body.is_empty() {
@@ -344,14 +352,19 @@ impl Screen for Human {
             Event::Refused(text) => {
                 if self.out.is_prompt() {
                     // Above the line being typed, like everything else.
-                    writeln!(self.out, "{} {text}", "wscope: error:".red().bold())?;
+                    writeln!(
+                        self.out,
+                        "{} {}",
+                        "wscope: error:".red().bold(),
+                        escape(text)
+                    )?;
                 } else {
                     crate::error::print_error(text);
                 }
             }
             Event::Notice(text) => {
                 for line in text.lines() {
-                    writeln!(self.out, "{} {} {line}", self.stamp(), "*".bold())?;
+                    writeln!(self.out, "{} {} {}", self.stamp(), "*".bold(), escape(line))?;
                 }
             }
         }

@@ -8,7 +8,8 @@ use std::io;
 use serde_json::{json, Value};
 
 use super::{
-    push_hex, show_frame_payload, Clock, Dir, Event, Initiator, Interest, Out, Screen, Shown,
+    push_hex, push_hex_pieces, show_frame_payload, Clock, Dir, Event, Initiator, Interest, Out,
+    Pieces, Screen, Shown, PIECE,
 };
 use crate::wire::frame::{Frame, Kind};
 
@@ -64,6 +65,11 @@ impl Json {
                 json!({
                     "event": "response", "t": t,
                     "raw": String::from_utf8_lossy(&response.raw),
+                    "interim": response
+                        .interim
+                        .iter()
+                        .map(|raw| String::from_utf8_lossy(raw))
+                        .collect::<Vec<_>>(),
                     "status": response.status,
                     "reason": response.reason,
                     "headers": headers,
@@ -193,6 +199,21 @@ fn push_seconds(buf: &mut Vec<u8>, t: f64) {
     buf.extend_from_slice(text.as_bytes());
 }
 
+/// Appends serialized JSON with C1 controls escaped (serde_json leaves
+/// them as they are; in JSON text they can only stand inside strings).
+fn push_escaping_c1(buf: &mut Vec<u8>, json: &[u8]) {
+    let mut start = 0;
+    for i in 0..json.len().saturating_sub(1) {
+        if json[i] == 0xC2 && (0x80..0xA0).contains(&json[i + 1]) && i >= start {
+            buf.extend_from_slice(&json[start..i]);
+            buf.extend_from_slice(b"\\u00");
+            push_hex(buf, &json[i + 1..i + 2]);
+            start = i + 2;
+        }
+    }
+    buf.extend_from_slice(&json[start..]);
+}
+
 /// Which bytes a JSON string cannot hold as they are.
 const fn escape_table() -> [bool; 256] {
     let mut table = [false; 256];
@@ -209,13 +230,29 @@ const fn escape_table() -> [bool; 256] {
 
 const NEEDS_ESCAPE: [bool; 256] = escape_table();
 
-/// A JSON string literal, escaped per RFC 8259.
+/// A JSON string literal, escaped per RFC 8259, and C1 controls
+/// (U+0080-U+009F, such as the 8-bit CSI) escaped as well: a terminal
+/// showing JSON Lines must not take peer text for a control sequence.
 fn push_json_string(buf: &mut Vec<u8>, s: &str) {
     buf.push(b'"');
+    push_json_body(buf, s);
+    buf.push(b'"');
+}
+
+/// The inside of a JSON string literal.
+fn push_json_body(buf: &mut Vec<u8>, s: &str) {
     let bytes = s.as_bytes();
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate() {
-        if !NEEDS_ESCAPE[b as usize] {
+        // C1 controls are encoded in UTF-8 as C2 80..C2 9F.
+        if b == 0xC2 && bytes.get(i + 1).is_some_and(|n| (0x80..0xA0).contains(n)) {
+            buf.extend_from_slice(&bytes[start..i]);
+            buf.extend_from_slice(b"\\u00");
+            push_hex(buf, &bytes[i + 1..i + 2]);
+            start = i + 2;
+            continue;
+        }
+        if i < start || !NEEDS_ESCAPE[b as usize] {
             continue;
         }
         buf.extend_from_slice(&bytes[start..i]);
@@ -235,7 +272,6 @@ fn push_json_string(buf: &mut Vec<u8>, s: &str) {
         start = i + 1;
     }
     buf.extend_from_slice(&bytes[start..]);
-    buf.push(b'"');
 }
 
 fn write_frame(buf: &mut Vec<u8>, t: f64, dir: Dir, frame: &Frame) {
@@ -302,7 +338,9 @@ struct MessageLine<'a> {
     frames: u64,
 }
 
-fn write_message(buf: &mut Vec<u8>, t: f64, m: MessageLine) {
+/// A message line; its data is encoded a piece at a time, so that a large
+/// payload goes out as it is encoded instead of being held twice.
+fn write_message(out: &mut impl Pieces, t: f64, m: MessageLine) {
     let MessageLine {
         dir,
         binary,
@@ -310,24 +348,38 @@ fn write_message(buf: &mut Vec<u8>, t: f64, m: MessageLine) {
         seq,
         frames,
     } = m;
-    let mut line = Line::start(buf, "message", t);
+    let mut line = Line::start(out.buf(), "message", t);
     line.plain(k!("dir"), dir.name());
     line.plain(k!("kind"), if binary { "binary" } else { "text" });
     line.num(k!("len"), data.len() as u64);
+    line.num(k!("seq"), seq);
+    line.num(k!("frames"), frames);
+    line.plain(k!("encoding"), if binary { "hex" } else { "utf8" });
+    line.key(k!("data")).push(b'"');
     if binary {
-        line.hex(k!("data"), data);
-        line.plain(k!("encoding"), "hex");
+        push_hex_pieces(out, data);
     } else {
         // Valid text is the rule; checking first skips the lossy copy.
         match std::str::from_utf8(data) {
-            Ok(text) => line.str(k!("data"), text),
-            Err(_) => line.str(k!("data"), &String::from_utf8_lossy(data)),
+            Ok(text) => push_text_pieces(out, text),
+            Err(_) => push_text_pieces(out, &String::from_utf8_lossy(data)),
         }
-        line.plain(k!("encoding"), "utf8");
     }
-    line.num(k!("seq"), seq);
-    line.num(k!("frames"), frames);
-    line.end();
+    out.buf().extend_from_slice(b"\"}\n");
+}
+
+/// Appends `text` JSON-escaped, a piece at a time, cut at characters.
+fn push_text_pieces(out: &mut impl Pieces, text: &str) {
+    let mut rest = text;
+    while !rest.is_empty() {
+        let mut end = rest.len().min(PIECE);
+        while !rest.is_char_boundary(end) {
+            end -= 1;
+        }
+        push_json_body(out.buf(), &rest[..end]);
+        out.spill();
+        rest = &rest[end..];
+    }
 }
 
 impl Screen for Json {
@@ -344,7 +396,7 @@ impl Screen for Json {
                 frames,
                 at,
             } => write_message(
-                self.out.buf(),
+                &mut self.out,
                 self.clock.at(*at),
                 MessageLine {
                     dir: *dir,
@@ -357,7 +409,8 @@ impl Screen for Json {
             Event::Wire(_) => return Ok(()),
             rare => {
                 let value = self.rare_event(rare, self.clock.now());
-                serde_json::to_writer(self.out.buf(), &value)?;
+                let text = serde_json::to_vec(&value)?;
+                push_escaping_c1(self.out.buf(), &text);
                 self.out.buf().push(b'\n');
             }
         }
@@ -415,6 +468,18 @@ mod tests {
                 assert_eq!(raw_specials, 0, "byte {b:#x} at {at}");
             }
         }
+    }
+
+    #[test]
+    fn c1_controls_are_escaped_in_every_string() {
+        let mut buf = Vec::new();
+        push_json_string(&mut buf, "a\u{9b}31m\u{1b}b\u{a0}");
+        assert_eq!(buf, b"\"a\\u009b31m\\u001bb\xc2\xa0\"");
+        let mut buf = Vec::new();
+        let value = serde_json::to_vec(&json!({"k": "x\u{9b}y"})).unwrap();
+        push_escaping_c1(&mut buf, &value);
+        assert_eq!(buf, b"{\"k\":\"x\\u009by\"}");
+        assert_eq!(parse(&buf)["k"], "x\u{9b}y");
     }
 
     #[test]

@@ -257,6 +257,41 @@ pub fn show_frame_payload(frame: &Frame) -> Shown<'_> {
     Shown::Hex(bytes)
 }
 
+/// Where a large payload is encoded piece by piece: a plain buffer, or the
+/// output, which writes each batch as it fills.
+pub trait Pieces {
+    fn buf(&mut self) -> &mut Vec<u8>;
+    /// A piece is in the buffer: write it out if that is worth it.
+    fn spill(&mut self);
+}
+
+impl Pieces for Vec<u8> {
+    fn buf(&mut self) -> &mut Vec<u8> {
+        self
+    }
+    fn spill(&mut self) {}
+}
+
+impl Pieces for Out {
+    fn buf(&mut self) -> &mut Vec<u8> {
+        Out::buf(self)
+    }
+    fn spill(&mut self) {
+        Out::spill(self)
+    }
+}
+
+/// How much payload is encoded at a time.
+pub const PIECE: usize = 32 * 1024;
+
+/// Appends `bytes` as hex, a piece at a time.
+pub fn push_hex_pieces(out: &mut impl Pieces, bytes: &[u8]) {
+    for piece in bytes.chunks(PIECE) {
+        push_hex(out.buf(), piece);
+        out.spill();
+    }
+}
+
 pub fn hex(bytes: &[u8]) -> String {
     let mut out = Vec::with_capacity(bytes.len() * 2);
     push_hex(&mut out, bytes);

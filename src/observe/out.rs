@@ -67,6 +67,16 @@ impl Out {
         &mut self.buf
     }
 
+    /// Writes what a large event has put in the buffer so far, when that
+    /// is a batch's worth and stdout takes it: a big payload is encoded
+    /// in pieces, never whole in memory twice. At the prompt the event
+    /// stays whole (the printer takes whole lines).
+    pub fn spill(&mut self) {
+        if self.buf.len() >= BATCH && matches!(self.sink, Sink::Stdout { .. }) {
+            let _ = self.flush();
+        }
+    }
+
     pub fn end_event(&mut self) -> io::Result<()> {
         match &self.sink {
             Sink::Stdout { interactive: false } if self.buf.len() < BATCH => Ok(()),

@@ -4,7 +4,7 @@
 
 use std::io::{self, Write};
 
-use super::{escape, escape_bytes, push_hex, Dir, Event, Initiator, Interest, Out, Screen};
+use super::{escape, escape_bytes, push_hex_pieces, Dir, Event, Initiator, Interest, Out, Screen};
 use crate::wire::close_code;
 
 pub struct Payload {
@@ -26,7 +26,9 @@ impl Screen for Payload {
         match event {
             // Stdout carries payloads only.
             Event::Notice(text) => {
-                eprintln!("wscope: {text}");
+                for line in text.lines() {
+                    eprintln!("wscope: {}", escape(line));
+                }
                 return Ok(());
             }
             Event::Refused(text) => {
@@ -78,13 +80,13 @@ impl Screen for Payload {
             if self.raw {
                 self.out.write_all(data)?;
             } else {
-                let buf = self.out.buf();
                 if *binary {
-                    push_hex(buf, data);
+                    push_hex_pieces(&mut self.out, data);
                 } else {
-                    buf.extend_from_slice(data);
+                    // Large text goes straight to stdout, not via a copy.
+                    self.out.write_all(data)?;
                 }
-                buf.push(b'\n');
+                self.out.buf().push(b'\n');
             }
             self.out.end_event()?;
         }
