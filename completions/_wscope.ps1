@@ -69,6 +69,7 @@ Register-ArgumentCompleter -Native -CommandName 'wscope' -ScriptBlock {
             [CompletionResult]::new('--ipv6', '--ipv6', [CompletionResultType]::ParameterName, 'Use IPv6 addresses only')
             [CompletionResult]::new('-L', '-L ', [CompletionResultType]::ParameterName, 'Follow 3xx redirects (each hop is shown)')
             [CompletionResult]::new('--location', '--location', [CompletionResultType]::ParameterName, 'Follow 3xx redirects (each hop is shown)')
+            [CompletionResult]::new('--deflate', '--deflate', [CompletionResultType]::ParameterName, 'Offer permessage-deflate (compression), as browsers do; with --listen, accept a client''s offer')
             [CompletionResult]::new('--location-trusted', '--location-trusted', [CompletionResultType]::ParameterName, 'With -L, trust redirects as curl does: credentials (Authorization, Cookie, Proxy-Authorization) follow them to other origins, and a redirect from wss:// to ws:// is followed')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')

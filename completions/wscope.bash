@@ -23,7 +23,7 @@ _wscope() {
 
     case "${cmd}" in
         wscope)
-            opts="-l -H -o -s -x -w -n -k -4 -6 -L -h -V --listen --echo --header --origin --subprotocol --auth --user-agent --execute --wait --slash --binary --chunk-size --hex --raw --count --until --ping-interval --ping-timeout --json --frames --color --ca --cert --key --tls-server-name --tls-min --insecure --preview --max-message-size --max-frame-size --close-timeout --proxy --ipv4 --ipv6 --location --location-trusted --max-redirects --connect-timeout --help --version"
+            opts="-l -H -o -s -x -w -n -k -4 -6 -L -h -V --listen --echo --header --origin --subprotocol --auth --user-agent --execute --wait --slash --binary --chunk-size --hex --raw --count --until --ping-interval --ping-timeout --json --frames --color --ca --cert --key --tls-server-name --tls-min --insecure --preview --max-message-size --max-frame-size --close-timeout --proxy --ipv4 --ipv6 --location --deflate --location-trusted --max-redirects --connect-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

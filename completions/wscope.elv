@@ -66,6 +66,7 @@ set edit:completion:arg-completer[wscope] = {|@words|
             cand --ipv6 'Use IPv6 addresses only'
             cand -L 'Follow 3xx redirects (each hop is shown)'
             cand --location 'Follow 3xx redirects (each hop is shown)'
+            cand --deflate 'Offer permessage-deflate (compression), as browsers do; with --listen, accept a client''s offer'
             cand --location-trusted 'With -L, trust redirects as curl does: credentials (Authorization, Cookie, Proxy-Authorization) follow them to other origins, and a redirect from wss:// to ws:// is followed'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'

@@ -38,6 +38,7 @@ complete -c wscope -s k -l insecure -d 'Do not verify the server\'s certificate 
 complete -c wscope -s 4 -l ipv4 -d 'Use IPv4 addresses only'
 complete -c wscope -s 6 -l ipv6 -d 'Use IPv6 addresses only'
 complete -c wscope -s L -l location -d 'Follow 3xx redirects (each hop is shown)'
+complete -c wscope -l deflate -d 'Offer permessage-deflate (compression), as browsers do; with --listen, accept a client\'s offer'
 complete -c wscope -l location-trusted -d 'With -L, trust redirects as curl does: credentials (Authorization, Cookie, Proxy-Authorization) follow them to other origins, and a redirect from wss:// to ws:// is followed'
 complete -c wscope -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c wscope -s V -l version -d 'Print version'

@@ -184,6 +184,11 @@ pub struct Cli {
     #[arg(short = 'L', long, conflicts_with = "listen")]
     pub location: bool,
 
+    /// Offer permessage-deflate (compression), as browsers do; with
+    /// --listen, accept a client's offer.
+    #[arg(long)]
+    pub deflate: bool,
+
     /// With -L, trust redirects as curl does: credentials (Authorization,
     /// Cookie, Proxy-Authorization) follow them to other origins, and a
     /// redirect from wss:// to ws:// is followed.

@@ -235,6 +235,7 @@ pub fn run(
         super::launch::Ready {
             tap: opened.tap,
             leftover: opened.response.leftover,
+            deflate: opened.negotiated.deflate,
             role: Role::Client,
             summary,
             listener: None,

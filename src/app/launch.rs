@@ -16,6 +16,8 @@ use crate::input::{prompt, InputQueue, StdinMode};
 use crate::net::connect::Transport;
 use crate::observe::{Event, Observers, Role};
 use crate::session::{self, Session};
+use crate::handshake::extensions::Deflate;
+use crate::wire::deflate::DeflateLayer;
 use crate::wire::guard::Guard;
 use crate::wire::stack::Stack;
 use crate::wire::tap::Tap;
@@ -25,6 +27,8 @@ pub struct Ready {
     pub tap: Tap<Transport>,
     /// Bytes read with the head that belong to the first frames.
     pub leftover: Vec<u8>,
+    /// permessage-deflate, when negotiated.
+    pub deflate: Option<Deflate>,
     pub role: Role,
     /// What /status says about the connection.
     pub summary: String,
@@ -52,7 +56,7 @@ pub fn run(plan: &Plan, obs: &mut Observers, ready: Ready) -> Result<Exit, Failu
         ready.leftover,
         Guard {
             serving: ready.role == Role::Server,
-            rsv1_allowed: false,
+            rsv1_allowed: ready.deflate.is_some(),
             max_frame: cli.max_frame_size,
             max_message: cli.max_message_size,
         },
@@ -64,7 +68,10 @@ pub fn run(plan: &Plan, obs: &mut Observers, ready: Ready) -> Result<Exit, Failu
         Role::Client => WsRole::Client,
         Role::Server => WsRole::Server,
     };
-    let ws = WebSocket::from_raw_socket(Stack::new(tap), ws_role, Some(config));
+    let layer = ready
+        .deflate
+        .map(|params| DeflateLayer::new(params, ready.role, cli.max_message_size));
+    let ws = WebSocket::from_raw_socket(Stack::new(tap, layer), ws_role, Some(config));
 
     let opts = session::Options {
         role: ready.role,

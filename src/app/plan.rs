@@ -99,6 +99,16 @@ fn shaping(cli: &Cli, target: &Target) -> Result<Shaping, Failure> {
     if let Some(agent) = &cli.user_agent {
         handshake::check_value("--user-agent", agent).map_err(usage)?;
     }
+    let mut headers = headers;
+    let offered_by_hand = headers
+        .iter()
+        .any(|(n, _)| n.eq_ignore_ascii_case("Sec-WebSocket-Extensions"));
+    if cli.deflate && !offered_by_hand {
+        headers.push((
+            "Sec-WebSocket-Extensions".to_string(),
+            crate::handshake::extensions::DEFLATE_OFFER.to_string(),
+        ));
+    }
     Ok(Shaping {
         headers,
         origin: cli.origin.clone(),

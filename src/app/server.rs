@@ -85,6 +85,7 @@ pub fn serve(
     listener: &TcpListener,
     waiting: &mut ClientWait,
     offer: &[String],
+    deflate: bool,
     obs: &mut Observers,
     preview: usize,
 ) -> Result<Option<Served>, Failure> {
@@ -112,7 +113,7 @@ pub fn serve(
         let _ = stream.set_nonblocking(false);
         let _ = stream.set_nodelay(true);
         let mut tap = Tap::new(Transport::Plain(stream), preview, obs.interest().chunks);
-        match handshake::answer(&mut tap, peer, offer) {
+        match handshake::answer(&mut tap, peer, offer, deflate) {
             Ok(accepted) => {
                 let facts = ConnectFacts {
                     addr: peer,
@@ -175,7 +176,14 @@ pub fn run(
     )));
     obs.flush();
     let preview = super::launch::preview(plan, obs);
-    let served = serve(&listener, &mut waiting, &cli.subprotocols, obs, preview)?;
+    let served = serve(
+        &listener,
+        &mut waiting,
+        &cli.subprotocols,
+        cli.deflate,
+        obs,
+        preview,
+    )?;
     drop(waiting);
     let Some(Served {
         tap,
@@ -187,6 +195,11 @@ pub fn run(
         return Ok(crate::error::Exit::Normal);
     };
     let chosen = accepted.negotiated.subprotocol.clone();
+    if accepted.declined_deflate {
+        obs.event(&Event::Notice(
+            "the client offered permessage-deflate; declined (--deflate accepts it)",
+        ));
+    }
     if !cli.subprotocols.is_empty() && chosen.is_none() {
         // The client may well give up on this session; say why.
         let offered = match accepted.offered.as_slice() {
@@ -204,6 +217,7 @@ pub fn run(
         super::launch::Ready {
             tap,
             leftover: accepted.leftover,
+            deflate: accepted.negotiated.deflate,
             role: Role::Server,
             summary: format!(
                 "serving {peer} on {local}; subprotocol: {}",

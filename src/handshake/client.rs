@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use tungstenite::handshake::client::generate_key;
 use tungstenite::handshake::derive_accept_key;
 
+use super::extensions::{self, Extension, PERMESSAGE_DEFLATE};
 use super::{parse_head, Accept, Negotiated, Response};
 use crate::error::{fail, Failure, Stage};
 use crate::http::head::{read_head_after, ReadHead, Stop, TimedRead};
@@ -27,8 +28,8 @@ pub struct Request {
     /// Subprotocols offered, in order, as the request carries them
     /// (whether -s or -H put them there).
     pub subprotocols: Vec<String>,
-    /// Extensions offered (their names), likewise.
-    pub extensions: Vec<String>,
+    /// Extensions offered, likewise.
+    pub extensions: Vec<Extension>,
 }
 
 /// What the user asked to add to or change in the request.
@@ -139,7 +140,14 @@ impl Request {
             raw: raw.into_bytes(),
             key,
             subprotocols: listed("Sec-WebSocket-Protocol"),
-            extensions: listed("Sec-WebSocket-Extensions"),
+            extensions: extensions::parse(
+                &headers
+                    .iter()
+                    .filter(|(n, _)| n.eq_ignore_ascii_case("Sec-WebSocket-Extensions"))
+                    .map(|(_, v)| v.as_str())
+                    .collect::<Vec<_>>()
+                    .join(","),
+            ),
         }
     }
 }
@@ -275,6 +283,7 @@ pub fn verify(request: &Request, response: &Response) -> Negotiated {
         .iter()
         .filter(|(n, _)| n.eq_ignore_ascii_case("Sec-WebSocket-Accept"))
         .count();
+    let mut deflate = None;
     let problem = if response.status != 101 {
         Some(format!(
             "the server answered {} {} instead of 101 Switching Protocols",
@@ -310,25 +319,12 @@ pub fn verify(request: &Request, response: &Response) -> Negotiated {
             )
         })
     } else if let Some(e) = &extensions {
-        let names: Vec<&str> = e
-            .split(',')
-            .map(|x| x.split(';').next().unwrap_or("").trim())
-            .collect();
-        match names
-            .iter()
-            .find(|n| !request.extensions.iter().any(|o| o.eq_ignore_ascii_case(n)))
-        {
-            Some(n) if request.extensions.is_empty() => Some(format!(
-                "the server enabled extension '{n}' although none was offered (RFC 6455 §9.1)"
-            )),
-            Some(n) => Some(format!(
-                "the server enabled extension '{n}', which was not offered (offered: {}) (RFC 6455 §9.1)",
-                request.extensions.join(", ")
-            )),
-            None => Some(format!(
-                "the server accepted extension '{}', which was offered but which wscope does not implement",
-                names.join(", ")
-            )),
+        match check_extensions(request, e) {
+            Ok(accepted) => {
+                deflate = accepted;
+                None
+            }
+            Err(problem) => Some(problem),
         }
     } else {
         None
@@ -340,8 +336,66 @@ pub fn verify(request: &Request, response: &Response) -> Negotiated {
         }),
         subprotocol,
         extensions,
+        deflate,
         problem,
     }
+}
+
+/// The extensions a server enabled, each checked against the offer:
+/// permessage-deflate's parameters per RFC 7692 §7.1; anything else was
+/// either not offered or is not implemented here.
+fn check_extensions(
+    request: &Request,
+    answer: &str,
+) -> Result<Option<extensions::Deflate>, String> {
+    let mut deflate = None;
+    for ext in extensions::parse(answer) {
+        let offer = request
+            .extensions
+            .iter()
+            .find(|o| o.name.eq_ignore_ascii_case(&ext.name));
+        let name = &ext.name;
+        match offer {
+            None if request.extensions.is_empty() => {
+                return Err(format!(
+                    "the server enabled extension '{name}' although none was offered (RFC 6455 §9.1)"
+                ))
+            }
+            None => {
+                let offered: Vec<&str> = request.extensions.iter().map(|o| o.name.as_str()).collect();
+                return Err(format!(
+                    "the server enabled extension '{name}', which was not offered (offered: {}) (RFC 6455 §9.1)",
+                    offered.join(", ")
+                ));
+            }
+            Some(_) if !name.eq_ignore_ascii_case(PERMESSAGE_DEFLATE) => {
+                return Err(format!(
+                    "the server accepted extension '{name}', which was offered but which wscope does not implement"
+                ))
+            }
+            Some(_) if deflate.is_some() => {
+                return Err("the server enabled permessage-deflate twice (RFC 7692 §5)".into())
+            }
+            Some(_) => {
+                // Each offer of several is a candidate; the first that the
+                // answer fits is the one accepted.
+                let mut why = String::new();
+                let fits = request
+                    .extensions
+                    .iter()
+                    .filter(|o| o.name.eq_ignore_ascii_case(PERMESSAGE_DEFLATE))
+                    .find_map(|o| match extensions::accept_answer(&ext, o) {
+                        Ok(params) => Some(params),
+                        Err(e) => {
+                            why = e;
+                            None
+                        }
+                    });
+                deflate = Some(fits.ok_or(why)?);
+            }
+        }
+    }
+    Ok(deflate)
 }
 
 fn io_failure(doing: &str, e: io::Error) -> Failure {

@@ -4,6 +4,7 @@
 //! produce the same things: the heads, and what was negotiated.
 
 pub mod client;
+pub mod extensions;
 pub mod server;
 
 use crate::error::{fail, Failure, Stage};
@@ -42,6 +43,8 @@ pub struct Negotiated {
     pub accept: Option<Accept>,
     pub subprotocol: Option<String>,
     pub extensions: Option<String>,
+    /// permessage-deflate, when both sides agreed on it.
+    pub deflate: Option<extensions::Deflate>,
     /// Why the upgrade failed, if it did.
     pub problem: Option<String>,
 }

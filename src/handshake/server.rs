@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use tungstenite::handshake::derive_accept_key;
 
+use super::extensions::{self, Extension};
 use super::{Negotiated, Response};
 use crate::http::head::{read_head, Stop, TimedRead};
 
@@ -24,6 +25,8 @@ pub struct Accepted {
     pub negotiated: Negotiated,
     /// The subprotocols the client offered, in its order.
     pub offered: Vec<String>,
+    /// The client offered permessage-deflate and it was not accepted.
+    pub declined_deflate: bool,
     /// The request's path and query.
     pub resource: String,
     /// Bytes after the request head: the client's first frames.
@@ -60,6 +63,7 @@ pub fn answer<S: TimedRead + Write>(
     stream: &mut S,
     peer: SocketAddr,
     offer: &[String],
+    deflate: bool,
 ) -> Result<Accepted, Refusal> {
     let refusal = |request_line: Option<String>, status, why: String| Refusal {
         peer,
@@ -92,7 +96,12 @@ pub fn answer<S: TimedRead + Write>(
         }
     };
     let buf = read.head;
-    let (key, subprotocol, offered) = match check_request(&buf, offer) {
+    let Checked {
+        key,
+        chosen: subprotocol,
+        offered,
+        extensions: offered_extensions,
+    } = match check_request(&buf, offer) {
         Ok(checked) => checked,
         Err(why) => {
             let body = format!("{why}\n");
@@ -115,6 +124,16 @@ pub fn answer<S: TimedRead + Write>(
     if let Some(p) = &subprotocol {
         headers.push(("Sec-WebSocket-Protocol".to_string(), p.clone()));
     }
+    let deflate_params = deflate
+        .then(|| extensions::choose(&offered_extensions))
+        .flatten();
+    if let Some(params) = &deflate_params {
+        headers.push(("Sec-WebSocket-Extensions".to_string(), params.header_value()));
+    }
+    let declined_deflate = deflate_params.is_none()
+        && offered_extensions
+            .iter()
+            .any(|e| e.name.eq_ignore_ascii_case(extensions::PERMESSAGE_DEFLATE));
     let mut raw = String::from("HTTP/1.1 101 Switching Protocols\r\n");
     for (name, value) in &headers {
         raw.push_str(&format!("{name}: {value}\r\n"));
@@ -149,8 +168,11 @@ pub fn answer<S: TimedRead + Write>(
         },
         negotiated: Negotiated {
             subprotocol,
+            extensions: deflate_params.map(|p| p.header_value()),
+            deflate: deflate_params,
             ..Negotiated::default()
         },
+        declined_deflate,
         offered,
         resource,
         leftover: read.leftover,
@@ -187,11 +209,20 @@ pub fn close_politely(stream: &std::net::TcpStream) {
 
 /// The key to answer with, the subprotocol chosen and those offered, or
 /// why not.
-fn check_request(
-    head: &[u8],
-    offer: &[String],
-) -> Result<(String, Option<String>, Vec<String>), String> {
-    let mut slots = [httparse::EMPTY_HEADER; 128];
+/// What a good upgrade request asks for.
+#[derive(Debug)]
+struct Checked {
+    key: String,
+    /// The subprotocol chosen from `-s`, if the client offered one.
+    chosen: Option<String>,
+    offered: Vec<String>,
+    /// The extensions the client offered.
+    extensions: Vec<Extension>,
+}
+
+fn check_request(head: &[u8], offer: &[String]) -> Result<Checked, String> {
+    let lines = head.iter().filter(|&&b| b == b'\n').count();
+    let mut slots = vec![httparse::EMPTY_HEADER; lines];
     let mut req = httparse::Request::new(&mut slots);
     match req.parse(head) {
         Ok(httparse::Status::Complete(_)) => {}
@@ -226,7 +257,18 @@ fn check_request(
         .map(|v| v.split(',').map(|p| p.trim().to_string()).collect())
         .unwrap_or_default();
     let chosen = offer.iter().find(|p| offered.contains(p)).cloned();
-    Ok((key, chosen, offered))
+    let extensions: Vec<String> = req
+        .headers
+        .iter()
+        .filter(|h| h.name.eq_ignore_ascii_case("Sec-WebSocket-Extensions"))
+        .map(|h| String::from_utf8_lossy(h.value).into_owned())
+        .collect();
+    Ok(Checked {
+        key,
+        chosen,
+        offered,
+        extensions: extensions::parse(&extensions.join(",")),
+    })
 }
 
 /// A second client while one is connected: told why, then closed. Its
@@ -261,15 +303,15 @@ mod tests {
 
     #[test]
     fn a_good_request_is_answered_with_its_key_and_a_shared_subprotocol() {
-        let (key, chosen, offered) = check_request(GOOD.as_bytes(), &["v2".into()]).unwrap();
-        assert_eq!(offered, ["chat", "v2"]);
+        let checked = check_request(GOOD.as_bytes(), &["v2".into()]).unwrap();
+        assert_eq!(checked.offered, ["chat", "v2"]);
         assert_eq!(
-            derive_accept_key(key.as_bytes()),
+            derive_accept_key(checked.key.as_bytes()),
             "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
         );
-        assert_eq!(chosen.as_deref(), Some("v2"));
-        let (_, none, _) = check_request(GOOD.as_bytes(), &["other".into()]).unwrap();
-        assert_eq!(none, None);
+        assert_eq!(checked.chosen.as_deref(), Some("v2"));
+        let other = check_request(GOOD.as_bytes(), &["other".into()]).unwrap();
+        assert_eq!(other.chosen, None);
     }
 
     #[test]

@@ -12,6 +12,7 @@ use super::{
 use crate::handshake::{Negotiated, Response};
 use crate::net::connect::ConnectFacts;
 use crate::wire::close_code;
+use crate::wire::decode::MessageEnd;
 use crate::wire::frame::{Frame, Kind};
 
 pub struct Human {
@@ -23,6 +24,9 @@ pub struct Human {
     /// How many payload bytes a message line shows (--preview); frame
     /// lines show what the decoder kept, which the same limit bounds.
     preview_limit: usize,
+    /// permessage-deflate was negotiated: RSV1 on a message's first frame
+    /// is expected, not a violation.
+    deflate: bool,
 }
 
 impl Human {
@@ -32,6 +36,7 @@ impl Human {
             clock,
             serving,
             preview_limit,
+            deflate: false,
         }
     }
 
@@ -147,6 +152,10 @@ impl Human {
         }
         let subprotocol = escape(negotiated.subprotocol.as_deref().unwrap_or("none"));
         let extensions = escape(negotiated.extensions.as_deref().unwrap_or("none"));
+        if let Some(deflate) = &negotiated.deflate {
+            self.deflate = true;
+            writeln!(self.out, "{} * {}", self.stamp(), deflate.describe())?;
+        }
         let Some(accept) = &negotiated.accept else {
             return writeln!(
                 self.out,
@@ -186,7 +195,9 @@ impl Human {
         let rsv: String = [flag(h.rsv1, '1'), flag(h.rsv2, '1'), flag(h.rsv3, '1')]
             .iter()
             .collect();
-        let rsv = if rsv == "000" {
+        let expected = rsv == "000"
+            || (self.deflate && rsv == "100" && matches!(h.kind(), Kind::Text | Kind::Binary));
+        let rsv = if expected {
             rsv.normal()
         } else {
             rsv.red().bold()
@@ -248,12 +259,12 @@ impl Human {
         dir: Dir,
         binary: bool,
         data: &[u8],
-        frames: u64,
+        wire: &MessageEnd,
         t: f64,
     ) -> io::Result<()> {
-        // One line per message only when it took several frames: otherwise
-        // the frame line already said it all.
-        if frames < 2 {
+        // One line per message only when it took several frames or was
+        // compressed: otherwise the frame line already said it all.
+        if wire.frames < 2 && !wire.compressed {
             return Ok(());
         }
         let kept = &data[..data.len().min(self.preview_limit)];
@@ -266,15 +277,27 @@ impl Human {
             }
             Err(_) => Shown::Hex(kept),
         };
+        let frames = match wire.frames {
+            1 => String::new(),
+            n => format!(" from {n} frames"),
+        };
+        let deflated = if wire.compressed {
+            let ratio = wire.wire_len as f64 * 100.0 / (data.len().max(1)) as f64;
+            format!(
+                " (deflated to {} bytes on the wire, {ratio:.1}%)",
+                wire.wire_len
+            )
+        } else {
+            String::new()
+        };
         writeln!(
             self.out,
-            "{} {} {} {} len={} from {} frames {}",
+            "{} {} {} {} len={}{deflated}{frames} {}",
             stamp(t),
             arrow(dir),
             "message".bold(),
             if binary { "binary" } else { "text" },
             data.len(),
-            frames,
             preview(shown, data.len() as u64)
         )
     }
@@ -337,10 +360,9 @@ impl Screen for Human {
                 dir,
                 binary,
                 data,
-                frames,
+                wire,
                 at,
-                ..
-            } => self.message(*dir, *binary, data, *frames, self.clock.at(*at))?,
+            } => self.message(*dir, *binary, data, wire, self.clock.at(*at))?,
             Event::Wire(_) => {}
             Event::Close {
                 code,

@@ -11,6 +11,7 @@ use super::{
     push_hex, push_hex_pieces, show_frame_payload, Clock, Dir, Event, Initiator, Interest, Out,
     Pieces, Screen, Shown, PIECE,
 };
+use crate::wire::decode::MessageEnd;
 use crate::wire::frame::{Frame, Kind};
 
 pub struct Json {
@@ -79,6 +80,12 @@ impl Json {
                     "accept_expected": negotiated.accept.as_ref().map(|a| &a.expected),
                     "subprotocol": negotiated.subprotocol,
                     "extensions": negotiated.extensions,
+                    "deflate": negotiated.deflate.map(|d| json!({
+                        "server_no_context_takeover": d.server_no_context_takeover,
+                        "client_no_context_takeover": d.client_no_context_takeover,
+                        "server_max_window_bits": d.server_max_window_bits,
+                        "client_max_window_bits": d.client_max_window_bits,
+                    })),
                     "upgrade_ms": upgrade_ms.map(micros),
                 })
             }
@@ -303,6 +310,10 @@ fn write_frame(buf: &mut Vec<u8>, t: f64, dir: Dir, frame: &Frame) {
         }
     }
     line.bool(k!("truncated"), frame.truncated());
+    // RSV1 on a message's first frame: permessage-deflate compressed it.
+    if h.rsv1 && matches!(h.kind(), Kind::Text | Kind::Binary) {
+        line.bool(k!("compressed"), true);
+    }
     match frame.message {
         Some((seq, part)) => {
             line.num(k!("message"), seq);
@@ -334,8 +345,7 @@ struct MessageLine<'a> {
     dir: Dir,
     binary: bool,
     data: &'a [u8],
-    seq: u64,
-    frames: u64,
+    wire: MessageEnd,
 }
 
 /// A message line; its data is encoded a piece at a time, so that a large
@@ -345,15 +355,18 @@ fn write_message(out: &mut impl Pieces, t: f64, m: MessageLine) {
         dir,
         binary,
         data,
-        seq,
-        frames,
+        wire,
     } = m;
     let mut line = Line::start(out.buf(), "message", t);
     line.plain(k!("dir"), dir.name());
     line.plain(k!("kind"), if binary { "binary" } else { "text" });
     line.num(k!("len"), data.len() as u64);
-    line.num(k!("seq"), seq);
-    line.num(k!("frames"), frames);
+    line.num(k!("seq"), wire.seq);
+    line.num(k!("frames"), wire.frames);
+    line.num(k!("wire_len"), wire.wire_len);
+    if wire.compressed {
+        line.bool(k!("compressed"), true);
+    }
     line.plain(k!("encoding"), if binary { "hex" } else { "utf8" });
     line.key(k!("data")).push(b'"');
     if binary {
@@ -392,8 +405,7 @@ impl Screen for Json {
                 dir,
                 binary,
                 data,
-                seq,
-                frames,
+                wire,
                 at,
             } => write_message(
                 &mut self.out,
@@ -402,8 +414,7 @@ impl Screen for Json {
                     dir: *dir,
                     binary: *binary,
                     data,
-                    seq: *seq,
-                    frames: *frames,
+                    wire: *wire,
                 },
             ),
             Event::Wire(_) => return Ok(()),
@@ -535,6 +546,16 @@ mod tests {
         assert_eq!((v["message"].is_null(), v["part"].is_null()), (true, true));
     }
 
+    fn end(seq: u64, frames: u64) -> MessageEnd {
+        MessageEnd {
+            seq,
+            kind: Kind::Text,
+            frames,
+            wire_len: 9,
+            compressed: false,
+        }
+    }
+
     #[test]
     fn message_lines_encode_text_and_binary() {
         let mut buf = Vec::new();
@@ -545,8 +566,7 @@ mod tests {
                 dir: Dir::In,
                 binary: false,
                 data: "a\"b".as_bytes(),
-                seq: 1,
-                frames: 2,
+                wire: end(1, 2),
             },
         );
         let v = parse(&buf);
@@ -566,8 +586,7 @@ mod tests {
                 dir: Dir::Out,
                 binary: true,
                 data: &[0, 255],
-                seq: 3,
-                frames: 1,
+                wire: end(3, 1),
             },
         );
         let v = parse(&buf);

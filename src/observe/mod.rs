@@ -21,6 +21,7 @@ pub use payload::Payload;
 use crate::error::Failure;
 use crate::handshake::{Negotiated, Response};
 use crate::net::connect::ConnectFacts;
+use crate::wire::decode::MessageEnd;
 use crate::wire::frame::{Frame, Kind};
 use crate::wire::tap::Chunk;
 pub use crate::wire::{Dir, Role};
@@ -57,14 +58,15 @@ pub enum Event<'a> {
         frame: &'a Frame,
         at: Instant,
     },
-    /// A complete data message: the `seq`-th data message that way,
-    /// carried by `frames` frames, the last of which crossed at `at`.
+    /// A complete data message (`data` as tungstenite returned it, so
+    /// inflated when it was compressed); `wire` says which data message
+    /// that way it was, how many frames carried it and their payload size
+    /// on the wire; `at` is when the last of them crossed.
     Message {
         dir: Dir,
         binary: bool,
         data: &'a [u8],
-        seq: u64,
-        frames: u64,
+        wire: MessageEnd,
         at: Instant,
     },
     Close {

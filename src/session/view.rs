@@ -84,8 +84,7 @@ impl WireView {
                 dir: Dir::In,
                 binary,
                 data,
-                seq: message.seq,
-                frames: message.frames,
+                wire: message,
                 at,
             });
         }
@@ -202,8 +201,7 @@ impl WireView {
                     dir: Dir::Out,
                     binary: sent.binary,
                     data: &sent.data,
-                    seq: message.seq,
-                    frames: message.frames,
+                    wire: message,
                     at,
                 });
             }

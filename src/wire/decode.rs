@@ -49,6 +49,8 @@ pub struct MessageEnd {
     pub frames: u64,
     /// Payload bytes on the wire, all frames together.
     pub wire_len: u64,
+    /// Its first frame had RSV1 set: compressed (permessage-deflate).
+    pub compressed: bool,
 }
 
 enum State {
@@ -71,6 +73,7 @@ struct OpenMessage {
     kind: Kind,
     frames: u64,
     wire_len: u64,
+    compressed: bool,
 }
 
 pub struct FrameDecoder {
@@ -208,6 +211,7 @@ impl FrameDecoder {
                     kind,
                     frames: 0,
                     wire_len: 0,
+                    compressed: header.rsv1,
                 });
                 self.open.as_mut()
             }
@@ -233,6 +237,7 @@ impl FrameDecoder {
                         kind: open.kind,
                         frames: open.frames,
                         wire_len: open.wire_len,
+                        compressed: open.compressed,
                     }),
                 });
                 self.open = None;
@@ -596,6 +601,7 @@ mod tests {
             kind,
             frames,
             wire_len,
+            compressed: false,
         };
         assert_eq!(
             ends,

@@ -46,6 +46,15 @@ impl Guard {
                 header.opcode
             ));
         }
+        if header.rsv1
+            && self.rsv1_allowed
+            && (header.is_control() || kind == Kind::Continuation)
+        {
+            return protocol(format!(
+                "the {peer} set RSV1 on a {} frame; permessage-deflate marks only a message's first frame (RFC 7692 §6.1)",
+                kind.name()
+            ));
+        }
         if header.rsv2 || header.rsv3 || (header.rsv1 && !self.rsv1_allowed) {
             let bits = [
                 (header.rsv1, "RSV1"),
@@ -173,6 +182,8 @@ mod tests {
             ..CLIENT
         };
         assert_eq!(code(&deflate, &[0xC1, 0x00], 0), None);
+        assert_eq!(code(&deflate, &[0xC0, 0x00], 0), Some(1002), "continuation");
+        assert_eq!(code(&deflate, &[0xC9, 0x00], 0), Some(1002), "ping");
     }
 
     #[test]

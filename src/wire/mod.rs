@@ -4,6 +4,7 @@
 
 pub mod close_code;
 pub mod decode;
+pub mod deflate;
 pub mod frame;
 pub mod guard;
 pub mod stack;

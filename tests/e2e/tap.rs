@@ -149,7 +149,7 @@ fn as_a_client_the_chunks_are_every_byte_the_server_saw() {
     let opened = client::open(&cli, &mut obs, (**target).clone(), shaping, 16).unwrap();
     let mut tap = opened.tap;
     tap.begin_frames(opened.response.leftover, GUARD);
-    let ws = WebSocket::from_raw_socket(Stack::new(tap), WsRole::Client, None);
+    let ws = WebSocket::from_raw_socket(Stack::new(tap, None), WsRole::Client, None);
     exchange(ws, &chunks);
 
     let (server_read, server_written) = peer.join().unwrap();
@@ -186,7 +186,7 @@ fn as_a_server_the_chunks_are_every_byte_the_client_saw() {
     let chunks = Chunks::default();
     let mut obs = observers(&chunks);
     let mut waiting = server::ClientWait::new(&listener).unwrap();
-    let served = server::serve(&listener, &mut waiting, &[], &mut obs, 16)
+    let served = server::serve(&listener, &mut waiting, &[], false, &mut obs, 16)
         .unwrap()
         .expect("a client came");
     let mut tap = served.tap;
@@ -197,7 +197,7 @@ fn as_a_server_the_chunks_are_every_byte_the_client_saw() {
             ..GUARD
         },
     );
-    let ws = WebSocket::from_raw_socket(Stack::new(tap), WsRole::Server, None);
+    let ws = WebSocket::from_raw_socket(Stack::new(tap, None), WsRole::Server, None);
     exchange(ws, &chunks);
 
     let (client_read, client_written) = peer.join().unwrap();
