@@ -61,3 +61,6 @@ mod tap;
 // Hostile peers: escaping, credentials on redirects, bounds, odd heads.
 #[path = "e2e/security.rs"]
 mod security;
+// permessage-deflate against Python, Node and Chromium, and hostile peers.
+#[path = "e2e/deflate.rs"]
+mod deflate;

@@ -11,12 +11,12 @@ use tungstenite::WebSocket;
 
 use super::plan::Plan;
 use crate::error::{fail, Exit, Failure, Stage};
+use crate::handshake::extensions::Deflate;
 use crate::input::command::Command;
 use crate::input::{prompt, InputQueue, StdinMode};
 use crate::net::connect::Transport;
 use crate::observe::{Event, Observers, Role};
 use crate::session::{self, Session};
-use crate::handshake::extensions::Deflate;
 use crate::wire::deflate::DeflateLayer;
 use crate::wire::guard::Guard;
 use crate::wire::stack::Stack;

@@ -254,7 +254,10 @@ mod tests {
         )
         .unwrap();
         assert!(d.server_no_context_takeover && !d.client_no_context_takeover);
-        assert_eq!((d.server_max_window_bits, d.client_max_window_bits), (15, 10));
+        assert_eq!(
+            (d.server_max_window_bits, d.client_max_window_bits),
+            (15, 10)
+        );
         assert_eq!(
             accept_answer(&one("permessage-deflate"), &offer).unwrap(),
             Deflate::default()
@@ -265,10 +268,19 @@ mod tests {
     fn bad_answers_name_the_rule() {
         let offer = one("permessage-deflate");
         for (answer, needle) in [
-            ("permessage-deflate; client_max_window_bits=10", "not offered"),
+            (
+                "permessage-deflate; client_max_window_bits=10",
+                "not offered",
+            ),
             ("permessage-deflate; server_max_window_bits=16", "8 to 15"),
-            ("permessage-deflate; server_max_window_bits", "needs a value"),
-            ("permessage-deflate; server_no_context_takeover=1", "takes none"),
+            (
+                "permessage-deflate; server_max_window_bits",
+                "needs a value",
+            ),
+            (
+                "permessage-deflate; server_no_context_takeover=1",
+                "takes none",
+            ),
             (
                 "permessage-deflate; server_no_context_takeover; server_no_context_takeover",
                 "repeats",
@@ -279,8 +291,11 @@ mod tests {
             assert!(e.contains(needle), "{answer}: {e}");
         }
         let limited = one("permessage-deflate; server_max_window_bits=10");
-        let e = accept_answer(&one("permessage-deflate; server_max_window_bits=12"), &limited)
-            .unwrap_err();
+        let e = accept_answer(
+            &one("permessage-deflate; server_max_window_bits=12"),
+            &limited,
+        )
+        .unwrap_err();
         assert!(e.contains("over the 10 offered"), "{e}");
     }
 

@@ -128,7 +128,10 @@ pub fn answer<S: TimedRead + Write>(
         .then(|| extensions::choose(&offered_extensions))
         .flatten();
     if let Some(params) = &deflate_params {
-        headers.push(("Sec-WebSocket-Extensions".to_string(), params.header_value()));
+        headers.push((
+            "Sec-WebSocket-Extensions".to_string(),
+            params.header_value(),
+        ));
     }
     let declined_deflate = deflate_params.is_none()
         && offered_extensions

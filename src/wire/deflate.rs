@@ -35,12 +35,24 @@ impl DeflateLayer {
     pub fn new(params: Deflate, role: Role, max_message: u64) -> Self {
         let (theirs, ours) = match role {
             Role::Client => (
-                (params.server_max_window_bits, params.server_no_context_takeover),
-                (params.client_max_window_bits, params.client_no_context_takeover),
+                (
+                    params.server_max_window_bits,
+                    params.server_no_context_takeover,
+                ),
+                (
+                    params.client_max_window_bits,
+                    params.client_no_context_takeover,
+                ),
             ),
             Role::Server => (
-                (params.client_max_window_bits, params.client_no_context_takeover),
-                (params.server_max_window_bits, params.server_no_context_takeover),
+                (
+                    params.client_max_window_bits,
+                    params.client_no_context_takeover,
+                ),
+                (
+                    params.server_max_window_bits,
+                    params.server_no_context_takeover,
+                ),
             ),
         };
         DeflateLayer {
@@ -86,7 +98,9 @@ struct Inflate {
 enum InState {
     Header,
     /// Bytes that pass as they are.
-    Pass { remaining: u64 },
+    Pass {
+        remaining: u64,
+    },
     /// Compressed payload: unmasked here, then inflated.
     Compressed {
         remaining: u64,
@@ -260,7 +274,10 @@ impl Inflate {
                 }
             }
             let stuck = used == 0 && made == 0;
-            if stuck || matches!(status, Status::StreamEnd) || (input.is_empty() && made < self.scratch.len()) {
+            if stuck
+                || matches!(status, Status::StreamEnd)
+                || (input.is_empty() && made < self.scratch.len())
+            {
                 return Ok(());
             }
         }
@@ -286,7 +303,12 @@ impl Inflate {
         message.started = true;
         // A zero key masks nothing, as tungstenite requires of a client.
         let key = self.mask_up.then_some([0; 4]);
-        up.extend_from_slice(&encode_frame([fin, false, false, false], opcode, key, &self.piece));
+        up.extend_from_slice(&encode_frame(
+            [fin, false, false, false],
+            opcode,
+            key,
+            &self.piece,
+        ));
         self.piece.clear();
     }
 }
@@ -305,10 +327,7 @@ struct Compressor {
 enum OutState {
     Header,
     Pass { remaining: u64 },
-    Data {
-        header: FrameHeader,
-        remaining: u64,
-    },
+    Data { header: FrameHeader, remaining: u64 },
 }
 
 impl Compressor {
@@ -476,8 +495,18 @@ mod tests {
 
     /// What the client writes, through both layers, to what the server's
     /// tungstenite reads.
-    fn round_trip(client: &mut DeflateLayer, server: &mut DeflateLayer, opcode: u8, payload: &[u8]) -> Vec<u8> {
-        let plain = encode_frame([true, false, false, false], opcode, Some([1, 2, 3, 4]), payload);
+    fn round_trip(
+        client: &mut DeflateLayer,
+        server: &mut DeflateLayer,
+        opcode: u8,
+        payload: &[u8],
+    ) -> Vec<u8> {
+        let plain = encode_frame(
+            [true, false, false, false],
+            opcode,
+            Some([1, 2, 3, 4]),
+            payload,
+        );
         let mut wire = Vec::new();
         client.outgoing(&plain, &mut wire);
         let on_wire = frames(&wire);
@@ -511,9 +540,20 @@ mod tests {
         ] {
             let (mut client, mut server) = pair(params);
             let big: Vec<u8> = (0..200_000u32).map(|i| (i % 7) as u8).collect();
-            let noise: Vec<u8> = (0..70_000u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
-            for (opcode, payload) in [(1, &b"hello hello hello"[..]), (2, &big), (2, &noise), (1, b"")] {
-                assert_eq!(round_trip(&mut client, &mut server, opcode, payload), payload, "{params:?}");
+            let noise: Vec<u8> = (0..70_000u32)
+                .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+                .collect();
+            for (opcode, payload) in [
+                (1, &b"hello hello hello"[..]),
+                (2, &big),
+                (2, &noise),
+                (1, b""),
+            ] {
+                assert_eq!(
+                    round_trip(&mut client, &mut server, opcode, payload),
+                    payload,
+                    "{params:?}"
+                );
             }
         }
     }
@@ -562,7 +602,8 @@ mod tests {
         input.truncate(input.len() - 4);
         input.extend_from_slice(&TAIL);
         let mut out = Vec::with_capacity(100_000);
-        d.decompress_vec(&input, &mut out, FlushDecompress::Sync).unwrap();
+        d.decompress_vec(&input, &mut out, FlushDecompress::Sync)
+            .unwrap();
         assert_eq!(out, payload);
     }
 }

@@ -46,10 +46,7 @@ impl Guard {
                 header.opcode
             ));
         }
-        if header.rsv1
-            && self.rsv1_allowed
-            && (header.is_control() || kind == Kind::Continuation)
-        {
+        if header.rsv1 && self.rsv1_allowed && (header.is_control() || kind == Kind::Continuation) {
             return protocol(format!(
                 "the {peer} set RSV1 on a {} frame; permessage-deflate marks only a message's first frame (RFC 7692 §6.1)",
                 kind.name()

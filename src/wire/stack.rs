@@ -119,7 +119,11 @@ impl Write for Stack {
         match self.drain_down() {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                if self.deflate.as_ref().is_some_and(|x| x.down.len() >= DOWN_HIGH) {
+                if self
+                    .deflate
+                    .as_ref()
+                    .is_some_and(|x| x.down.len() >= DOWN_HIGH)
+                {
                     return Err(e);
                 }
             }

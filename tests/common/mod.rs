@@ -662,9 +662,14 @@ pub struct PythonServer {
 impl PythonServer {
     /// Starts the server, with TLS when `tls` gives a certificate and key.
     pub fn start(tls: Option<&Pki>) -> PythonServer {
+        PythonServer::with_args(tls, &[])
+    }
+
+    /// `args` are python_server.py's options (`--deflate`).
+    pub fn with_args(tls: Option<&Pki>, args: &[&str]) -> PythonServer {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/python_server.py");
         let mut command = Command::new("python3");
-        command.arg(script);
+        command.arg(script).args(args);
         if let Some(pki) = tls {
             command
                 .arg("--certfile")

@@ -339,7 +339,7 @@ fn a_ping_before_the_data_belongs_to_no_message() {
 
 /// Headless Chromium with a fresh profile, started in its own process
 /// group; the group is killed on drop.
-struct Browser {
+pub struct Browser {
     child: Child,
     _dirs: Vec<tempfile::TempDir>,
 }
@@ -354,7 +354,7 @@ impl Drop for Browser {
 }
 
 /// Where Chromium is, if it is installed.
-fn chromium() -> Option<String> {
+pub fn chromium() -> Option<String> {
     ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
         .into_iter()
         .find(|p| Path::new(p).exists())
@@ -362,7 +362,7 @@ fn chromium() -> Option<String> {
 }
 
 /// Opens `html` (written to a file) in headless Chromium.
-fn open_in_chromium(binary: &str, html: &str) -> Browser {
+pub fn open_in_chromium(binary: &str, html: &str) -> Browser {
     use std::os::unix::process::CommandExt;
     let page_dir = tempfile::tempdir().unwrap();
     let profile = tempfile::tempdir().unwrap();

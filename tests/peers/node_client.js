@@ -1,5 +1,5 @@
 // A WebSocket client (Node's `ws`) for wscope's --listen tests:
-//   node node_client.js URL [--protocol P] [--hold N] [MESSAGE...]
+//   node node_client.js URL [--protocol P] [--hold N] [--deflate] [MESSAGE...]
 // Connects (offering subprotocol P, if given), sends each MESSAGE as text,
 // prints every message it receives on its own line, and closes with 1000
 // once it has received as many messages as it sent (or N with --hold).
@@ -10,17 +10,22 @@ const [url, ...rest] = process.argv.slice(2);
 const messages = [];
 let protocols = [];
 let expect = null;
+let deflate = false;
 for (let i = 0; i < rest.length; i++) {
   if (rest[i] === "--protocol") protocols.push(rest[++i]);
   else if (rest[i] === "--hold") expect = Number(rest[++i]);
+  else if (rest[i] === "--deflate") deflate = true;
   else messages.push(rest[i]);
 }
 if (expect === null) expect = messages.length;
 
-const socket = new WebSocket(url, protocols);
+const socket = new WebSocket(url, protocols, {
+  perMessageDeflate: deflate ? { threshold: 0 } : false,
+});
 let received = 0;
 socket.on("open", () => {
-  process.stdout.write(`OPEN ${socket.protocol || "-"}\n`);
+  const extensions = deflate ? ` ${socket.extensions || "-"}` : "";
+  process.stdout.write(`OPEN ${socket.protocol || "-"}${extensions}\n`);
   for (const m of messages) socket.send(m);
   if (expect === 0) socket.close(1000, "done");
 });

@@ -1,6 +1,7 @@
 """Echo WebSocket server for wscope's end-to-end tests.
 
-Binds 127.0.0.1 on a free port, optionally with TLS, echoes every message
+Binds 127.0.0.1 on a free port, optionally with TLS and permessage-deflate
+(--deflate, the library's defaults), echoes every message
 back, prints ``PORT <n>`` once listening, and exits when stdin closes.
 """
 
@@ -21,6 +22,11 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--certfile")
     parser.add_argument("--keyfile")
+    parser.add_argument(
+        "--deflate",
+        action="store_true",
+        help="accept permessage-deflate with the library's default settings",
+    )
     args = parser.parse_args()
 
     context = None
@@ -28,7 +34,8 @@ def main():
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(args.certfile, args.keyfile)
 
-    with serve(echo, "127.0.0.1", 0, ssl=context, compression=None) as server:
+    compression = "deflate" if args.deflate else None
+    with serve(echo, "127.0.0.1", 0, ssl=context, compression=compression) as server:
         port = server.socket.getsockname()[1]
         print(f"PORT {port}", flush=True)
 

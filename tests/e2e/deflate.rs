@@ -1,0 +1,423 @@
+//! permessage-deflate (RFC 7692) against real peers: as a client of the
+//! Python `websockets` and Node `ws` servers (with and without context
+//! takeover), as a server for their clients and for headless Chromium,
+//! and against raw peers that break its rules.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::thread;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::common::{
+    accept_key, close_frame, frame, parse_client_frames, wscope, wscope_with_stdin, Listener,
+    NodeServer, Output, PythonServer,
+};
+
+/// What goes out: compressible and incompressible, text and binary, up to
+/// a mebibyte, and a run of small messages that lean on context takeover.
+fn script() -> (Vec<u8>, Vec<String>) {
+    let big_text = "the quick brown fox jumps over the lazy dog ".repeat(23_000);
+    let noise: Vec<u8> = (0..700_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8)
+        .collect();
+    let compressible: Vec<u8> = (0..1_048_576u32).map(|i| (i % 13) as u8).collect();
+    let mut lines = vec!["hello".to_string(), big_text];
+    lines.push(format!("/hex {}", hex(&compressible)));
+    lines.push(format!("/hex {}", hex(&noise)));
+    for i in 0..100 {
+        lines.push(format!("message number {i} of a long run"));
+    }
+    let expected = lines
+        .iter()
+        .map(|l| match l.strip_prefix("/hex ") {
+            Some(h) => h.to_string(),
+            None => l.clone(),
+        })
+        .collect();
+    let mut stdin = lines.join("\n").into_bytes();
+    stdin.push(b'\n');
+    (stdin, expected)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Sends the script through `url` with `args` and checks every echo byte
+/// for byte, and that the wire carried them compressed.
+fn echo_compressed(url: &str, args: &[&str]) -> Output {
+    let (stdin, expected) = script();
+    let count = expected.len().to_string();
+    let mut all = vec!["--json", "--slash", "-n", &count];
+    all.extend_from_slice(args);
+    all.push(url);
+    let out = wscope_with_stdin(&all, &stdin);
+    out.assert_code(0);
+    let incoming: Vec<Value> = out
+        .events_named("message")
+        .into_iter()
+        .filter(|m| m["dir"] == "in")
+        .collect();
+    let data: Vec<&str> = incoming
+        .iter()
+        .map(|m| m["data"].as_str().unwrap())
+        .collect();
+    assert_eq!(data.len(), expected.len(), "{}", out.stderr);
+    for (i, (got, want)) in data.iter().zip(&expected).enumerate() {
+        assert!(got == want, "message {i} differs");
+    }
+    for m in &incoming {
+        assert_eq!(m["compressed"], true, "{m}");
+    }
+    // The big compressible ones shrink on the wire.
+    for i in [1, 2] {
+        let (len, wire) = (
+            incoming[i]["len"].as_u64().unwrap(),
+            incoming[i]["wire_len"].as_u64().unwrap(),
+        );
+        assert!(wire * 10 < len, "message {i}: {wire} on the wire for {len}");
+    }
+    let first_frames = out
+        .events_named("frame")
+        .into_iter()
+        .filter(|f| f["opcode"] == 1 || f["opcode"] == 2)
+        .count();
+    assert!(
+        first_frames >= 2 * expected.len(),
+        "frames in both directions"
+    );
+    out
+}
+
+#[test]
+fn as_a_client_of_python_websockets_with_deflate() {
+    let server = PythonServer::with_args(None, &["--deflate"]);
+    let url = format!("ws://127.0.0.1:{}/", server.port);
+    let out = echo_compressed(&url, &["--deflate"]);
+    let response = out.single("response");
+    assert!(response["deflate"].is_object(), "{response}");
+    // The same offer written by hand, as pasted from a browser.
+    echo_compressed(
+        &url,
+        &[
+            "-H",
+            "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits",
+        ],
+    );
+}
+
+#[test]
+fn as_a_client_of_node_ws_with_and_without_context_takeover() {
+    let server = NodeServer::with_args(&["--deflate"]);
+    let out = echo_compressed(&server.url(), &["--deflate"]);
+    assert_eq!(
+        out.single("response")["deflate"]["server_no_context_takeover"],
+        false
+    );
+    let server = NodeServer::with_args(&["--deflate", "--no-context"]);
+    let out = echo_compressed(&server.url(), &["--deflate"]);
+    let deflate = &out.single("response")["deflate"];
+    assert_eq!(deflate["server_no_context_takeover"], true, "{deflate}");
+    assert_eq!(deflate["client_no_context_takeover"], true, "{deflate}");
+}
+
+#[test]
+fn without_deflate_nothing_is_offered_or_compressed() {
+    let server = PythonServer::with_args(None, &["--deflate"]);
+    let out = wscope_with_stdin(
+        &[
+            "--json",
+            "-n",
+            "1",
+            &format!("ws://127.0.0.1:{}/", server.port),
+        ],
+        b"plain\n",
+    );
+    out.assert_code(0);
+    assert!(!out.single("request")["raw"]
+        .as_str()
+        .unwrap()
+        .contains("Extensions"));
+    assert!(out.events_named("frame").iter().all(|f| f["rsv1"] == false));
+}
+
+fn peer_script(name: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/peers")
+        .join(name)
+}
+
+/// Runs a client script to its end; its output lines.
+fn run_client(mut command: Command) -> Vec<String> {
+    let out = command
+        .stdin(Stdio::null())
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("start the client");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn as_a_server_for_python_and_node_clients_offering_deflate() {
+    let big = "compress me ".repeat(10_000);
+    let server = Listener::start(&["--deflate", "--echo", "--json"]);
+    let mut python = Command::new("python3");
+    python
+        .arg(peer_script("python_client.py"))
+        .arg(format!("ws://127.0.0.1:{}/", server.port))
+        .args(["hello", &big]);
+    let lines = run_client(python);
+    let out = server.finish();
+    assert!(lines[0].starts_with("OPEN permessage-deflate"), "{lines:?}");
+    assert_eq!(&lines[1..], ["hello", big.as_str(), "CLOSED"]);
+    let incoming: Vec<Value> = out
+        .events_named("message")
+        .into_iter()
+        .filter(|m| m["dir"] == "in")
+        .collect();
+    assert!(incoming.iter().all(|m| m["compressed"] == true), "{out}");
+
+    let server = Listener::start(&["--deflate", "--echo"]);
+    let mut node = Command::new("node");
+    node.arg(peer_script("node_client.js"))
+        .arg(format!("ws://127.0.0.1:{}/", server.port))
+        .args(["--deflate", "one", &big]);
+    let lines = run_client(node);
+    server.finish();
+    assert!(
+        lines[0].starts_with("OPEN - permessage-deflate"),
+        "{lines:?}"
+    );
+    assert_eq!(&lines[1..3], ["one", big.as_str()]);
+}
+
+#[test]
+fn a_declined_offer_is_said() {
+    let server = Listener::start(&["--echo", "--json"]);
+    let mut python = Command::new("python3");
+    python
+        .arg(peer_script("python_client.py"))
+        .arg(format!("ws://127.0.0.1:{}/", server.port))
+        .arg("hi");
+    let lines = run_client(python);
+    let out = server.finish();
+    assert_eq!(lines, ["OPEN -", "hi", "CLOSED"]);
+    assert!(
+        out.events_named("notice").iter().any(|n| n["message"]
+            .as_str()
+            .unwrap()
+            .contains("offered permessage-deflate; declined (--deflate accepts it)")),
+        "{out}"
+    );
+}
+
+#[test]
+fn as_a_server_for_chromium() {
+    let Some(binary) = crate::pairing::chromium() else {
+        if std::env::var("WSCOPE_SKIP_BROWSER").as_deref() == Ok("1") {
+            eprintln!("!!!!!!!! SKIPPED as_a_server_for_chromium: no Chromium !!!!!!!!");
+            return;
+        }
+        panic!("Chromium is not installed (/usr/bin/chromium); scripts/test.sh installs it");
+    };
+    let server = Listener::start(&["--deflate", "--echo", "--json", "-n", "2"]);
+    let html = format!(
+        r#"<!doctype html><meta charset="utf-8"><script>
+const ws = new WebSocket("ws://127.0.0.1:{port}/");
+ws.onopen = () => {{
+  ws.send("abc".repeat(30000));
+  ws.send(new Uint8Array(70000).fill(7));
+}};
+</script>"#,
+        port = server.port
+    );
+    let browser = crate::pairing::open_in_chromium(&binary, &html);
+    let out = server.finish();
+    drop(browser);
+    out.assert_code(0);
+    let request = out.single("request")["raw"].as_str().unwrap().to_string();
+    assert!(request.contains("permessage-deflate"), "{request}");
+    let incoming: Vec<Value> = out
+        .events_named("message")
+        .into_iter()
+        .filter(|m| m["dir"] == "in")
+        .collect();
+    assert_eq!(incoming.len(), 2, "{out}");
+    assert_eq!(incoming[0]["data"], json!("abc".repeat(30000)));
+    assert_eq!(incoming[1]["len"], 70000);
+    assert!(incoming.iter().all(|m| m["compressed"] == true), "{out}");
+    assert!(incoming[0]["wire_len"].as_u64().unwrap() < 1000);
+}
+
+// ---------------------------------------------------------------------------
+// Hostile peers
+// ---------------------------------------------------------------------------
+
+/// A raw server that accepts permessage-deflate with `params`, sends
+/// `frames`, and returns the client's frames.
+/// The frames a client sent (opcode and unmasked payload), once it is done.
+type ClientFrames = thread::JoinHandle<Vec<(u8, Vec<u8>)>>;
+
+fn deflate_server(params: &str, frames: Vec<u8>) -> (u16, ClientFrames) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let params = params.to_string();
+    let handle = thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(15)))
+            .unwrap();
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        let mut key = String::new();
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                break;
+            }
+            if let Some((name, value)) = line.split_once(':') {
+                if name.eq_ignore_ascii_case("sec-websocket-key") {
+                    key = value.trim().to_string();
+                }
+            }
+        }
+        let head = format!(
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {}\r\nSec-WebSocket-Extensions: {params}\r\n\r\n",
+            accept_key(&key)
+        );
+        let _ = stream.write_all(head.as_bytes());
+        let _ = stream.write_all(&frames);
+        let mut seen = Vec::new();
+        let _ = reader.read_to_end(&mut seen);
+        parse_client_frames(&seen)
+    });
+    (port, handle)
+}
+
+/// Raw deflate of `data`, as permessage-deflate sends it (tail removed).
+fn deflated(data: &[u8]) -> Vec<u8> {
+    let mut c = flate2::Compress::new(flate2::Compression::best(), false);
+    let mut out = Vec::with_capacity(data.len() + 1024);
+    c.compress_vec(data, &mut out, flate2::FlushCompress::Sync)
+        .unwrap();
+    assert!(out.ends_with(&[0, 0, 0xff, 0xff]));
+    out.truncate(out.len() - 4);
+    out
+}
+
+fn refused(frames: Vec<u8>, extra: &[&str], code: u16) -> Output {
+    let (port, server) = deflate_server("permessage-deflate", frames);
+    let mut args = vec!["--deflate", "--json", "-w", "10"];
+    args.extend_from_slice(extra);
+    let url = format!("ws://127.0.0.1:{port}/");
+    args.push(&url);
+    let out = wscope(&args);
+    let sent = server.join().unwrap();
+    out.assert_code(3);
+    assert_eq!(
+        sent.iter()
+            .find(|(op, _)| *op == 8)
+            .map(|(_, p)| p[..2].to_vec()),
+        Some(code.to_be_bytes().to_vec()),
+        "{out}"
+    );
+    assert_eq!(out.single("error")["stage"], "protocol");
+    out
+}
+
+#[test]
+fn a_compression_bomb_is_refused_at_the_limit() {
+    let bomb = deflated(&vec![0u8; 50_000_000]);
+    assert!(bomb.len() < 100_000);
+    let out = refused(
+        frame(true, 4, 2, false, &bomb),
+        &["--max-message-size", "1000000"],
+        1009,
+    );
+    let error = out.single("error")["message"].as_str().unwrap().to_string();
+    assert!(
+        error.contains("inflates past the limit of 1000000"),
+        "{error}"
+    );
+}
+
+#[test]
+fn data_that_does_not_inflate_is_refused_with_1007() {
+    let out = refused(frame(true, 4, 1, false, &[0xff; 32]), &[], 1007);
+    assert!(out.single("error")["message"]
+        .as_str()
+        .unwrap()
+        .contains("does not inflate"));
+}
+
+#[test]
+fn rsv1_on_a_continuation_or_a_control_frame_is_refused_with_1002() {
+    let mut frames = frame(false, 4, 1, false, &deflated(b"start"));
+    frames.extend(frame(true, 4, 0, false, b"x"));
+    refused(frames, &[], 1002);
+    refused(frame(true, 4, 9, false, b"p"), &[], 1002);
+}
+
+#[test]
+fn an_answer_with_bad_parameters_fails_the_handshake() {
+    for (answer, needle) in [
+        ("permessage-deflate; server_max_window_bits=7", "8 to 15"),
+        (
+            "permessage-deflate; client_max_window_bits=9; client_max_window_bits=9",
+            "repeats",
+        ),
+        ("permessage-deflate; colour=blue", "unknown parameter"),
+    ] {
+        let (port, server) = deflate_server(answer, close_frame(1000, ""));
+        let out = wscope(&["--deflate", &format!("ws://127.0.0.1:{port}/")]);
+        drop(server);
+        out.assert_code(1);
+        assert!(out.stderr.contains(needle), "{answer}: {out}");
+    }
+    // client_max_window_bits in an answer to an offer without it.
+    let (port, server) =
+        deflate_server("permessage-deflate; client_max_window_bits=10", Vec::new());
+    let out = wscope(&[
+        "-H",
+        "Sec-WebSocket-Extensions: permessage-deflate",
+        &format!("ws://127.0.0.1:{port}/"),
+    ]);
+    drop(server);
+    out.assert_code(1);
+    assert!(out.stderr.contains("not offered"), "{out}");
+}
+
+#[test]
+fn a_compressed_message_in_fragments_with_a_ping_between_inflates_whole() {
+    let text = "fragmented and compressed ".repeat(400);
+    let compressed = deflated(text.as_bytes());
+    let third = compressed.len() / 3;
+    let mut frames = frame(false, 4, 1, false, &compressed[..third]);
+    frames.extend(frame(true, 0, 9, false, b"between"));
+    frames.extend(frame(false, 0, 0, false, &compressed[third..2 * third]));
+    frames.extend(frame(true, 0, 0, false, &compressed[2 * third..]));
+    frames.extend(close_frame(1000, ""));
+    let (port, server) = deflate_server("permessage-deflate", frames);
+    let out = wscope(&[
+        "--deflate",
+        "--json",
+        "-w",
+        "10",
+        &format!("ws://127.0.0.1:{port}/"),
+    ]);
+    server.join().unwrap();
+    out.assert_code(0);
+    let message = out.single("message");
+    assert_eq!(message["data"], json!(text));
+    assert_eq!(
+        (message["frames"].clone(), message["compressed"].clone()),
+        (json!(3), json!(true))
+    );
+    assert_eq!(message["wire_len"], compressed.len());
+}
