@@ -66,6 +66,17 @@ fn main() {
     );
     report("1M lines, wscope --json", &json);
 
+    let deflate = compare(
+        runs,
+        || run(&wscope, &["--deflate", &url], &input, &out, lines),
+        || run(&wscope, &[&url], &input, &out, lines),
+    );
+    report_pair(
+        "1M lines, --deflate",
+        ("wscope --deflate", "wscope plain"),
+        &deflate,
+    );
+
     let one = dir.path().join("one.txt");
     write_lines(&one, 1);
     let latency = compare(
@@ -149,6 +160,15 @@ fn compare(
 fn median(values: &mut [f64]) -> f64 {
     values.sort_by(|a, b| a.partial_cmp(b).unwrap());
     values[values.len() / 2]
+}
+
+/// Two runs of wscope side by side, under their own header.
+fn report_pair(case: &str, (a, b): (&str, &str), c: &Comparison) {
+    println!(
+        "{:<34} {:>10} {:>10} {:>10} {:>10} {:>7}",
+        "", a, b, "MiB", "MiB", "b/a"
+    );
+    report(case, c);
 }
 
 fn report(case: &str, c: &Comparison) {
@@ -274,8 +294,18 @@ fn echo(mut stream: TcpStream) {
         .trim()
         .to_string();
     let accept = tungstenite::handshake::derive_accept_key(key.as_bytes());
+    // permessage-deflate with both windows at 15 and context takeover both
+    // ways: then a compressed frame echoed as it is inflates on the client
+    // exactly as it did here, so the server sends compressed data without
+    // the cost of compressing (the client's inflate and deflate are what
+    // is measured).
+    let deflate = if head.contains("permessage-deflate") {
+        "Sec-WebSocket-Extensions: permessage-deflate\r\n"
+    } else {
+        ""
+    };
     let response = format!(
-        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n{deflate}\r\n"
     );
     if stream.write_all(response.as_bytes()).is_err() {
         return;

@@ -66,7 +66,7 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
     (
         "/frame",
         "/frame op=text fin=0 text=hel",
-        "send a hand-made frame (op fin rsv1-3 mask; then text= or hex=)",
+        "send a hand-made frame (op fin rsv1-3 mask deflate; then text= or hex=)",
     ),
     (
         "/status",
@@ -272,6 +272,7 @@ fn parse_frame(arg: &str) -> Result<CraftedFrame, String> {
         opcode: 0x1,
         mask: Mask::Auto,
         payload: Vec::new(),
+        deflate: false,
     };
     let mut rest = arg.trim_start();
     while !rest.is_empty() {
@@ -304,9 +305,10 @@ fn parse_frame(arg: &str) -> Result<CraftedFrame, String> {
             "rsv2" => frame.rsv2 = parse_bit(key, value)?,
             "rsv3" => frame.rsv3 = parse_bit(key, value)?,
             "mask" => frame.mask = parse_mask(value)?,
+            "deflate" => frame.deflate = parse_bit(key, value)?,
             other => {
                 return Err(format!(
-                    "/frame: unknown setting '{other}': use op, fin, rsv1, rsv2, rsv3, mask, then text= or hex="
+                    "/frame: unknown setting '{other}': use op, fin, rsv1, rsv2, rsv3, mask, deflate, then text= or hex="
                 ))
             }
         }
@@ -538,6 +540,7 @@ mod tests {
                 opcode: 0x3,
                 mask,
                 payload: (0..len).map(|i| i as u8).collect(),
+                deflate: false,
             };
             let bytes = crafted.encode([1, 2, 3, 4], true);
             let mut decoded = Vec::new();

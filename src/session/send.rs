@@ -157,6 +157,25 @@ impl Session<'_> {
     /// everything tungstenite holds has been written, to keep the order.
     fn send_crafted(&mut self, frame: &CraftedFrame) {
         let key = getrandom::u32().unwrap_or(0x5eed_f00d).to_be_bytes();
+        let mut frame = frame.clone();
+        if frame.deflate {
+            // Compressed in order with what tungstenite sent before it.
+            self.flush_socket();
+            let Some(compressed) = self
+                .ws
+                .get_mut()
+                .compress_payload(&frame.payload, frame.fin)
+            else {
+                let counts = !self.opts.interactive;
+                self.refuse(
+                    "/frame deflate=1: permessage-deflate was not negotiated (--deflate offers it)",
+                    counts,
+                );
+                return;
+            };
+            frame.payload = compressed;
+            frame.rsv1 |= frame.opcode != 0;
+        }
         self.view.sending_crafted(frame.opcode);
         self.outbox
             .raw

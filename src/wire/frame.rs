@@ -258,6 +258,9 @@ pub struct CraftedFrame {
     pub opcode: u8,
     pub mask: Mask,
     pub payload: Vec<u8>,
+    /// Compress the payload with the session's permessage-deflate
+    /// compressor (and set RSV1 on a message's first frame).
+    pub deflate: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -331,6 +334,7 @@ mod tests {
             opcode: 9,
             mask: Mask::Auto,
             payload: b"x".to_vec(),
+            deflate: false,
         };
         let key = [1, 2, 3, 4];
         assert_eq!(frame.encode(key, false), [0xC9, 0x01, b'x']);

@@ -421,3 +421,36 @@ fn a_compressed_message_in_fragments_with_a_ping_between_inflates_whole() {
     );
     assert_eq!(message["wire_len"], compressed.len());
 }
+
+#[test]
+fn a_hand_made_frame_can_be_compressed_with_the_sessions_compressor() {
+    let server = NodeServer::with_args(&["--deflate"]);
+    let out = wscope_with_stdin(
+        &["--json", "--slash", "--deflate", "-n", "2", &server.url()],
+        b"before\n/frame deflate=1 text=crafted and compressed\n",
+    );
+    out.assert_code(0);
+    let crafted = out
+        .events_named("frame")
+        .into_iter()
+        .filter(|f| f["dir"] == "out" && f["opcode"] == 1)
+        .nth(1)
+        .expect("the crafted frame");
+    assert_eq!(crafted["rsv1"], true, "{crafted}");
+    let echoes: Vec<String> = out
+        .events_named("message")
+        .into_iter()
+        .filter(|m| m["dir"] == "in")
+        .map(|m| m["data"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(echoes, ["before", "crafted and compressed"], "{out}");
+
+    // Without a negotiated compressor the line is refused, and said why.
+    let server = NodeServer::start();
+    let out = wscope_with_stdin(
+        &["--slash", "-w", "1", &server.url()],
+        b"/frame deflate=1 text=x\n",
+    );
+    out.assert_code(2);
+    assert!(out.stderr.contains("not negotiated"), "{out}");
+}
