@@ -12,7 +12,7 @@ use crate::handshake::{Negotiated, Response};
 use crate::net::connect::{self, ConnectFacts, Route, Transport};
 use crate::net::proxy;
 use crate::net::target::Target;
-use crate::net::tcp::{ms_since, IpVersion};
+use crate::net::tcp::IpVersion;
 use crate::observe::{Event, Observers, Role};
 use crate::tls;
 use crate::wire::tap::Tap;
@@ -24,6 +24,8 @@ pub struct Opened {
     pub facts: ConnectFacts,
     pub response: Response,
     pub negotiated: Negotiated,
+    /// How long the server took to answer the upgrade: a round trip.
+    pub upgrade: Duration,
 }
 
 /// How long to wait for the start of a refusal's body.
@@ -81,6 +83,7 @@ pub fn open(
         obs.event(&Event::Request { raw: &request.raw });
         let answer = handshake::send_request(&mut tap, &request)
             .and_then(|_| handshake::read_response(&mut tap, deadline, BODY_WAIT));
+        let upgrade = started.elapsed();
         super::launch::pass_chunks(&mut tap, obs);
         let response = answer?;
         let negotiated = handshake::verify(&request, &response);
@@ -92,7 +95,7 @@ pub fn open(
         obs.event(&Event::Response {
             response: &response,
             negotiated: &negotiated,
-            upgrade_ms: Some(ms_since(started)),
+            upgrade_ms: Some(upgrade.as_secs_f64() * 1000.0),
         });
         let Some(problem) = negotiated.problem.clone() else {
             return Ok(Opened {
@@ -101,6 +104,7 @@ pub fn open(
                 facts: connected.facts,
                 response,
                 negotiated,
+                upgrade,
             });
         };
         let location = response
@@ -236,6 +240,7 @@ pub fn run(
             tap: opened.tap,
             leftover: opened.response.leftover,
             deflate: opened.negotiated.deflate,
+            rtt: Some(opened.upgrade),
             role: Role::Client,
             summary,
             listener: None,

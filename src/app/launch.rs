@@ -29,6 +29,8 @@ pub struct Ready {
     pub leftover: Vec<u8>,
     /// permessage-deflate, when negotiated.
     pub deflate: Option<Deflate>,
+    /// The opening handshake's round trip, when we timed it.
+    pub rtt: Option<Duration>,
     pub role: Role,
     /// What /status says about the connection.
     pub summary: String,
@@ -76,6 +78,7 @@ pub fn run(plan: &Plan, obs: &mut Observers, ready: Ready) -> Result<Exit, Failu
     let opts = session::Options {
         role: ready.role,
         wait: cli.wait.map(Duration::from_secs_f64),
+        rtt: ready.rtt,
         close_timeout: Duration::from_secs_f64(cli.close_timeout),
         summary: ready.summary,
         count: cli.count,

@@ -218,6 +218,7 @@ pub fn run(
             tap,
             leftover: accepted.leftover,
             deflate: accepted.negotiated.deflate,
+            rtt: None,
             role: Role::Server,
             summary: format!(
                 "serving {peer} on {local}; subprotocol: {}",

@@ -116,13 +116,23 @@ impl Session<'_> {
         self.outcome = Some(Err(v.failure));
     }
 
-    /// The close handshake's limit, or the end of -w's silence.
+    /// The close handshake's limit, or the end of the silence after the
+    /// input: -w's, or, without -w, a few round trips (`linger`). -n and
+    /// --until wait for what they wait for, unless -w bounds it.
     pub(super) fn close_deadline(&self) -> Option<Instant> {
         if let Some(sent) = self.closing.sent_at {
             return Some(sent + self.opts.close_timeout);
         }
         let ended = self.input_ended_at?;
-        let wait = self.opts.wait?;
+        let wait = match self.opts.wait {
+            Some(wait) => wait,
+            None if self.stop.waits() => return None,
+            None => super::linger::silence(
+                self.opts.rtt,
+                self.stats.messages_out,
+                self.stats.messages_in,
+            ),
+        };
         Some(ended.max(self.last_received) + wait)
     }
 

@@ -6,6 +6,7 @@
 
 mod close;
 mod keepalive;
+mod linger;
 mod order;
 mod receive;
 mod send;
@@ -50,8 +51,11 @@ pub fn readiness() -> io::Result<(Poll, Arc<Waker>)> {
 
 pub struct Options {
     pub role: Role,
-    /// Stay open this long after the last message once input has ended.
+    /// Stay open this long after the last message once input has ended
+    /// (otherwise `linger` decides).
     pub wait: Option<Duration>,
+    /// The opening handshake's round trip, when we timed it.
+    pub rtt: Option<Duration>,
     /// How long to wait for the peer's Close after ours.
     pub close_timeout: Duration,
     /// What /status says about the connection besides the counters.

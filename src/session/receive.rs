@@ -60,6 +60,9 @@ impl Session<'_> {
 
     fn on_message(&mut self, message: Message) {
         let tap = self.ws.get_mut().tap_mut();
+        if matches!(message, Message::Text(_) | Message::Binary(_)) {
+            self.stats.messages_in += 1;
+        }
         match &message {
             Message::Text(text) => {
                 let data = Some((false, text.as_bytes()));

@@ -132,23 +132,22 @@ impl Session<'_> {
         }
     }
 
+    /// The session then closes once the peer is quiet (see
+    /// `close_deadline`).
     pub(super) fn end_of_input(&mut self) {
         self.input_ended_at = Some(Instant::now());
-        // -n and --until say when to stop: what they wait for is still to
-        // come, whether or not there was input.
-        if self.opts.wait.is_none() && !self.stop.waits() {
-            self.start_close(Some(1000), "");
-        }
     }
 
     pub(super) fn send_text(&mut self, text: String) {
         let text = Utf8Bytes::from(text);
+        self.stats.messages_out += 1;
         self.view.sending(false, &Bytes::from(text.clone()));
         self.write(Message::Text(text));
     }
 
     pub(super) fn send_binary(&mut self, data: Vec<u8>) {
         let data = Bytes::from(data);
+        self.stats.messages_out += 1;
         self.view.sending(true, &data);
         self.write(Message::Binary(data));
     }

@@ -8,6 +8,9 @@ pub struct Stats {
     pub started: Instant,
     pub frames_in: u64,
     pub frames_out: u64,
+    /// Data messages each way.
+    pub messages_in: u64,
+    pub messages_out: u64,
     /// Pings the user sent, to time the matching pongs.
     pings: VecDeque<(Vec<u8>, Instant)>,
     pub last_rtt: Option<Duration>,
@@ -19,6 +22,8 @@ impl Stats {
             started: now,
             frames_in: 0,
             frames_out: 0,
+            messages_in: 0,
+            messages_out: 0,
             pings: VecDeque::new(),
             last_rtt: None,
         }

@@ -120,3 +120,21 @@ fn wss_with_wrong_ca_fails() {
     let error = out.single("error");
     assert_eq!(error["stage"], "tls", "{error}");
 }
+
+/// The README's first example: every echo arrives, though this server
+/// drops the replies it has not sent once a Close arrives.
+#[test]
+fn no_reply_is_lost_to_a_close_sent_too_soon() {
+    let server = PythonServer::start(None);
+    let url = format!("ws://127.0.0.1:{}/chat", server.port);
+    for run in 0..20 {
+        let out = wscope(&[&url, "-x", "hello", "-x", "world"]);
+        out.assert_code(0);
+        assert_eq!(out.stdout, "hello\nworld\n", "run {run}: {out}");
+    }
+    let lines: String = (0..5000).map(|i| format!("line {i}\n")).collect();
+    let out = crate::common::wscope_with_stdin(&[&url], lines.as_bytes());
+    out.assert_code(0);
+    assert_eq!(out.stdout.lines().count(), 5000, "{}", out.stderr);
+    assert_eq!(out.stdout, lines);
+}

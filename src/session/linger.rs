@@ -1,0 +1,52 @@
+//! How long a session keeps reading after its input has ended, when -w
+//! does not say: until the peer has been quiet for a few round trips, or
+//! for longer while a peer that answers messages still owes answers. A
+//! server that drops the replies it has not sent once a Close arrives
+//! (Python's `websockets` does) then loses nothing, and a one-message run
+//! still ends a few round trips after its reply.
+
+use std::time::Duration;
+
+/// The quiet that ends a session, in round trips of the opening handshake.
+const ROUND_TRIPS: u32 = 4;
+const SHORTEST: Duration = Duration::from_millis(5);
+const LONGEST: Duration = Duration::from_millis(250);
+/// When no round trip was measured (wscope is the server).
+const UNMEASURED: Duration = Duration::from_millis(50);
+/// The quiet allowed while answers are owed.
+const OWED: Duration = Duration::from_secs(1);
+
+/// The silence after which the session closes. `rtt` is the opening
+/// handshake's round trip; `sent` and `received` count data messages.
+pub fn silence(rtt: Option<Duration>, sent: u64, received: u64) -> Duration {
+    // A peer that has answered some messages but not all is still busy.
+    if received > 0 && received < sent {
+        return OWED;
+    }
+    rtt.map_or(UNMEASURED, |rtt| {
+        (rtt * ROUND_TRIPS).clamp(SHORTEST, LONGEST)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_few_round_trips_bounded_both_ways() {
+        let ms = Duration::from_millis;
+        assert_eq!(silence(Some(ms(2)), 1, 1), ms(8));
+        assert_eq!(silence(Some(Duration::from_micros(100)), 0, 0), SHORTEST);
+        assert_eq!(silence(Some(ms(900)), 3, 3), LONGEST);
+        assert_eq!(silence(None, 0, 0), UNMEASURED);
+    }
+
+    #[test]
+    fn a_peer_that_answers_gets_longer_while_it_owes_answers() {
+        let rtt = Some(Duration::from_millis(1));
+        assert_eq!(silence(rtt, 5000, 256), OWED);
+        assert_eq!(silence(rtt, 5000, 5000), Duration::from_millis(5));
+        // One that never answered is not waited for longer.
+        assert_eq!(silence(rtt, 10, 0), Duration::from_millis(5));
+    }
+}
