@@ -7,7 +7,7 @@ use std::io::Read;
 
 use libfuzzer_sys::fuzz_target;
 use wscope::wire::guard::Guard;
-use wscope::wire::tap::Tap;
+use wscope::wire::tap::{Keep, Tap};
 
 fuzz_target!(|data: &[u8]| {
     if data.len() < 3 {
@@ -21,7 +21,12 @@ fuzz_target!(|data: &[u8]| {
     };
     let step = (data[0] as usize >> 2) + 1;
     let wire = &data[3..];
-    let mut tap = Tap::new(wire, 16, false);
+    let keep = Keep {
+        preview: 16,
+        frames: true,
+        chunks: false,
+    };
+    let mut tap = Tap::new(wire, keep);
     tap.begin_frames(Vec::new(), guard);
     let mut passed = Vec::new();
     let mut buf = vec![0u8; step];

@@ -15,7 +15,7 @@ use crate::net::target::Target;
 use crate::net::tcp::IpVersion;
 use crate::observe::{Event, Observers, Role};
 use crate::tls;
-use crate::wire::tap::Tap;
+use crate::wire::tap::{Keep, Tap};
 
 /// A connection whose opening handshake succeeded.
 pub struct Opened {
@@ -37,7 +37,7 @@ pub fn open(
     obs: &mut Observers,
     mut target: Target,
     shaping: &Shaping,
-    preview: usize,
+    keep: Keep,
 ) -> Result<Opened, Failure> {
     let mut shaping = shaping.clone();
     let timeout = Duration::from_secs_f64(cli.connect_timeout.max(0.001));
@@ -76,7 +76,7 @@ pub fn open(
             role: Role::Client,
             facts: &connected.facts,
         });
-        let mut tap = Tap::new(connected.transport, preview, obs.interest().chunks);
+        let mut tap = Tap::new(connected.transport, keep);
 
         let started = Instant::now();
         let request = Request::build(&target, &shaping);
@@ -230,8 +230,8 @@ pub fn run(
     target: Target,
     shaping: &Shaping,
 ) -> Result<crate::error::Exit, Failure> {
-    let preview = super::launch::preview(plan, obs);
-    let opened = open(plan.cli, obs, target, shaping, preview)?;
+    let keep = super::launch::keep(plan, obs);
+    let opened = open(plan.cli, obs, target, shaping, keep)?;
     let summary = summary(&opened.target, &opened.facts, &opened.negotiated);
     super::launch::run(
         plan,

@@ -20,7 +20,7 @@ use crate::session::{self, Session};
 use crate::wire::deflate::DeflateLayer;
 use crate::wire::guard::Guard;
 use crate::wire::stack::Stack;
-use crate::wire::tap::Tap;
+use crate::wire::tap::{Keep, Tap};
 
 /// A connection whose heads have crossed, ready for frames.
 pub struct Ready {
@@ -38,12 +38,14 @@ pub struct Ready {
     pub listener: Option<TcpListener>,
 }
 
-/// The payload preview frames keep: none when nobody shows frames.
-pub fn preview(plan: &Plan, obs: &Observers) -> usize {
-    if obs.interest().frames {
-        plan.cli.preview
-    } else {
-        0
+/// What the tap keeps, from what the observers want: no previews and no
+/// data frames when nobody shows frames.
+pub fn keep(plan: &Plan, obs: &Observers) -> Keep {
+    let interest = obs.interest();
+    Keep {
+        preview: if interest.frames { plan.cli.preview } else { 0 },
+        frames: interest.frames,
+        chunks: interest.chunks,
     }
 }
 

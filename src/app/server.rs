@@ -10,7 +10,7 @@ use crate::error::{fail, Failure, Stage};
 use crate::handshake::server::{self as handshake, Accepted};
 use crate::net::connect::{ConnectFacts, Transport};
 use crate::observe::{Event, Observers, Role};
-use crate::wire::tap::Tap;
+use crate::wire::tap::{Keep, Tap};
 
 pub fn bind(addr: SocketAddr) -> Result<TcpListener, Failure> {
     TcpListener::bind(addr)
@@ -87,7 +87,7 @@ pub fn serve(
     offer: &[String],
     deflate: bool,
     obs: &mut Observers,
-    preview: usize,
+    keep: Keep,
 ) -> Result<Option<Served>, Failure> {
     let local = listener
         .local_addr()
@@ -112,7 +112,7 @@ pub fn serve(
         };
         let _ = stream.set_nonblocking(false);
         let _ = stream.set_nodelay(true);
-        let mut tap = Tap::new(Transport::Plain(stream), preview, obs.interest().chunks);
+        let mut tap = Tap::new(Transport::Plain(stream), keep);
         match handshake::answer(&mut tap, peer, offer, deflate) {
             Ok(accepted) => {
                 let facts = ConnectFacts {
@@ -175,14 +175,14 @@ pub fn run(
         "listening on {local}; waiting for a client (ws://{local}/){later}"
     )));
     obs.flush();
-    let preview = super::launch::preview(plan, obs);
+    let keep = super::launch::keep(plan, obs);
     let served = serve(
         &listener,
         &mut waiting,
         &cli.subprotocols,
         cli.deflate,
         obs,
-        preview,
+        keep,
     )?;
     drop(waiting);
     let Some(Served {

@@ -1,15 +1,19 @@
 //! How long a session keeps reading after its input has ended, when -w
-//! does not say: until the peer has been quiet for a few round trips, or
-//! for longer while a peer that answers messages still owes answers. A
+//! does not say: until the peer has been quiet for a few round trips (two
+//! once it has answered every message), or for longer while a peer that
+//! answers messages still owes answers. A
 //! server that drops the replies it has not sent once a Close arrives
 //! (Python's `websockets` does) then loses nothing, and a one-message run
 //! still ends a few round trips after its reply.
 
 use std::time::Duration;
 
-/// The quiet that ends a session, in round trips of the opening handshake.
+/// The quiet that ends a session, in round trips of the opening handshake:
+/// fewer once every message was answered.
 const ROUND_TRIPS: u32 = 4;
+const ROUND_TRIPS_ANSWERED: u32 = 2;
 const SHORTEST: Duration = Duration::from_millis(5);
+const SHORTEST_ANSWERED: Duration = Duration::from_millis(1);
 const LONGEST: Duration = Duration::from_millis(250);
 /// When no round trip was measured (wscope is the server).
 const UNMEASURED: Duration = Duration::from_millis(50);
@@ -23,9 +27,12 @@ pub fn silence(rtt: Option<Duration>, sent: u64, received: u64) -> Duration {
     if received > 0 && received < sent {
         return OWED;
     }
-    rtt.map_or(UNMEASURED, |rtt| {
-        (rtt * ROUND_TRIPS).clamp(SHORTEST, LONGEST)
-    })
+    let (trips, shortest) = if received > 0 {
+        (ROUND_TRIPS_ANSWERED, SHORTEST_ANSWERED)
+    } else {
+        (ROUND_TRIPS, SHORTEST)
+    };
+    rtt.map_or(UNMEASURED, |rtt| (rtt * trips).clamp(shortest, LONGEST))
 }
 
 #[cfg(test)]
@@ -35,8 +42,13 @@ mod tests {
     #[test]
     fn a_few_round_trips_bounded_both_ways() {
         let ms = Duration::from_millis;
-        assert_eq!(silence(Some(ms(2)), 1, 1), ms(8));
+        assert_eq!(silence(Some(ms(2)), 0, 0), ms(8));
+        assert_eq!(silence(Some(ms(2)), 1, 1), ms(4), "everything answered");
         assert_eq!(silence(Some(Duration::from_micros(100)), 0, 0), SHORTEST);
+        assert_eq!(
+            silence(Some(Duration::from_micros(100)), 1, 1),
+            SHORTEST_ANSWERED
+        );
         assert_eq!(silence(Some(ms(900)), 3, 3), LONGEST);
         assert_eq!(silence(None, 0, 0), UNMEASURED);
     }
@@ -45,7 +57,7 @@ mod tests {
     fn a_peer_that_answers_gets_longer_while_it_owes_answers() {
         let rtt = Some(Duration::from_millis(1));
         assert_eq!(silence(rtt, 5000, 256), OWED);
-        assert_eq!(silence(rtt, 5000, 5000), Duration::from_millis(5));
+        assert_eq!(silence(rtt, 5000, 5000), Duration::from_millis(2));
         // One that never answered is not waited for longer.
         assert_eq!(silence(rtt, 10, 0), Duration::from_millis(5));
     }

@@ -27,7 +27,7 @@ use crate::error::{fail, Exit, Failure, Stage};
 use crate::input::InputQueue;
 use crate::observe::{Event, Observers};
 use crate::wire::stack::Stack;
-use crate::wire::Role;
+use crate::wire::{Dir, Role};
 
 use close::Closing;
 use keepalive::Keepalive;
@@ -308,8 +308,8 @@ impl<'o> Session<'o> {
             "{}; {}",
             self.opts.summary,
             self.stats.describe(
-                tap.bytes(crate::wire::Dir::Out),
-                tap.bytes(crate::wire::Dir::In),
+                (tap.frames(Dir::Out), tap.frames(Dir::In)),
+                (tap.bytes(Dir::Out), tap.bytes(Dir::In)),
                 Instant::now()
             )
         )

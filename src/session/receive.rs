@@ -68,7 +68,7 @@ impl Session<'_> {
                 let data = Some((false, text.as_bytes()));
                 // Once a stop condition is met, later messages are not shown.
                 let shown = if self.stop.met { None } else { data };
-                self.view.received(tap, self.obs, &mut self.stats, shown);
+                self.view.received(tap, self.obs, shown);
                 if !self.stop.met {
                     self.on_data_message(false, text.as_bytes());
                 }
@@ -79,18 +79,18 @@ impl Session<'_> {
                 } else {
                     Some((true, &data[..]))
                 };
-                self.view.received(tap, self.obs, &mut self.stats, shown);
+                self.view.received(tap, self.obs, shown);
                 if !self.stop.met {
                     self.on_data_message(true, data);
                 }
             }
-            Message::Ping(_) => self.view.received(tap, self.obs, &mut self.stats, None),
+            Message::Ping(_) => self.view.received(tap, self.obs, None),
             Message::Pong(payload) => {
-                self.view.received(tap, self.obs, &mut self.stats, None);
+                self.view.received(tap, self.obs, None);
                 self.time_pong(payload);
             }
             Message::Close(_) => {
-                self.view.received(tap, self.obs, &mut self.stats, None);
+                self.view.received(tap, self.obs, None);
                 self.on_close_received();
             }
             Message::Frame(_) => {}
@@ -131,6 +131,6 @@ impl Session<'_> {
 
     pub(super) fn show_all(&mut self) {
         let tap = self.ws.get_mut().tap_mut();
-        self.view.show_all(tap, self.obs, &mut self.stats);
+        self.view.show_all(tap, self.obs);
     }
 }

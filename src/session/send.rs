@@ -259,7 +259,7 @@ impl Session<'_> {
 
     pub(super) fn show_outgoing(&mut self) {
         let tap = self.ws.get_mut().tap_mut();
-        self.view.show_outgoing(tap, self.obs, &mut self.stats);
+        self.view.show_outgoing(tap, self.obs);
     }
 }
 

@@ -6,8 +6,6 @@ use std::time::{Duration, Instant};
 
 pub struct Stats {
     pub started: Instant,
-    pub frames_in: u64,
-    pub frames_out: u64,
     /// Data messages each way.
     pub messages_in: u64,
     pub messages_out: u64,
@@ -20,8 +18,6 @@ impl Stats {
     pub fn new(now: Instant) -> Self {
         Stats {
             started: now,
-            frames_in: 0,
-            frames_out: 0,
             messages_in: 0,
             messages_out: 0,
             pings: VecDeque::new(),
@@ -42,17 +38,16 @@ impl Stats {
         Some(rtt)
     }
 
-    /// The counters part of /status.
-    pub fn describe(&self, bytes_out: u64, bytes_in: u64, now: Instant) -> String {
+    /// The counters part of /status: frames and bytes (out, in).
+    pub fn describe(&self, frames: (u64, u64), bytes: (u64, u64), now: Instant) -> String {
+        let ((frames_out, frames_in), (bytes_out, bytes_in)) = (frames, bytes);
         let rtt = self.last_rtt.map_or_else(
             || "none yet".to_string(),
             |d| format!("{:.2} ms", d.as_secs_f64() * 1000.0),
         );
         format!(
-            "up {:.1} s; out: {} frames, {bytes_out} bytes; in: {} frames, {bytes_in} bytes; last ping round trip: {rtt}",
+            "up {:.1} s; out: {frames_out} frames, {bytes_out} bytes; in: {frames_in} frames, {bytes_in} bytes; last ping round trip: {rtt}",
             (now - self.started).as_secs_f64(),
-            self.frames_out,
-            self.frames_in,
         )
     }
 }

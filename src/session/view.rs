@@ -10,7 +10,6 @@ use std::time::Instant;
 use tungstenite::Bytes;
 
 use super::order;
-use super::stats::Stats;
 use crate::observe::{Event, Interest, Observers};
 use crate::wire::decode::FrameEnd;
 use crate::wire::frame::{Frame, Kind};
@@ -70,15 +69,14 @@ impl WireView {
         &mut self,
         tap: &mut Tap<S>,
         obs: &mut Observers,
-        stats: &mut Stats,
         data: Option<(bool, &[u8])>,
     ) {
         let Some((at, end)) = tap.next_end(Dir::In) else {
             // Not expected: the tap sees every byte tungstenite does.
-            self.show_all(tap, obs, stats);
+            self.show_all(tap, obs);
             return;
         };
-        self.show_incoming_through(end.index, tap, obs, stats);
+        self.show_incoming_through(end.index, tap, obs);
         if let (Some((binary, data)), Some(message)) = (data, end.message) {
             obs.event(&Event::Message {
                 dir: Dir::In,
@@ -92,7 +90,7 @@ impl WireView {
 
     /// Shows outgoing frames (and the messages they complete), each after
     /// the incoming frames that crossed before it.
-    pub fn show_outgoing<S>(&mut self, tap: &mut Tap<S>, obs: &mut Observers, stats: &mut Stats) {
+    pub fn show_outgoing<S>(&mut self, tap: &mut Tap<S>, obs: &mut Observers) {
         loop {
             let frame_at = tap.next_frame_at(Dir::Out);
             match frame_at {
@@ -101,9 +99,9 @@ impl WireView {
                         if order::goes_before(at, seen) {
                             break;
                         }
-                        self.pop_incoming(tap, obs, stats);
+                        self.pop_incoming(tap, obs);
                     }
-                    self.pop_outgoing(tap, obs, stats);
+                    self.pop_outgoing(tap, obs);
                 }
                 None => {
                     self.show_outgoing_ends(tap, obs, u64::MAX);
@@ -115,24 +113,18 @@ impl WireView {
 
     /// Everything decoded so far, both ways, in wire order: for a message
     /// still arriving, and before an error is reported.
-    pub fn show_all<S>(&mut self, tap: &mut Tap<S>, obs: &mut Observers, stats: &mut Stats) {
+    pub fn show_all<S>(&mut self, tap: &mut Tap<S>, obs: &mut Observers) {
         while let Some(dir) = order::first(tap.next_frame_at(Dir::In), tap.next_frame_at(Dir::Out))
         {
             match dir {
-                Dir::In => self.pop_incoming(tap, obs, stats),
-                Dir::Out => self.pop_outgoing(tap, obs, stats),
+                Dir::In => self.pop_incoming(tap, obs),
+                Dir::Out => self.pop_outgoing(tap, obs),
             }
         }
         self.show_outgoing_ends(tap, obs, u64::MAX);
     }
 
-    fn show_incoming_through<S>(
-        &mut self,
-        index: u64,
-        tap: &mut Tap<S>,
-        obs: &mut Observers,
-        stats: &mut Stats,
-    ) {
+    fn show_incoming_through<S>(&mut self, index: u64, tap: &mut Tap<S>, obs: &mut Observers) {
         // Frames shown ahead (while their message was arriving) are gone
         // from the queue already; only later ones are left.
         while let Some(seen) = tap.next_frame_at(Dir::In) {
@@ -144,17 +136,16 @@ impl WireView {
                 if !order::goes_before(at, seen) {
                     break;
                 }
-                self.pop_outgoing(tap, obs, stats);
+                self.pop_outgoing(tap, obs);
             }
-            self.pop_incoming(tap, obs, stats);
+            self.pop_incoming(tap, obs);
         }
     }
 
-    fn pop_incoming<S>(&mut self, tap: &mut Tap<S>, obs: &mut Observers, stats: &mut Stats) {
+    fn pop_incoming<S>(&mut self, tap: &mut Tap<S>, obs: &mut Observers) {
         let Some((at, frame)) = tap.next_frame(Dir::In) else {
             return;
         };
-        stats.frames_in += 1;
         if frame.header.kind() == Kind::Close {
             let reason = String::from_utf8_lossy(frame.close_reason()).into_owned();
             self.last_close_in = Some((frame.close_code(), reason));
@@ -162,11 +153,10 @@ impl WireView {
         self.show_frame(obs, Dir::In, &frame, at);
     }
 
-    fn pop_outgoing<S>(&mut self, tap: &mut Tap<S>, obs: &mut Observers, stats: &mut Stats) {
+    fn pop_outgoing<S>(&mut self, tap: &mut Tap<S>, obs: &mut Observers) {
         let Some((at, frame)) = tap.next_frame(Dir::Out) else {
             return;
         };
-        stats.frames_out += 1;
         // Messages that ended before this frame come first.
         self.show_outgoing_ends(tap, obs, frame.index);
         self.show_frame(obs, Dir::Out, &frame, at);

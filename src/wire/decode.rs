@@ -280,6 +280,11 @@ impl FrameDecoder {
         Some(self.frame(header, true))
     }
 
+    /// How many frames began so far.
+    pub fn frames_seen(&self) -> u64 {
+        self.frames
+    }
+
     /// The stream stopped inside a frame (header or payload).
     pub fn mid_frame(&self) -> bool {
         !matches!(self.state, State::Header) || !self.header_buf.is_empty()

@@ -27,6 +27,18 @@ pub struct Chunk {
     pub bytes: Vec<u8>,
 }
 
+/// What the tap keeps for its readers.
+#[derive(Debug, Clone, Copy)]
+pub struct Keep {
+    /// Payload bytes each data frame keeps for showing.
+    pub preview: usize,
+    /// Every frame, for a view that shows them; otherwise control frames
+    /// only (a Close says how the session ended).
+    pub frames: bool,
+    /// Raw chunks, for recorders.
+    pub chunks: bool,
+}
+
 /// One direction: its decoder and what it decoded, with the time the
 /// bytes that completed each report crossed the wire.
 struct Side {
@@ -35,15 +47,17 @@ struct Side {
     ends: VecDeque<(Instant, FrameEnd)>,
     /// Frame bytes seen, heads not counted.
     bytes: u64,
+    keep_frames: bool,
 }
 
 impl Side {
-    fn new(preview_limit: usize) -> Side {
+    fn new(keep: Keep) -> Side {
         Side {
-            decoder: FrameDecoder::new(preview_limit),
+            decoder: FrameDecoder::new(keep.preview),
             frames: VecDeque::new(),
             ends: VecDeque::new(),
             bytes: 0,
+            keep_frames: keep.frames,
         }
     }
 
@@ -53,7 +67,7 @@ impl Side {
         // One clock read per socket read, not per frame.
         let now = Instant::now();
         let mut refused = None;
-        let (frames, ends) = (&mut self.frames, &mut self.ends);
+        let (frames, ends, keep_all) = (&mut self.frames, &mut self.ends, self.keep_frames);
         self.decoder.feed(bytes, &mut |decoded| match decoded {
             Decoded::Header {
                 header,
@@ -66,7 +80,11 @@ impl Side {
                     }
                 }
             }
-            Decoded::Frame(frame) => frames.push_back((now, frame)),
+            Decoded::Frame(frame) => {
+                if keep_all || frame.header.is_control() {
+                    frames.push_back((now, frame))
+                }
+            }
             Decoded::End(end) => ends.push_back((now, end)),
         });
         if refused.is_some() {
@@ -100,18 +118,17 @@ pub struct Tap<S> {
 }
 
 impl<S> Tap<S> {
-    /// `record` keeps every raw chunk for `take_chunks`.
-    pub fn new(inner: S, preview_limit: usize, record: bool) -> Self {
+    pub fn new(inner: S, keep: Keep) -> Self {
         Tap {
             inner,
             framing: false,
-            incoming: Side::new(preview_limit),
-            outgoing: Side::new(preview_limit),
+            incoming: Side::new(keep),
+            outgoing: Side::new(keep),
             guard: None,
             replay: Vec::new(),
             replayed: 0,
             refused: None,
-            chunks: record.then(VecDeque::new),
+            chunks: keep.chunks.then(VecDeque::new),
             raw_out: VecDeque::new(),
         }
     }
@@ -175,6 +192,11 @@ impl<S> Tap<S> {
     /// Raw chunks since the last call, in the order they crossed.
     pub fn take_chunks(&mut self) -> impl Iterator<Item = Chunk> + '_ {
         self.chunks.iter_mut().flat_map(|c| c.drain(..))
+    }
+
+    /// How many frames crossed that way.
+    pub fn frames(&self, dir: Dir) -> u64 {
+        self.side_ref(dir).decoder.frames_seen()
     }
 
     /// Frame bytes that crossed that way (the heads not counted).
@@ -322,6 +344,12 @@ mod tests {
         }
     }
 
+    const KEEP: Keep = Keep {
+        preview: 16,
+        frames: true,
+        chunks: true,
+    };
+
     const GUARD: Guard = Guard {
         serving: false,
         rsv1_allowed: false,
@@ -330,7 +358,7 @@ mod tests {
     };
 
     fn framing<S>(inner: S, leftover: &[u8]) -> Tap<S> {
-        let mut tap = Tap::new(inner, 16, true);
+        let mut tap = Tap::new(inner, KEEP);
         tap.begin_frames(leftover.to_vec(), GUARD);
         tap
     }
@@ -368,7 +396,7 @@ mod tests {
     #[test]
     fn bytes_read_with_the_head_come_first_and_are_recorded_once() {
         let wire: &[u8] = b"HTTP/1.1 101 OK\r\n\r\n\x81\x01a\x81\x01b";
-        let mut tap = Tap::new(wire, 16, true);
+        let mut tap = Tap::new(wire, KEEP);
         let mut buf = [0u8; 64];
         // The head reader read everything, the first frame included.
         let n = tap.read(&mut buf).unwrap();

@@ -23,6 +23,7 @@ use wscope::observe::{Dir, Out};
 use wscope::observe::{Event, Flow, Interest, Observer, Observers, Payload};
 use wscope::wire::guard::Guard;
 use wscope::wire::stack::Stack;
+use wscope::wire::tap::Keep;
 
 /// A stream that keeps a copy of every byte read from it and written to it.
 struct Recording<S> {
@@ -96,6 +97,12 @@ fn observers(chunks: &Chunks) -> Observers {
     obs
 }
 
+const KEEP: Keep = Keep {
+    preview: 16,
+    frames: true,
+    chunks: true,
+};
+
 const GUARD: Guard = Guard {
     serving: false,
     rsv1_allowed: false,
@@ -146,7 +153,7 @@ fn as_a_client_the_chunks_are_every_byte_the_server_saw() {
     };
     let chunks = Chunks::default();
     let mut obs = observers(&chunks);
-    let opened = client::open(&cli, &mut obs, (**target).clone(), shaping, 16).unwrap();
+    let opened = client::open(&cli, &mut obs, (**target).clone(), shaping, KEEP).unwrap();
     let mut tap = opened.tap;
     tap.begin_frames(opened.response.leftover, GUARD);
     let ws = WebSocket::from_raw_socket(Stack::new(tap, None), WsRole::Client, None);
@@ -186,7 +193,7 @@ fn as_a_server_the_chunks_are_every_byte_the_client_saw() {
     let chunks = Chunks::default();
     let mut obs = observers(&chunks);
     let mut waiting = server::ClientWait::new(&listener).unwrap();
-    let served = server::serve(&listener, &mut waiting, &[], false, &mut obs, 16)
+    let served = server::serve(&listener, &mut waiting, &[], false, &mut obs, KEEP)
         .unwrap()
         .expect("a client came");
     let mut tap = served.tap;
