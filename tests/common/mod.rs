@@ -682,6 +682,32 @@ impl PythonServer {
     }
 }
 
+/// A Python peer script from tests/peers that prints `PORT <n>`, killed
+/// on drop (the aiohttp server, say).
+pub struct PythonPeer {
+    child: Child,
+    pub port: u16,
+}
+
+impl PythonPeer {
+    pub fn start(script: &str) -> PythonPeer {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/peers")
+            .join(script);
+        let mut command = Command::new("python3");
+        command.arg(path);
+        let (child, port) = spawn_peer(command, script);
+        PythonPeer { child, port }
+    }
+}
+
+impl Drop for PythonPeer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// Starts a peer that prints `PORT <n>` once listening; returns it and the
 /// port. Its stdin is a pipe it watches, so it ends with the test.
 fn spawn_peer(mut command: Command, what: &str) -> (Child, u16) {

@@ -126,6 +126,13 @@ fn as_a_client_of_node_ws_with_and_without_context_takeover() {
 }
 
 #[test]
+fn as_a_client_of_aiohttp_with_deflate() {
+    let server = crate::common::PythonPeer::start("aiohttp_server.py");
+    let out = echo_compressed(&format!("ws://127.0.0.1:{}/", server.port), &["--deflate"]);
+    assert!(out.single("response")["deflate"].is_object());
+}
+
+#[test]
 fn without_deflate_nothing_is_offered_or_compressed() {
     let server = PythonServer::with_args(None, &["--deflate"]);
     let out = wscope_with_stdin(
