@@ -653,6 +653,21 @@ fn run_script(mut stream: TcpStream, script: Script) -> ServerLog {
 // Python `websockets` server
 // ---------------------------------------------------------------------------
 
+/// The Python interpreter that runs the test peers: `WSCOPE_TEST_PYTHON`
+/// when set (`scripts/test.sh` sets it), else the project's `.venv` when
+/// there is one, else `python3` from `PATH`.
+pub fn python() -> PathBuf {
+    if let Some(python) = std::env::var_os("WSCOPE_TEST_PYTHON").filter(|p| !p.is_empty()) {
+        return PathBuf::from(python);
+    }
+    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python");
+    if venv.exists() {
+        venv
+    } else {
+        PathBuf::from("python3")
+    }
+}
+
 /// `tests/peers/python_server.py`, killed on drop.
 pub struct PythonServer {
     child: Child,
@@ -668,7 +683,8 @@ impl PythonServer {
     /// `args` are python_server.py's options (`--deflate`).
     pub fn with_args(tls: Option<&Pki>, args: &[&str]) -> PythonServer {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/python_server.py");
-        let mut command = Command::new("python3");
+        let python = python();
+        let mut command = Command::new(&python);
         command.arg(script).args(args);
         if let Some(pki) = tls {
             command
@@ -677,7 +693,8 @@ impl PythonServer {
                 .arg("--keyfile")
                 .arg(&pki.key);
         }
-        let (child, port) = spawn_peer(command, "python3 tests/peers/python_server.py");
+        let what = format!("{} tests/peers/python_server.py", python.display());
+        let (child, port) = spawn_peer(command, &what);
         PythonServer { child, port }
     }
 }
@@ -694,7 +711,7 @@ impl PythonPeer {
         let path = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("tests/peers")
             .join(script);
-        let mut command = Command::new("python3");
+        let mut command = Command::new(python());
         command.arg(path);
         let (child, port) = spawn_peer(command, script);
         PythonPeer { child, port }

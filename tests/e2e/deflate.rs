@@ -175,7 +175,7 @@ fn run_client(mut command: Command) -> Vec<String> {
 fn as_a_server_for_python_and_node_clients_offering_deflate() {
     let big = "compress me ".repeat(10_000);
     let server = Listener::start(&["--deflate", "--echo", "--json"]);
-    let mut python = Command::new("python3");
+    let mut python = Command::new(crate::common::python());
     python
         .arg(peer_script("python_client.py"))
         .arg(format!("ws://127.0.0.1:{}/", server.port))
@@ -208,7 +208,7 @@ fn as_a_server_for_python_and_node_clients_offering_deflate() {
 #[test]
 fn a_declined_offer_is_said() {
     let server = Listener::start(&["--echo", "--json"]);
-    let mut python = Command::new("python3");
+    let mut python = Command::new(crate::common::python());
     python
         .arg(peer_script("python_client.py"))
         .arg(format!("ws://127.0.0.1:{}/", server.port))

@@ -8,8 +8,8 @@ use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::{Error, Message};
 
 use crate::common::{
-    close_frame, frame, json_events, text_frame, EchoServer, Pki, PythonServer, Received, Script,
-    ScriptedServer,
+    close_frame, frame, json_events, python, text_frame, EchoServer, Pki, PythonServer, Received,
+    Script, ScriptedServer,
 };
 
 fn connect(url: &str) -> tungstenite::WebSocket<TcpStream> {
@@ -122,7 +122,7 @@ fn generated_pki_is_trusted_by_a_python_client() {
         \x20   print(ws.recv())\n";
     let pki = Pki::generate();
     let server = PythonServer::start(Some(&pki));
-    let out = Command::new("python3")
+    let out = Command::new(python())
         .args(["-c", CLIENT, &server.port.to_string()])
         .arg(&pki.ca)
         .output()
