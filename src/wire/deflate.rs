@@ -334,7 +334,9 @@ impl Compressor {
     fn new(bits: u8, reset_each_message: bool) -> Self {
         Compressor {
             compress: (bits > 8)
-                .then(|| Compress::new_with_window_bits(Compression::default(), false, bits)),
+                // The fast level: a debugger's messages are mostly small,
+                // and per-message cost matters more than the last percent.
+                .then(|| Compress::new_with_window_bits(Compression::fast(), false, bits)),
             reset_each_message,
             header: Vec::with_capacity(14),
             state: OutState::Header,
@@ -426,10 +428,11 @@ impl Compressor {
     fn compress(&mut self, payload: &[u8], fin: bool) -> Vec<u8> {
         let mut out = match &mut self.compress {
             Some(compress) => {
-                let mut out = Vec::with_capacity(payload.len() / 2 + 64);
+                let mut out = Vec::with_capacity(payload.len() + 64);
                 let mut input = payload;
                 loop {
-                    out.reserve(PIECE);
+                    // Room for the sync flush; more only if it ran out.
+                    out.reserve(64);
                     let before = compress.total_in();
                     let _ = compress.compress_vec(input, &mut out, FlushCompress::Sync);
                     input = &input[(compress.total_in() - before) as usize..];
