@@ -10,7 +10,7 @@
 //! It never rejects anything: every bit pattern decodes to something, and
 //! memory stays bounded by the preview size whatever a header announces.
 
-use super::frame::{Frame, FrameHeader, Kind, Part};
+use super::frame::{take_header, Frame, FrameHeader, Kind, Part};
 
 /// Control frames may carry at most 125 bytes (RFC 6455 §5.5).
 const CONTROL_PREVIEW: usize = 125;
@@ -126,16 +126,11 @@ impl FrameDecoder {
                     } else {
                         0
                     };
-                    // Take only what the header can need, then parse.
-                    let take = (14 - self.header_buf.len()).min(bytes.len());
-                    self.header_buf.extend_from_slice(&bytes[..take]);
-                    let Some(header) = FrameHeader::parse(&self.header_buf) else {
-                        bytes = &bytes[take..];
+                    let (header, used) = take_header(&mut self.header_buf, bytes);
+                    bytes = &bytes[used..];
+                    let Some(header) = header else {
                         continue;
                     };
-                    // Give back what belonged to the payload.
-                    let extra = self.header_buf.len() - header.header_len;
-                    bytes = &bytes[take - extra..];
                     self.header_buf.clear();
                     self.preview.clear();
                     let message_len = self.start_frame(&header);

@@ -11,7 +11,7 @@
 
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
 
-use super::frame::{encode_frame, unmask, FrameHeader, Kind};
+use super::frame::{encode_frame, take_header, unmask, FrameHeader, Kind};
 use super::violation::Violation;
 use super::Role;
 use crate::handshake::extensions::Deflate;
@@ -139,16 +139,11 @@ impl Inflate {
         while !wire.is_empty() {
             match &mut self.state {
                 InState::Header => {
-                    let take = (14 - self.header.len()).min(wire.len());
-                    self.header.extend_from_slice(&wire[..take]);
-                    let Some(header) = FrameHeader::parse(&self.header) else {
-                        wire = &wire[take..];
-                        continue;
-                    };
-                    let extra = self.header.len() - header.header_len;
-                    wire = &wire[take - extra..];
-                    self.header.truncate(header.header_len);
-                    self.start_frame(&header, up)?;
+                    let (header, used) = take_header(&mut self.header, wire);
+                    wire = &wire[used..];
+                    if let Some(header) = header {
+                        self.start_frame(&header, up)?;
+                    }
                 }
                 InState::Pass { remaining } => {
                     let take = (*remaining).min(wire.len() as u64) as usize;
@@ -348,15 +343,11 @@ impl Compressor {
         while !plain.is_empty() {
             match &mut self.state {
                 OutState::Header => {
-                    let take = (14 - self.header.len()).min(plain.len());
-                    self.header.extend_from_slice(&plain[..take]);
-                    let Some(header) = FrameHeader::parse(&self.header) else {
-                        plain = &plain[take..];
+                    let (header, used) = take_header(&mut self.header, plain);
+                    plain = &plain[used..];
+                    let Some(header) = header else {
                         continue;
                     };
-                    let extra = self.header.len() - header.header_len;
-                    plain = &plain[take - extra..];
-                    self.header.truncate(header.header_len);
                     let data = matches!(
                         header.kind(),
                         Kind::Text | Kind::Binary | Kind::Continuation

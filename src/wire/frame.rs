@@ -136,6 +136,24 @@ impl FrameHeader {
     }
 }
 
+/// Collects a header from a stream that arrives in pieces: takes from
+/// `bytes` what a header can need into `buf` (at most 14 bytes in all).
+/// Returns the header once it is complete, `buf` then holding exactly its
+/// bytes, and how many bytes of `bytes` were used.
+pub fn take_header(buf: &mut Vec<u8>, bytes: &[u8]) -> (Option<FrameHeader>, usize) {
+    let take = (14 - buf.len()).min(bytes.len());
+    buf.extend_from_slice(&bytes[..take]);
+    match FrameHeader::parse(buf) {
+        None => (None, take),
+        Some(header) => {
+            // Give back what belonged to the payload.
+            let extra = buf.len() - header.header_len;
+            buf.truncate(header.header_len);
+            (Some(header), take - extra)
+        }
+    }
+}
+
 /// Where a data frame stands in its message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Part {
