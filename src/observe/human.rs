@@ -398,11 +398,7 @@ impl Screen for Human {
     }
 
     fn interest(&self) -> Interest {
-        Interest {
-            frames: true,
-            outgoing_messages: true,
-            chunks: false,
-        }
+        Interest::SESSION
     }
 }
 

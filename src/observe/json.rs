@@ -433,11 +433,7 @@ impl Screen for Json {
     }
 
     fn interest(&self) -> Interest {
-        Interest {
-            frames: true,
-            outgoing_messages: true,
-            chunks: false,
-        }
+        Interest::SESSION
     }
 }
 

@@ -104,6 +104,13 @@ pub struct Interest {
 }
 
 impl Interest {
+    /// Frames and messages both ways: what a view of the session shows.
+    pub const SESSION: Interest = Interest {
+        frames: true,
+        outgoing_messages: true,
+        chunks: false,
+    };
+
     fn or(self, other: Interest) -> Interest {
         Interest {
             frames: self.frames || other.frames,

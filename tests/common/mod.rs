@@ -699,6 +699,22 @@ impl PythonServer {
     }
 }
 
+/// Reads a client's request head, line by line, up to its blank line;
+/// returns its Sec-WebSocket-Key.
+pub fn read_upgrade_key(reader: &mut impl BufRead) -> String {
+    let mut key = String::new();
+    let mut line = String::new();
+    while reader.read_line(&mut line).unwrap_or(0) > 2 {
+        if let Some((name, value)) = line.split_once(':') {
+            if name.eq_ignore_ascii_case("sec-websocket-key") {
+                key = value.trim().to_string();
+            }
+        }
+        line.clear();
+    }
+    key
+}
+
 /// A Python peer script from tests/peers that prints `PORT <n>`, killed
 /// on drop (the aiohttp server, say).
 pub struct PythonPeer {

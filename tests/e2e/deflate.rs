@@ -3,7 +3,7 @@
 //! takeover), as a server for their clients and for headless Chromium,
 //! and against raw peers that break its rules.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Read, Write};
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -282,18 +282,7 @@ fn deflate_server(params: &str, frames: Vec<u8>) -> (u16, ClientFrames) {
             .set_read_timeout(Some(Duration::from_secs(15)))
             .unwrap();
         let mut reader = BufReader::new(stream.try_clone().unwrap());
-        let mut key = String::new();
-        loop {
-            let mut line = String::new();
-            if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                break;
-            }
-            if let Some((name, value)) = line.split_once(':') {
-                if name.eq_ignore_ascii_case("sec-websocket-key") {
-                    key = value.trim().to_string();
-                }
-            }
-        }
+        let key = crate::common::read_upgrade_key(&mut reader);
         let head = format!(
             "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {}\r\nSec-WebSocket-Extensions: {params}\r\n\r\n",
             accept_key(&key)

@@ -94,16 +94,7 @@ fn guard_server(bytes: Vec<u8>, then: Then) -> (u16, JoinHandle<Seen>) {
             .set_read_timeout(Some(Duration::from_secs(10)))
             .unwrap();
         let mut reader = BufReader::new(stream.try_clone().unwrap());
-        let mut key = String::new();
-        let mut line = String::new();
-        while reader.read_line(&mut line).unwrap_or(0) > 2 {
-            if let Some((name, value)) = line.split_once(':') {
-                if name.eq_ignore_ascii_case("sec-websocket-key") {
-                    key = value.trim().to_string();
-                }
-            }
-            line.clear();
-        }
+        let key = crate::common::read_upgrade_key(&mut reader);
         let mut wire = format!(
             "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
              Sec-WebSocket-Accept: {}\r\n\r\n",

@@ -63,6 +63,18 @@ fn recording(stream: TcpStream) -> (Recording<TcpStream>, Log, Log) {
     (stream, read, written)
 }
 
+/// The peer's side: echoes text until the Close, and answers it.
+fn echo_until_close<S: Read + Write>(ws: &mut WebSocket<S>) {
+    loop {
+        match ws.read() {
+            Ok(Message::Text(t)) => ws.send(Message::Text(t)).unwrap(),
+            Ok(Message::Close(_)) | Err(_) => break,
+            Ok(_) => {}
+        }
+    }
+    let _ = ws.flush();
+}
+
 /// An observer that keeps the raw chunks, per direction.
 #[derive(Clone, Default)]
 struct Chunks(Rc<RefCell<[Vec<u8>; 2]>>);
@@ -131,19 +143,9 @@ fn as_a_client_the_chunks_are_every_byte_the_server_saw() {
         let (stream, _) = listener.accept().unwrap();
         let (stream, read, written) = recording(stream);
         let mut ws = tungstenite::accept(stream).unwrap();
-        loop {
-            match ws.read() {
-                Ok(Message::Text(t)) => ws.send(Message::Text(t)).unwrap(),
-                Ok(Message::Close(_)) | Err(_) => break,
-                Ok(_) => {}
-            }
-        }
-        let _ = ws.flush();
-        let (read, written) = (
-            read.lock().unwrap().clone(),
-            written.lock().unwrap().clone(),
-        );
-        (read, written)
+        echo_until_close(&mut ws);
+        let bytes = |log: &Log| log.lock().unwrap().clone();
+        (bytes(&read), bytes(&written))
     });
 
     let cli = Cli::try_parse_from(["wscope", &format!("ws://127.0.0.1:{port}/tap?x=1")]).unwrap();
@@ -175,19 +177,9 @@ fn as_a_server_the_chunks_are_every_byte_the_client_saw() {
         let url = format!("ws://127.0.0.1:{port}/served");
         let (mut ws, _) = tungstenite::client(url.as_str(), stream).unwrap();
         ws.send(Message::text("over the tap")).unwrap();
-        loop {
-            match ws.read() {
-                Ok(Message::Text(t)) => ws.send(Message::Text(t)).unwrap(),
-                Ok(Message::Close(_)) | Err(_) => break,
-                Ok(_) => {}
-            }
-        }
-        let _ = ws.flush();
-        let (read, written) = (
-            read.lock().unwrap().clone(),
-            written.lock().unwrap().clone(),
-        );
-        (read, written)
+        echo_until_close(&mut ws);
+        let bytes = |log: &Log| log.lock().unwrap().clone();
+        (bytes(&read), bytes(&written))
     });
 
     let chunks = Chunks::default();
