@@ -12,18 +12,27 @@ use clap::{Parser, ValueEnum};
 /// 1000 and prints everything that arrives until the server's Close.
 ///
 /// Exit codes: 0 closed normally, 1 never opened, 2 usage error, 3 opened
-/// then lost, 4 the peer closed with an abnormal code.
+/// then lost, 4 the peer closed with an abnormal code, 5 a --replay got
+/// answers that differ from the recording.
 #[derive(Parser, Debug)]
 #[command(name = "wscope", version, about, long_about)]
 pub struct Cli {
-    /// The server to connect to: ws://HOST[:PORT]/PATH or wss://...
+    /// The server to connect to: ws://HOST[:PORT]/PATH or wss://..., or
+    /// over a Unix socket ws+unix:///SOCKET:/PATH (wss+unix:// for TLS).
     #[arg(value_name = "URL", required_unless_present = "listen")]
     pub url: Option<String>,
 
-    /// Be the server: wait on [ADDR:]PORT (a bare port means 127.0.0.1)
-    /// for one client and show its session the same way. A second client
-    /// meanwhile is turned away with 503.
-    #[arg(short = 'l', long, value_name = "[ADDR:]PORT", conflicts_with = "url")]
+    /// Be the server: wait on [ADDR:]PORT (a bare port means 127.0.0.1),
+    /// or on a Unix socket with unix:PATH (removed on exit), for one client
+    /// and show its session the same way. A second client meanwhile is
+    /// turned away with 503. With --cert/--key or --self-signed it serves
+    /// wss://.
+    #[arg(
+        short = 'l',
+        long,
+        value_name = "[ADDR:]PORT|unix:PATH",
+        conflicts_with = "url"
+    )]
     pub listen: Option<String>,
 
     /// With --listen: send every message back to the client.
@@ -100,6 +109,13 @@ pub struct Cli {
     #[arg(long, value_name = "REGEX")]
     pub until: Option<String>,
 
+    /// Answer an incoming message that matches REGEX with TEXT, at once
+    /// (`$1`, `${name}`: the match's groups; binary messages are matched
+    /// as hex). Repeatable: the first rule that matches answers. For
+    /// example '^2$=>3' keeps an Engine.IO (socket.io) session alive.
+    #[arg(long, value_name = "REGEX=>TEXT")]
+    pub reply: Vec<String>,
+
     /// Send a ping every SECS seconds.
     #[arg(long, value_name = "SECS", value_parser = parse_positive_seconds, allow_negative_numbers = true)]
     pub ping_interval: Option<f64>,
@@ -117,6 +133,49 @@ pub struct Cli {
     #[arg(long)]
     pub frames: bool,
 
+    /// How frame lines are laid out: `wide` decodes every header field;
+    /// `compact` keeps each frame on one terminal line (direction, kind,
+    /// flags only when unusual, length, preview); `auto` is compact on a
+    /// terminal narrower than 100 columns.
+    #[arg(long, value_name = "LAYOUT", default_value = "auto")]
+    pub layout: Layout,
+
+    /// The time at the start of each line: seconds since the start
+    /// (`rel`), the wall clock (`abs`), or seconds since the line before
+    /// (`delta`).
+    #[arg(long, value_name = "FORMAT", default_value = "rel")]
+    pub time: TimeFormat,
+
+    /// Show JSON text payloads (objects and arrays) indented on the lines
+    /// after their message; by default they are shown on one line,
+    /// coloured.
+    #[arg(long, conflicts_with = "no_pretty")]
+    pub pretty: bool,
+
+    /// Show JSON text payloads exactly as they were sent.
+    #[arg(long)]
+    pub no_pretty: bool,
+
+    /// Show only what goes this way (the human view; --json stays whole).
+    #[arg(long, value_name = "DIR")]
+    pub only: Option<OnlyDir>,
+
+    /// Leave these kinds of frame out of the human view, comma-separated
+    /// (ping,pong,close,text,binary,continuation); they are still handled.
+    #[arg(long, value_name = "KINDS", value_delimiter = ',')]
+    pub hide: Vec<FrameKind>,
+
+    /// Show only the messages that match REGEX (binary as hex), with their
+    /// frames (the human view; --json stays whole).
+    #[arg(long, value_name = "REGEX")]
+    pub grep: Option<String>,
+
+    /// Pair the JSON messages sent and received that carry the same value
+    /// in FIELD (`id`, or a dotted path such as `meta.id`), in whatever
+    /// order the answers come, and show each answer's delay.
+    #[arg(long, value_name = "FIELD")]
+    pub rtt_json_id: Option<String>,
+
     /// When to colour the output.
     #[arg(long, value_name = "WHEN", default_value = "auto")]
     pub color: ColorChoice,
@@ -125,18 +184,26 @@ pub struct Cli {
     #[arg(long, value_name = "FILE", conflicts_with = "listen")]
     pub ca: Vec<PathBuf>,
 
-    /// Client certificate chain (PEM) for mutual TLS; needs --key.
-    #[arg(long, value_name = "FILE", requires = "key", conflicts_with = "listen")]
+    /// Certificate chain (PEM): the client's for mutual TLS, or with
+    /// --listen the server's, which then serves wss://. Needs --key.
+    #[arg(long, value_name = "FILE", requires = "key")]
     pub cert: Option<PathBuf>,
 
     /// Private key (PEM) for --cert.
-    #[arg(
-        long,
-        value_name = "FILE",
-        requires = "cert",
-        conflicts_with = "listen"
-    )]
+    #[arg(long, value_name = "FILE", requires = "cert")]
     pub key: Option<PathBuf>,
+
+    /// With --listen: serve wss:// with a certificate made at start for
+    /// localhost, 127.0.0.1 and ::1, or for the names given
+    /// (--self-signed=NAME,...). Prints its fingerprints and where a PEM
+    /// copy was written.
+    #[arg(long, value_name = "NAME", num_args = 0..=1, require_equals = true, value_delimiter = ',', requires = "listen", conflicts_with_all = ["cert", "url"])]
+    pub self_signed: Option<Vec<String>>,
+
+    /// With --listen and TLS: require a client certificate issued by a CA
+    /// in this PEM file.
+    #[arg(long, value_name = "FILE", requires = "listen", conflicts_with = "url")]
+    pub client_ca: Option<PathBuf>,
 
     /// Send and verify this name in TLS instead of the URL's host.
     #[arg(long, value_name = "NAME", conflicts_with = "listen")]
@@ -201,9 +268,84 @@ pub struct Cli {
     #[arg(long, value_name = "N", default_value_t = 5, conflicts_with = "listen")]
     pub max_redirects: u32,
 
+    /// Bound the whole run, connecting included, to SECS seconds, as
+    /// curl's --max-time does: when it is reached wscope sends a Close and
+    /// exits 3 at once.
+    #[arg(long, value_name = "SECS", value_parser = parse_positive_seconds, allow_negative_numbers = true)]
+    pub max_time: Option<f64>,
+
+    /// Open the connection again when it is lost (an error, a reset, a
+    /// refused connection, or a Close the server started with 1001, 1011,
+    /// 1012 or 1013), up to N more times, or `always`. The -x messages
+    /// go out again on each connection; stdin or the prompt carries on.
+    #[arg(long, value_name = "N|always", value_parser = parse_reconnect, conflicts_with = "listen")]
+    pub reconnect: Option<Reconnect>,
+
+    /// With --reconnect: the first wait before connecting again; it
+    /// doubles after each attempt that fails to open, up to
+    /// --reconnect-max-delay.
+    #[arg(long, value_name = "SECS", default_value = "1", value_parser = parse_positive_seconds, allow_negative_numbers = true, requires = "reconnect")]
+    pub reconnect_delay: f64,
+
+    /// With --reconnect: the longest wait between attempts.
+    #[arg(long, value_name = "SECS", default_value = "30", value_parser = parse_positive_seconds, allow_negative_numbers = true, requires = "reconnect")]
+    pub reconnect_max_delay: f64,
+
     /// Give up connecting (TCP, TLS and the upgrade) after SECS seconds.
     #[arg(long, value_name = "SECS", default_value = "10", value_parser = parse_positive_seconds, allow_negative_numbers = true, conflicts_with = "listen")]
     pub connect_timeout: f64,
+
+    /// Also write the --json event stream, each event with its wall-clock
+    /// time, to FILE (a tape, see docs/tape.md), whatever the screen shows.
+    #[arg(long, value_name = "FILE")]
+    pub log: Option<PathBuf>,
+
+    /// Write the session to FILE as HAR 1.2, the way Chrome DevTools saves
+    /// a WebSocket (the upgrade as an entry, messages in _webSocketMessages).
+    #[arg(long, value_name = "FILE")]
+    pub har: Option<PathBuf>,
+
+    /// Write the WebSocket stream (handshake and frames, both ways) to FILE
+    /// as a pcapng capture for Wireshark; for wss:// the decrypted bytes.
+    #[arg(long, value_name = "FILE")]
+    pub pcap: Option<PathBuf>,
+
+    /// Play a tape (--log) or a HAR again: with a URL, send its messages
+    /// and compare what comes back (exit 5 when it differs); with
+    /// --listen, answer a client with the messages its server sent.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["execute", "echo", "reply", "reconnect"])]
+    pub replay: Option<PathBuf>,
+
+    /// With --replay: wait before each message for as many messages as the
+    /// recording had received by then (paced), keep the recording's gaps
+    /// (original), or send at once (none).
+    #[arg(
+        long,
+        value_name = "WHEN",
+        default_value = "paced",
+        requires = "replay"
+    )]
+    pub timing: Timing,
+
+    /// With --replay, paced: how long to wait for each awaited message.
+    #[arg(long, value_name = "SECS", default_value = "5", requires = "replay", value_parser = parse_positive_seconds, allow_negative_numbers = true)]
+    pub replay_timeout: f64,
+
+    /// With --replay: mask what matches REGEX in both the recorded and the
+    /// received messages before comparing (repeatable; binary as hex).
+    #[arg(long, value_name = "REGEX", requires = "replay")]
+    pub ignore: Vec<String>,
+
+    /// With --replay of a HAR: the WebSocket entry whose URL contains this.
+    #[arg(long, value_name = "URL-SUBSTRING", requires = "replay")]
+    pub entry: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Timing {
+    Paced,
+    Original,
+    None,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -212,6 +354,41 @@ pub enum TlsMin {
     V1_2,
     #[value(name = "1.3")]
     V1_3,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OnlyDir {
+    /// What the peer sent.
+    In,
+    /// What wscope sent.
+    Out,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum FrameKind {
+    Ping,
+    Pong,
+    Close,
+    Text,
+    Binary,
+    Continuation,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum TimeFormat {
+    /// Seconds since wscope started.
+    Rel,
+    /// The wall clock, local time.
+    Abs,
+    /// Seconds since the line before.
+    Delta,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Layout {
+    Auto,
+    Wide,
+    Compact,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -241,6 +418,25 @@ fn parse_count(s: &str) -> Result<u64, String> {
         Ok(0) => Err("0 messages would end the run before it starts; give 1 or more".into()),
         Ok(n) => Ok(n),
         Err(_) => Err(format!("'{s}' is not a whole number of messages")),
+    }
+}
+
+/// How many times --reconnect may open the connection again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reconnect {
+    Times(u64),
+    Always,
+}
+
+fn parse_reconnect(s: &str) -> Result<Reconnect, String> {
+    match s {
+        "always" => Ok(Reconnect::Always),
+        _ => match s.parse::<u64>() {
+            Ok(n) if n > 0 => Ok(Reconnect::Times(n)),
+            _ => Err(format!(
+                "'{s}' is not a number of attempts (1 or more) or 'always'"
+            )),
+        },
     }
 }
 

@@ -47,6 +47,9 @@ pub enum Exit {
     Usage = 2,
     Lost = 3,
     PeerClosedAbnormally = 4,
+    /// --replay: the session ran, but what came back differs from the
+    /// recording.
+    ReplayDiffers = 5,
 }
 
 impl From<Exit> for ExitCode {

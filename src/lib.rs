@@ -12,6 +12,7 @@ pub mod http;
 pub mod input;
 pub mod net;
 pub mod observe;
+pub mod recording;
 pub mod session;
 pub mod tls;
 pub mod wire;

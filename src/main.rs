@@ -11,7 +11,9 @@ use wscope::app::plan::{Mode, Plan};
 use wscope::app::{client, server};
 use wscope::cli::{Cli, ColorChoice};
 use wscope::error::{print_failure, Exit, Failure, Stage};
-use wscope::observe::{Clock, Event, Human, Json, Observers, Out, Payload, Screen};
+use wscope::observe::{
+    Clock, Event, Human, Json, JsonStyle, Observers, Out, Payload, Screen, ViewFilter,
+};
 
 fn main() -> ExitCode {
     let clock = Clock::start();
@@ -21,12 +23,21 @@ fn main() -> ExitCode {
     };
     set_up_colour(cli.color);
     let mut obs = Observers::new(choose_screen(&cli, clock));
-    let outcome = Plan::new(&cli).and_then(|plan| match &plan.mode {
-        Mode::Connect { target, shaping } => {
-            client::run(&plan, &mut obs, (**target).clone(), shaping)
-        }
-        Mode::Listen { addr } => server::run(&plan, &mut obs, *addr),
-    });
+    // Recorders' files are made once the arguments are known to be good:
+    // a usage error must not empty an earlier recording.
+    let outcome = Plan::new(&cli)
+        .and_then(|plan| {
+            let recorders = wscope::observe::record::open(&cli, clock)?;
+            recorders.into_iter().for_each(|r| obs.add(r));
+            Ok(plan)
+        })
+        .and_then(|plan| match &plan.mode {
+            Mode::Connect { target, shaping } => {
+                client::run(&plan, &mut obs, (**target).clone(), shaping)
+            }
+            Mode::Listen { addr } => server::run(&plan, &mut obs, *addr),
+            Mode::ListenUnix { path } => server::run_unix(&plan, &mut obs, path),
+        });
     let exit = match outcome {
         Ok(exit) => exit,
         Err(failure) => {
@@ -47,9 +58,45 @@ fn choose_screen(cli: &Cli, clock: Clock) -> Box<dyn Screen> {
     if cli.json {
         Box::new(Json::new(out, clock))
     } else if cli.frames || std::io::stdout().is_terminal() {
-        Box::new(Human::new(out, clock, cli.listen.is_some(), cli.preview))
+        Box::new(
+            Human::new(out, clock, cli.listen.is_some(), cli.preview)
+                .with_layout(cli.layout, cli.time)
+                .with_filter(view_filter(cli)),
+        )
     } else {
         Box::new(Payload::new(out, cli.raw, cli.listen.is_some()))
+    }
+}
+
+/// --only, --hide, --grep and the JSON style, for the human view. A bad
+/// --grep is refused by the plan, before anything is shown.
+fn view_filter(cli: &Cli) -> ViewFilter {
+    use wscope::cli::{FrameKind, OnlyDir};
+    use wscope::observe::Dir;
+    use wscope::wire::frame::Kind;
+    ViewFilter {
+        only: cli.only.map(|only| match only {
+            OnlyDir::In => Dir::In,
+            OnlyDir::Out => Dir::Out,
+        }),
+        hide: cli
+            .hide
+            .iter()
+            .map(|kind| match kind {
+                FrameKind::Ping => Kind::Ping,
+                FrameKind::Pong => Kind::Pong,
+                FrameKind::Close => Kind::Close,
+                FrameKind::Text => Kind::Text,
+                FrameKind::Binary => Kind::Binary,
+                FrameKind::Continuation => Kind::Continuation,
+            })
+            .collect(),
+        grep: cli.grep.as_deref().and_then(|g| regex::Regex::new(g).ok()),
+        json: match (cli.pretty, cli.no_pretty) {
+            (true, _) => JsonStyle::Pretty,
+            (_, true) => JsonStyle::Raw,
+            _ => JsonStyle::Compact,
+        },
     }
 }
 

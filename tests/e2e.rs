@@ -42,6 +42,12 @@ mod network;
 // Server mode: --listen with Node's ws as the client.
 #[path = "e2e/listen.rs"]
 mod listen;
+// wss:// in server mode: --self-signed, --cert/--key, --client-ca.
+#[path = "e2e/listen_tls.rs"]
+mod listen_tls;
+// WebSockets over Unix sockets: ws+unix:// clients and --listen unix:.
+#[path = "e2e/unix.rs"]
+mod unix;
 // Faults: signals, a reader that goes away, trickling and flooding servers,
 // impossible lengths, resets, unread output, TLS without close_notify.
 #[path = "e2e/faults.rs"]
@@ -64,3 +70,12 @@ mod security;
 // permessage-deflate against Python, Node and Chromium, and hostile peers.
 #[path = "e2e/deflate.rs"]
 mod deflate;
+// Conversations: automatic replies (socket.io's heartbeat), reconnect.
+#[path = "e2e/conversation.rs"]
+mod conversation;
+// The human view's filters, JSON styles and time formats; pairing by id.
+#[path = "e2e/views.rs"]
+mod views;
+// Recording and replaying: --log tapes, --replay, HAR and pcap.
+#[path = "e2e/record.rs"]
+mod record;

@@ -28,6 +28,24 @@ pub struct Opened {
     pub upgrade: Duration,
 }
 
+/// A plain request that got no answer at all: if the port speaks TLS,
+/// say so and name the wss:// URL, as a TLS failure names ws://.
+fn hint_tls(failure: Failure, target: &Target, addr: std::net::SocketAddr) -> Failure {
+    if !tls::probe::speaks_tls(addr, &target.host) {
+        return failure;
+    }
+    let mut url = target.url.clone();
+    let _ = url.set_scheme("wss");
+    // ws://host/ meant port 80; wss:// would mean 443, so keep the port.
+    if url.port().is_none() {
+        let _ = url.set_port(Some(target.port));
+    }
+    fail(
+        Stage::Handshake,
+        format!("{}; this port speaks TLS: use {url}", failure.message),
+    )
+}
+
 /// How long to wait for the start of a refusal's body.
 const BODY_WAIT: Duration = Duration::from_secs(2);
 
@@ -38,9 +56,10 @@ pub fn open(
     mut target: Target,
     shaping: &Shaping,
     keep: Keep,
+    max_time: Option<Instant>,
 ) -> Result<Opened, Failure> {
     let mut shaping = shaping.clone();
-    let timeout = Duration::from_secs_f64(cli.connect_timeout.max(0.001));
+    let connect_timeout = Duration::from_secs_f64(cli.connect_timeout.max(0.001));
     let ip_version = match (cli.ipv4, cli.ipv6) {
         (true, _) => Some(IpVersion::V4),
         (_, true) => Some(IpVersion::V6),
@@ -49,7 +68,21 @@ pub fn open(
     let mut tls_config = None;
     let mut hops = 0;
     loop {
-        // --connect-timeout bounds the whole opening of each hop.
+        // --connect-timeout bounds the whole opening of each hop, and
+        // --max-time the whole run.
+        let timeout = match max_time {
+            Some(end) => {
+                let left = end.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Err(fail(
+                        Stage::Connect,
+                        "--max-time reached before the connection opened",
+                    ));
+                }
+                connect_timeout.min(left)
+            }
+            None => connect_timeout,
+        };
         let deadline = Deadline::after(timeout);
         if target.tls && tls_config.is_none() {
             if cli.insecure {
@@ -72,7 +105,7 @@ pub fn open(
         let config = if target.tls { tls_config.clone() } else { None };
         let connected = connect::connect(&target, config, &route)?;
         obs.event(&Event::Connect {
-            url: target.url.as_str(),
+            url: &target.shown(),
             role: Role::Client,
             facts: &connected.facts,
         });
@@ -85,7 +118,16 @@ pub fn open(
             .and_then(|_| handshake::read_response(&mut tap, deadline, BODY_WAIT));
         let upgrade = started.elapsed();
         super::launch::pass_chunks(&mut tap, obs);
-        let response = answer?;
+        let response = answer.map_err(|failure| {
+            let silent = tap.bytes(crate::wire::Dir::In) == 0 && upgrade < timeout;
+            // The probe takes up to two seconds: not past --max-time.
+            let room = max_time.is_none_or(|end| end > Instant::now() + Duration::from_secs(2));
+            let silent = silent && room;
+            match silent && !target.tls && proxy.is_none() && target.unix.is_none() {
+                true => hint_tls(failure, &target, connected.facts.addr),
+                false => failure,
+            }
+        })?;
         let negotiated = handshake::verify(&request, &response);
         if response.version == 0 {
             obs.event(&Event::Notice(
@@ -146,8 +188,10 @@ pub fn open(
             "following {} redirect {hops} of at most {} to {}",
             response.status, cli.max_redirects, next.url
         );
-        let same_origin =
-            (next.tls, &next.host, next.port) == (target.tls, &target.host, target.port);
+        // Over a Unix socket the origin is the socket: its stand-in host
+        // name says nothing.
+        let same_origin = (next.tls, &next.host, next.port, &next.unix)
+            == (target.tls, &target.host, target.port, &target.unix);
         if !same_origin && !cli.location_trusted {
             let (kept, dropped) = shaping.without_credentials();
             if !dropped.is_empty() {
@@ -191,7 +235,13 @@ fn redirect_target(current: &Target, location: &str) -> Result<Target, Failure> 
         let text = format!("{scheme}{}", &next.as_str()[next.scheme().len()..]);
         next = url::Url::parse(&text).map_err(|e| fail(Stage::Handshake, e.to_string()))?;
     }
-    Target::parse(next.as_str()).map_err(|f| Failure::new(Stage::Handshake, f.message))
+    let mut next =
+        Target::parse(next.as_str()).map_err(|f| Failure::new(Stage::Handshake, f.message))?;
+    // A redirect within the same stand-in host stays on the Unix socket.
+    if current.unix.is_some() && (&next.host, next.port) == (&current.host, current.port) {
+        next.unix = current.unix.clone();
+    }
+    Ok(next)
 }
 
 /// A non-101 answer's message carries the start of its body, since that is
@@ -215,10 +265,13 @@ pub fn summary(target: &Target, facts: &ConnectFacts, negotiated: &Negotiated) -
         || "no TLS".to_string(),
         |t| format!("{} {}", t.version, t.cipher),
     );
+    let at = facts.unix.as_ref().map_or_else(
+        || facts.addr.to_string(),
+        |path| format!("unix:{}", path.display()),
+    );
     format!(
-        "{} at {}; {tls}; subprotocol: {}",
-        target.url,
-        facts.addr,
+        "{} at {at}; {tls}; subprotocol: {}",
+        target.shown(),
         crate::escape::escape(negotiated.subprotocol.as_deref().unwrap_or("none"))
     )
 }
@@ -230,20 +283,26 @@ pub fn run(
     target: Target,
     shaping: &Shaping,
 ) -> Result<crate::error::Exit, Failure> {
+    if let Some(reconnect) = plan.cli.reconnect {
+        return super::reconnect::run(plan, obs, target, shaping, reconnect);
+    }
     let keep = super::launch::keep(plan, obs);
-    let opened = open(plan.cli, obs, target, shaping, keep)?;
-    let summary = summary(&opened.target, &opened.facts, &opened.negotiated);
-    super::launch::run(
-        plan,
-        obs,
+    let opened = open(plan.cli, obs, target, shaping, keep, plan.deadline)?;
+    super::launch::run(plan, obs, opened.ready())
+}
+
+impl Opened {
+    /// Ready for frames, with what /status says about it.
+    pub fn ready(self) -> super::launch::Ready {
+        let summary = summary(&self.target, &self.facts, &self.negotiated);
         super::launch::Ready {
-            tap: opened.tap,
-            leftover: opened.response.leftover,
-            deflate: opened.negotiated.deflate,
-            rtt: Some(opened.upgrade),
+            tap: self.tap,
+            leftover: self.response.leftover,
+            deflate: self.negotiated.deflate,
+            rtt: Some(self.upgrade),
             role: Role::Client,
             summary,
             listener: None,
-        },
-    )
+        }
+    }
 }

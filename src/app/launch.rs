@@ -3,7 +3,6 @@
 //! observers, the same for every mode.
 
 use std::io::IsTerminal;
-use std::net::TcpListener;
 use std::time::Duration;
 
 use tungstenite::protocol::{Role as WsRole, WebSocketConfig};
@@ -16,7 +15,7 @@ use crate::input::command::Command;
 use crate::input::{prompt, InputQueue, StdinMode};
 use crate::net::connect::Transport;
 use crate::observe::{Event, Observers, Role};
-use crate::session::{self, Session};
+use crate::session::{self, Ended, Session};
 use crate::wire::deflate::DeflateLayer;
 use crate::wire::guard::Guard;
 use crate::wire::stack::Stack;
@@ -35,7 +34,7 @@ pub struct Ready {
     /// What /status says about the connection.
     pub summary: String,
     /// --listen's socket, to turn away further clients.
-    pub listener: Option<TcpListener>,
+    pub listener: Option<crate::net::listen::Door>,
 }
 
 /// What the tap keeps, from what the observers want: no previews and no
@@ -49,7 +48,28 @@ pub fn keep(plan: &Plan, obs: &Observers) -> Keep {
     }
 }
 
+/// One connection's session, with inputs made for it and put away after.
 pub fn run(plan: &Plan, obs: &mut Observers, ready: Ready) -> Result<Exit, Failure> {
+    let mut inputs = Inputs::start(plan, obs, ready.role, &ready.summary)?;
+    let ended = session(plan, obs, ready, &mut inputs);
+    let replaying = inputs.replaying.take();
+    inputs.finish(obs);
+    let outcome = ended.and_then(|ended| ended.result);
+    match replaying {
+        Some(replaying) => replaying.finish(obs, outcome),
+        None => outcome,
+    }
+}
+
+/// Runs a session on a connection whose heads have crossed. The inputs
+/// outlive it, so that --reconnect carries on with the same stdin or
+/// prompt; the preamble (-x) goes out again first.
+pub fn session(
+    plan: &Plan,
+    obs: &mut Observers,
+    ready: Ready,
+    inputs: &mut Inputs,
+) -> Result<Ended, Failure> {
     let cli = plan.cli;
     let mut tap = ready.tap;
     tap.get_ref()
@@ -82,59 +102,153 @@ pub fn run(plan: &Plan, obs: &mut Observers, ready: Ready) -> Result<Exit, Failu
         wait: cli.wait.map(Duration::from_secs_f64),
         rtt: ready.rtt,
         close_timeout: Duration::from_secs_f64(cli.close_timeout),
-        summary: ready.summary,
+        summary: ready.summary.clone(),
         count: cli.count,
         until: plan.until.clone(),
         ping_interval: cli.ping_interval.map(Duration::from_secs_f64),
         ping_timeout: cli.ping_timeout.map(Duration::from_secs_f64),
         echo: cli.echo,
         interactive: plan.prompt,
+        deadline: plan.deadline,
+        replies: plan.replies.clone(),
+        reconnects: inputs.reconnects,
+        rtt_json_id: cli.rtt_json_id.clone(),
     };
-    let (poll, waker) = session::readiness()
-        .map_err(|e| fail(Stage::Io, format!("cannot set up the session: {e}")))?;
-    let preset = cli.execute.iter().cloned().map(Command::Text).collect();
-    let mut input = InputQueue::new(preset);
-    // With stdout redirected (`wscope URL | jq`) there is no screen to
-    // draw a prompt on: lines typed at the terminal are sent as they are,
-    // and Ctrl-D ends them.
-    let stdin_tty = std::io::stdin().is_terminal();
-    let typing = stdin_tty && cli.execute.is_empty() && !cli.echo;
-    let terminal = plan.prompt.then(prompt::TerminalGuard::save);
-    if plan.prompt {
-        let printer =
-            prompt::start(input.channel(), waker.clone()).map_err(|m| fail(Stage::Io, m))?;
-        obs.screen_out().use_printer(printer);
-    } else if (!stdin_tty || typing) && !cli.echo {
-        let mode = if cli.binary {
-            StdinMode::Binary {
-                chunk: cli.chunk_size as usize,
-            }
-        } else if cli.hex {
-            StdinMode::Hex
-        } else if cli.slash {
-            StdinMode::Slash
-        } else {
-            StdinMode::Text
-        };
-        input.read_stdin(waker.clone(), mode);
-    } else if cli.echo {
-        // Input never ends by itself: the client decides when to close.
-        input.hold_open();
-    }
-    let mut session = Session::new(ws, obs, opts, (poll, waker), input);
+    inputs.queue.push_front(preamble(plan.cli));
+    let waker = inputs.waker.clone();
+    let mut session = Session::new(ws, obs, opts, (&mut inputs.poll, waker), &mut inputs.queue);
     if let Some(listener) = ready.listener {
         session = session.with_listener(listener);
     }
-    let outcome = session.run();
-    if let Some(terminal) = terminal {
-        // Let the prompt thread print what it was handed, then take the
-        // terminal back from it.
-        std::thread::sleep(Duration::from_millis(30));
-        obs.screen_out().use_stdout();
-        drop(terminal);
-        println!();
+    Ok(session.run())
+}
+
+/// The -x messages.
+fn preamble(cli: &crate::cli::Cli) -> Vec<Command> {
+    cli.execute.iter().cloned().map(Command::Text).collect()
+}
+
+/// Where messages to send come from, and the readiness they wake: made
+/// once per run.
+pub struct Inputs {
+    poll: mio::Poll,
+    waker: std::sync::Arc<mio::Waker>,
+    queue: InputQueue,
+    /// Another connection follows if this one is lost (--reconnect, with
+    /// attempts left).
+    pub reconnects: bool,
+    /// The terminal's settings while the prompt is up.
+    terminal: Option<prompt::TerminalGuard>,
+    /// --replay feeds the queue instead of stdin or the prompt.
+    replaying: Option<super::replay::Replaying>,
+}
+
+impl Inputs {
+    pub fn start(
+        plan: &Plan,
+        obs: &mut Observers,
+        role: Role,
+        summary: &str,
+    ) -> Result<Inputs, Failure> {
+        let cli = plan.cli;
+        let (poll, waker) = session::readiness()
+            .map_err(|e| fail(Stage::Io, format!("cannot set up the session: {e}")))?;
+        // The preamble is put in front by each session.
+        let mut queue = InputQueue::new(Vec::new());
+        // With stdout redirected (`wscope URL | jq`) there is no screen to
+        // draw a prompt on: lines typed at the terminal are sent as they are,
+        // and Ctrl-D ends them.
+        let stdin_tty = std::io::stdin().is_terminal();
+        let typing = stdin_tty && cli.execute.is_empty() && !cli.echo;
+        let terminal = plan.prompt.then(prompt::TerminalGuard::save);
+        let replaying = super::replay::start(plan, role, &mut queue, waker.clone(), obs);
+        if replaying.is_some() {
+            // The recording is the input.
+        } else if plan.prompt {
+            let printer =
+                prompt::start(queue.channel(), waker.clone()).map_err(|m| fail(Stage::Io, m))?;
+            obs.screen_out().use_printer(printer);
+        } else if (!stdin_tty || typing) && !cli.echo {
+            let mode = if cli.binary {
+                StdinMode::Binary {
+                    chunk: cli.chunk_size as usize,
+                }
+            } else if cli.hex {
+                StdinMode::Hex
+            } else if cli.slash {
+                StdinMode::Slash
+            } else {
+                StdinMode::Text
+            };
+            if typing {
+                // Nothing on the screen would say so otherwise.
+                eprintln!("{}", typing_notice(mode, role, summary));
+            }
+            queue.read_stdin(waker.clone(), mode);
+        } else if cli.echo {
+            // Input never ends by itself: the client decides when to close.
+            queue.hold_open();
+        }
+        Ok(Inputs {
+            poll,
+            waker,
+            queue,
+            reconnects: false,
+            terminal,
+            replaying,
+        })
     }
-    outcome
+
+    /// After the last connection of --reconnect: input kept for a next
+    /// connection that did not come is counted, as a session counts it.
+    pub fn report_unsent(&mut self, obs: &mut Observers) {
+        let (queued, unread) = self.queue.discard();
+        if queued > 0 || unread {
+            let unread = if unread {
+                ", and stdin was not read to its end"
+            } else {
+                ""
+            };
+            obs.event(&Event::Notice(&format!(
+                "{queued} input message{} not sent: no connection was left to send {}{unread}",
+                if queued == 1 { " was" } else { "s were" },
+                if queued == 1 { "it" } else { "them" },
+            )));
+        }
+    }
+
+    /// Takes the terminal back from the prompt, if there was one.
+    pub fn finish(self, obs: &mut Observers) {
+        if let Some(terminal) = self.terminal {
+            // Let the prompt thread print what it was handed, then take the
+            // terminal back from it.
+            std::thread::sleep(Duration::from_millis(30));
+            obs.screen_out().use_stdout();
+            drop(terminal);
+            // The prompt thread redrew its prompt under the last line; the
+            // session is over, so it is wiped rather than left for the shell.
+            print!("\r\x1b[2K");
+            let _ = std::io::Write::flush(&mut std::io::stdout());
+        }
+    }
+}
+
+/// Said once on stderr when lines typed at a terminal go out with no
+/// prompt (stdout is a pipe or a file).
+fn typing_notice(mode: StdinMode, role: Role, summary: &str) -> String {
+    let connected = match role {
+        Role::Client => "connected to ",
+        Role::Server => "",
+    };
+    let lines = match mode {
+        StdinMode::Text => {
+            "each line you type is sent as a text message (/commands too: --slash reads them)"
+        }
+        StdinMode::Hex => "each line you type is sent as hex bytes",
+        StdinMode::Slash => "each line you type is sent, /commands run",
+        StdinMode::Binary { .. } => "what you type is sent as binary messages",
+    };
+    format!("wscope: {connected}{summary}; stdout is not a terminal, so there is no prompt: {lines}; Ctrl-D closes")
 }
 
 /// The handshake's raw bytes go to the observers that record them.

@@ -4,4 +4,6 @@
 pub mod client;
 pub mod launch;
 pub mod plan;
+pub mod reconnect;
+pub mod replay;
 pub mod server;

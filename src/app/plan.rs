@@ -9,6 +9,7 @@ use crate::cli::Cli;
 use crate::error::{fail, Failure, Stage};
 use crate::handshake::{self, client::Shaping};
 use crate::net::target::Target;
+use crate::recording::Recording;
 
 pub enum Mode {
     /// Connect to a server.
@@ -18,6 +19,8 @@ pub enum Mode {
     },
     /// `--listen`: wait for one client.
     Listen { addr: std::net::SocketAddr },
+    /// `--listen unix:PATH`: wait for one client on a Unix socket.
+    ListenUnix { path: std::path::PathBuf },
 }
 
 pub struct Plan<'c> {
@@ -25,8 +28,14 @@ pub struct Plan<'c> {
     pub mode: Mode,
     /// `--until`, compiled.
     pub until: Option<regex::Regex>,
+    /// `--reply` rules, compiled.
+    pub replies: crate::input::reply::Replies,
     /// A person at a terminal gets the prompt.
     pub prompt: bool,
+    /// `--replay`: the recording, read, and `--ignore`, compiled.
+    pub replay: Option<(Recording, Vec<regex::Regex>)>,
+    /// --max-time: when the whole run must be over.
+    pub deadline: Option<std::time::Instant>,
 }
 
 impl<'c> Plan<'c> {
@@ -37,6 +46,11 @@ impl<'c> Plan<'c> {
             .map(regex::Regex::new)
             .transpose()
             .map_err(|e| usage(format!("--until: {}", one_line(&e.to_string()))))?;
+        let replies = crate::input::reply::Replies::parse(&cli.reply).map_err(usage)?;
+        if let Some(grep) = &cli.grep {
+            regex::Regex::new(grep)
+                .map_err(|e| usage(format!("--grep: {}", one_line(&e.to_string()))))?;
+        }
         let memory = machine_memory();
         for (option, value) in [
             ("--max-frame-size", cli.max_frame_size),
@@ -48,13 +62,53 @@ impl<'c> Plan<'c> {
                 )));
             }
         }
+        let replay = cli
+            .replay
+            .as_deref()
+            .map(|path| Recording::read(path, cli.entry.as_deref()))
+            .transpose()?;
+        let masks = cli
+            .ignore
+            .iter()
+            .map(|r| regex::Regex::new(r))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| usage(format!("--ignore: {}", one_line(&e.to_string()))))?;
+        if cli.client_ca.is_some() && cli.cert.is_none() && cli.self_signed.is_none() {
+            return Err(usage(
+                "--client-ca asks for client certificates over TLS: give --cert and --key, or --self-signed",
+            ));
+        }
         let mode = match (&cli.listen, &cli.url) {
+            (Some(listen), _) if listen.starts_with("unix:") => Mode::ListenUnix {
+                path: parse_listen_unix(listen)?,
+            },
             (Some(listen), _) => Mode::Listen {
                 addr: parse_listen_addr(listen)?,
             },
             (None, Some(url)) => {
                 let target = Target::parse(url)?;
-                let shaping = shaping(cli, &target)?;
+                let mut shaping = shaping(cli, &target)?;
+                if let Some(recording) = &replay {
+                    let recorded = recording.url.as_deref().and_then(|u| Target::parse(u).ok());
+                    let same_origin = recorded.is_some_and(|r| {
+                        (r.tls, &r.host, r.port, &r.unix)
+                            == (target.tls, &target.host, target.port, &target.unix)
+                    });
+                    let (headers, dropped) = crate::app::replay::request_headers(
+                        recording,
+                        std::mem::take(&mut shaping.headers),
+                        &chosen_headers(cli, &target),
+                        same_origin,
+                    );
+                    shaping.headers = headers;
+                    if !dropped.is_empty() {
+                        crate::error::warn(&format!(
+                            "--replay: the recording's {} not sent: {} is not the origin it was recorded against (give them with -H)",
+                            dropped.join(", "),
+                            target.url
+                        ));
+                    }
+                }
                 Mode::Connect {
                     target: Box::new(target),
                     shaping,
@@ -68,9 +122,36 @@ impl<'c> Plan<'c> {
             cli,
             mode,
             until,
-            prompt: opens_prompt(cli),
+            replies,
+            prompt: opens_prompt(cli) && replay.is_none(),
+            replay: replay.map(|r| (r, masks)),
+            deadline: cli
+                .max_time
+                .map(|secs| std::time::Instant::now() + std::time::Duration::from_secs_f64(secs)),
         })
     }
+}
+
+/// The request headers the command line sets through its own options;
+/// a replayed recording's do not replace them.
+fn chosen_headers(cli: &Cli, target: &Target) -> Vec<&'static str> {
+    let mut chosen = Vec::new();
+    if cli.origin.is_some() {
+        chosen.push("Origin");
+    }
+    if cli.auth.is_some() || target.credentials().is_some() {
+        chosen.push("Authorization");
+    }
+    if !cli.subprotocols.is_empty() {
+        chosen.push("Sec-WebSocket-Protocol");
+    }
+    if cli.user_agent.is_some() {
+        chosen.push("User-Agent");
+    }
+    if cli.deflate {
+        chosen.push("Sec-WebSocket-Extensions");
+    }
+    chosen
 }
 
 fn usage(message: impl Into<String>) -> Failure {
@@ -170,6 +251,19 @@ pub fn parse_listen_addr(input: &str) -> Result<SocketAddr, Failure> {
         })
 }
 
+/// `unix:PATH`: a socket file path the platform can bind.
+pub fn parse_listen_unix(input: &str) -> Result<std::path::PathBuf, Failure> {
+    let path = std::path::Path::new(&input["unix:".len()..]);
+    if path.as_os_str().is_empty() {
+        return Err(usage(
+            "--listen unix: needs a path (e.g. --listen unix:/tmp/app.sock)",
+        ));
+    }
+    crate::net::target::check_socket_path(path)
+        .map_err(|why| usage(format!("--listen {input}: {why}")))?;
+    Ok(path.to_path_buf())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -183,5 +277,19 @@ mod tests {
         assert_eq!(parse_listen_addr("0.0.0.0:0").unwrap().port(), 0);
         assert_eq!(parse_listen_addr("[::1]:9").unwrap().to_string(), "[::1]:9");
         assert!(parse_listen_addr("nope").is_err());
+    }
+
+    #[test]
+    fn unix_listen_paths() {
+        assert_eq!(
+            parse_listen_unix("unix:/tmp/a.sock").unwrap(),
+            std::path::Path::new("/tmp/a.sock")
+        );
+        assert!(parse_listen_unix("unix:").is_err());
+        let long = format!("unix:/{}", "x".repeat(200));
+        assert!(parse_listen_unix(&long)
+            .unwrap_err()
+            .message
+            .contains("at most"));
     }
 }

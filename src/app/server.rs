@@ -5,11 +5,15 @@
 //! crosses it too.
 
 use std::net::{SocketAddr, TcpListener};
+use std::path::Path;
 
 use crate::error::{fail, Failure, Stage};
 use crate::handshake::server::{self as handshake, Accepted};
 use crate::net::connect::{ConnectFacts, Transport};
+use crate::net::listen::{bind_unix, Door};
+use crate::net::socket::Socket;
 use crate::observe::{Event, Observers, Role};
+use crate::tls::serve::{self as tls, NotTls};
 use crate::wire::tap::{Keep, Tap};
 
 pub fn bind(addr: SocketAddr) -> Result<TcpListener, Failure> {
@@ -23,19 +27,21 @@ pub fn bind(addr: SocketAddr) -> Result<TcpListener, Failure> {
 pub struct ClientWait {
     poll: mio::Poll,
     signals: signal_hook_mio::v1_0::Signals,
+    /// --max-time: when to stop waiting.
+    pub deadline: Option<std::time::Instant>,
 }
 
 const CLIENT: mio::Token = mio::Token(0);
 const SIGNALS: mio::Token = mio::Token(1);
 
 impl ClientWait {
-    pub fn new(listener: &TcpListener) -> Result<ClientWait, Failure> {
+    pub fn new(listener: &Door) -> Result<ClientWait, Failure> {
         use mio::unix::SourceFd;
         use mio::Interest;
         use std::os::fd::AsRawFd;
         let io = |e: std::io::Error| fail(Stage::Io, format!("cannot wait for a client: {e}"));
         let poll = mio::Poll::new().map_err(io)?;
-        listener.set_nonblocking(true).map_err(io)?;
+        listener.set_nonblocking().map_err(io)?;
         poll.registry()
             .register(
                 &mut SourceFd(&listener.as_raw_fd()),
@@ -48,14 +54,24 @@ impl ClientWait {
         poll.registry()
             .register(&mut signals, SIGNALS, Interest::READABLE)
             .map_err(io)?;
-        Ok(ClientWait { poll, signals })
+        Ok(ClientWait {
+            poll,
+            signals,
+            deadline: None,
+        })
     }
 
     /// True when a client is at the door, false when a signal came.
     pub fn wait(&mut self) -> Result<bool, Failure> {
         let mut events = mio::Events::with_capacity(4);
         loop {
-            match self.poll.poll(&mut events, None) {
+            let left = self
+                .deadline
+                .map(|end| end.saturating_duration_since(std::time::Instant::now()));
+            if left.is_some_and(|left| left.is_zero()) {
+                return Err(fail(Stage::Connect, "--max-time reached: no client came"));
+            }
+            match self.poll.poll(&mut events, left) {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(fail(Stage::Io, format!("cannot wait for a client: {e}"))),
@@ -73,7 +89,7 @@ impl ClientWait {
 /// A client whose upgrade we answered with 101.
 pub struct Served {
     pub tap: Tap<Transport>,
-    pub peer: SocketAddr,
+    pub peer: String,
     pub accepted: Accepted,
 }
 
@@ -82,16 +98,16 @@ pub struct Served {
 /// (400) or dropped, reported, and the wait goes on. `Ok(None)`: SIGINT or
 /// SIGTERM came first; the user stopped waiting.
 pub fn serve(
-    listener: &TcpListener,
+    listener: &Door,
     waiting: &mut ClientWait,
     offer: &[String],
     deflate: bool,
     obs: &mut Observers,
     keep: Keep,
+    tls: Option<&tls::Server>,
 ) -> Result<Option<Served>, Failure> {
-    let local = listener
-        .local_addr()
-        .map_err(|e| fail(Stage::Connect, e.to_string()))?;
+    let local = listener.local()?;
+    let unix = listener.unix_path().map(Path::to_path_buf);
     loop {
         // Readiness is reported once per change (edge-triggered): take
         // whoever is queued before waiting again.
@@ -110,18 +126,43 @@ pub fn serve(
                 ))
             }
         };
-        let _ = stream.set_nonblocking(false);
-        let _ = stream.set_nodelay(true);
-        let mut tap = Tap::new(Transport::Plain(stream), keep);
-        match handshake::answer(&mut tap, peer, offer, deflate) {
+        let transport = match tls {
+            None => Transport::Plain(stream),
+            Some(server) => match server.accept(stream, waiting.deadline) {
+                Ok(session) => Transport::Tls(Box::new(session)),
+                Err((stream, why)) => {
+                    obs.event(&Event::Notice(&not_tls(&stream, peer, why).describe()));
+                    obs.flush();
+                    continue;
+                }
+            },
+        };
+        let tls_facts = match &transport {
+            Transport::Tls(session) => Some(session.facts()),
+            Transport::Plain(_) => None,
+        };
+        // The tap sits above TLS: it sees the handshake and frames in clear.
+        let mut tap = Tap::new(transport, keep);
+        match handshake::answer(&mut tap, &peer, offer, deflate) {
             Ok(accepted) => {
                 let facts = ConnectFacts {
-                    addr: peer,
+                    addr: peer
+                        .parse()
+                        .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0))),
+                    // Our end, for --pcap; a Unix socket has no address.
+                    local: local.parse().ok(),
                     via: None,
+                    unix: unix.clone(),
                     timings: None,
-                    tls: None,
+                    tls: tls_facts,
                 };
-                let url = format!("ws://{local}{}", accepted.resource);
+                let scheme = if tls.is_some() { "wss" } else { "ws" };
+                let url = match &unix {
+                    Some(path) => {
+                        format!("{scheme}+unix://{}:{}", path.display(), accepted.resource)
+                    }
+                    None => format!("{scheme}://{local}{}", accepted.resource),
+                };
                 obs.event(&Event::Connect {
                     url: &url,
                     role: Role::Server,
@@ -144,12 +185,45 @@ pub fn serve(
             }
             Err(refusal) => {
                 if refusal.status.is_some() {
-                    handshake::close_politely(tap.get_ref().tcp());
+                    handshake::close_politely(tap.get_ref().socket());
                 }
                 obs.event(&Event::Notice(&refusal.describe()));
                 obs.flush();
             }
         }
+    }
+}
+
+/// A client that did not get through TLS, answered where it can read the
+/// answer and described for the notice.
+fn not_tls(stream: &Socket, peer: String, why: NotTls) -> handshake::Refusal {
+    match why {
+        NotTls::PlainHttp(got) => {
+            // A ws:// client can read a plain answer: tell it too.
+            let body = "this port serves wss:// (TLS); connect with wss://\n";
+            let _ = std::io::Write::write_all(
+                &mut &*stream,
+                format!(
+                    "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                )
+                .as_bytes(),
+            );
+            handshake::close_politely(stream);
+            handshake::Refusal {
+                peer,
+                request_line: handshake::request_line(&got),
+                status: Some(400),
+                why: "it spoke plain HTTP (ws://), but this listener serves wss:// (TLS)"
+                    .to_string(),
+            }
+        }
+        NotTls::Failed(why) => handshake::Refusal {
+            peer,
+            request_line: None,
+            status: None,
+            why,
+        },
     }
 }
 
@@ -160,19 +234,47 @@ pub fn run(
     obs: &mut Observers,
     addr: SocketAddr,
 ) -> Result<crate::error::Exit, Failure> {
+    let tls = server_tls(plan.cli)?;
+    run_at(plan, obs, Door::Tcp(bind(addr)?), tls)
+}
+
+/// Listen mode on a Unix socket (`--listen unix:PATH`).
+pub fn run_unix(
+    plan: &super::plan::Plan,
+    obs: &mut Observers,
+    path: &Path,
+) -> Result<crate::error::Exit, Failure> {
+    let tls = server_tls(plan.cli)?;
+    run_at(plan, obs, Door::Unix(bind_unix(path)?), tls)
+}
+
+fn run_at(
+    plan: &super::plan::Plan,
+    obs: &mut Observers,
+    listener: Door,
+    tls: Option<tls::Server>,
+) -> Result<crate::error::Exit, Failure> {
     let cli = plan.cli;
-    let listener = bind(addr)?;
-    let local = listener
-        .local_addr()
-        .map_err(|e| fail(Stage::Connect, e.to_string()))?;
+    let local = listener.local()?;
     let mut waiting = ClientWait::new(&listener)?;
+    waiting.deadline = plan.deadline;
     let later = if plan.prompt {
         "; the prompt opens when one connects"
     } else {
         ""
     };
+    if let Some(made) = tls.as_ref().and_then(|t| t.made.as_ref()) {
+        obs.event(&Event::Notice(&format!(
+            "self-signed certificate for {}; SHA-256 fingerprint {}; public key (SPKI) SHA-256 {}; PEM copy at {} (trust it with --ca, NODE_EXTRA_CA_CERTS or SSL_CERT_FILE)",
+            made.names.join(", "),
+            made.fingerprint,
+            made.spki_sha256,
+            made.pem_path.display()
+        )));
+    }
+    let url = listener.url(tls.is_some(), &local);
     obs.event(&Event::Notice(&format!(
-        "listening on {local}; waiting for a client (ws://{local}/){later}"
+        "listening on {local}; waiting for a client ({url}){later}"
     )));
     obs.flush();
     let keep = super::launch::keep(plan, obs);
@@ -183,6 +285,7 @@ pub fn run(
         cli.deflate,
         obs,
         keep,
+        tls.as_ref(),
     )?;
     drop(waiting);
     let Some(Served {
@@ -227,4 +330,14 @@ pub fn run(
             listener: Some(listener),
         },
     )
+}
+
+/// The listener's TLS, when --cert/--key or --self-signed ask for it.
+fn server_tls(cli: &crate::cli::Cli) -> Result<Option<tls::Server>, Failure> {
+    let identity = match (&cli.cert, &cli.key, &cli.self_signed) {
+        (Some(cert), Some(key), _) => tls::Identity::Files { cert, key },
+        (_, _, Some(names)) => tls::Identity::SelfSigned(names),
+        _ => return Ok(None),
+    };
+    tls::server_config(identity, cli.client_ca.as_deref()).map(Some)
 }

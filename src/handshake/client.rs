@@ -50,6 +50,14 @@ pub struct Shaping {
 /// another origin unless the user says so.
 const CREDENTIAL_HEADERS: [&str; 3] = ["Authorization", "Cookie", "Proxy-Authorization"];
 
+/// Authorization, Cookie, Proxy-Authorization: never sent to another
+/// origin unless asked.
+pub fn is_credential(name: &str) -> bool {
+    CREDENTIAL_HEADERS
+        .iter()
+        .any(|c| c.eq_ignore_ascii_case(name))
+}
+
 impl Shaping {
     /// The same request without credentials; the names of what was taken.
     pub fn without_credentials(&self) -> (Shaping, Vec<String>) {
@@ -59,9 +67,7 @@ impl Shaping {
             dropped.push("Authorization".to_string());
         }
         shaping.headers.retain(|(name, _)| {
-            let credential = CREDENTIAL_HEADERS
-                .iter()
-                .any(|c| c.eq_ignore_ascii_case(name));
+            let credential = is_credential(name);
             if credential && !dropped.iter().any(|d| d.eq_ignore_ascii_case(name)) {
                 dropped.push(name.clone());
             }

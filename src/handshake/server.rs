@@ -5,7 +5,7 @@
 //! wrong) is answered and reported as a refusal.
 
 use std::io::{Read, Write};
-use std::net::{Shutdown, SocketAddr};
+use std::net::Shutdown;
 use std::time::{Duration, Instant};
 
 use tungstenite::handshake::derive_accept_key;
@@ -35,7 +35,8 @@ pub struct Accepted {
 
 /// A connection that did not become a session.
 pub struct Refusal {
-    pub peer: SocketAddr,
+    /// Who it came from: an address, or a Unix socket described.
+    pub peer: String,
     /// The request line, when a request came.
     pub request_line: Option<String>,
     /// The HTTP status answered with, when one was.
@@ -61,12 +62,13 @@ impl Refusal {
 /// wire tap) and answers it.
 pub fn answer<S: TimedRead + Write>(
     stream: &mut S,
-    peer: SocketAddr,
+    peer: impl std::fmt::Display,
     offer: &[String],
     deflate: bool,
 ) -> Result<Accepted, Refusal> {
+    let peer = peer.to_string();
     let refusal = |request_line: Option<String>, status, why: String| Refusal {
-        peer,
+        peer: peer.clone(),
         request_line,
         status,
         why,
@@ -183,7 +185,7 @@ pub fn answer<S: TimedRead + Write>(
 }
 
 /// The first line of a request, as shown in a notice.
-fn request_line(head: &[u8]) -> Option<String> {
+pub fn request_line(head: &[u8]) -> Option<String> {
     let line = head.split(|&b| b == b'\r' || b == b'\n').next()?;
     // Peer bytes, shown in a notice: escaped.
     let text: String = crate::escape::escape_bytes(line)
@@ -196,7 +198,7 @@ fn request_line(head: &[u8]) -> Option<String> {
 /// Ends a connection after an error answer: reads what the client still
 /// sends (briefly), since closing a socket with unread data resets it and
 /// the answer would be lost.
-pub fn close_politely(stream: &std::net::TcpStream) {
+pub fn close_politely(stream: &crate::net::socket::Socket) {
     let mut stream = stream;
     let _ = stream.shutdown(Shutdown::Write);
     let _ = stream.set_read_timeout(Some(Duration::from_millis(200)));
@@ -277,7 +279,7 @@ fn check_request(head: &[u8], offer: &[String]) -> Result<Checked, String> {
 /// A second client while one is connected: told why, then closed. Its
 /// request is read first (briefly), since closing a socket with unread
 /// data resets it and the answer would be lost.
-pub fn refuse_busy(stream: std::net::TcpStream) {
+pub fn refuse_busy(stream: crate::net::socket::Socket) {
     let mut stream = stream;
     let body = "wscope serves one client at a time; try again when the current session ends\n";
     let _ = stream.set_nonblocking(false);
@@ -333,7 +335,7 @@ mod tests {
 
     #[test]
     fn a_refusal_says_what_came_and_why() {
-        let peer: SocketAddr = "127.0.0.1:5000".parse().unwrap();
+        let peer = "127.0.0.1:5000".to_string();
         let refusal = Refusal {
             peer,
             request_line: request_line(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n"),

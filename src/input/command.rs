@@ -37,6 +37,11 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
         "/hex 48 65 6c 6c 6f",
         "send binary from hex (48:65, 0x4865 and 4865 work too)",
     ),
+    (
+        "/json",
+        "/json {\"op\": \"sub\", \"id\": 1}",
+        "send text after checking that it is JSON (one value; it may span lines)",
+    ),
     ("/b64", "/b64 SGVsbG8=", "send binary from base64"),
     (
         "/file",
@@ -86,12 +91,13 @@ pub fn parse(line: &str) -> Result<Command, String> {
     let Some(rest) = line.strip_prefix('/') else {
         return Ok(Command::Text(line.to_string()));
     };
-    let (name, arg) = match rest.split_once(' ') {
+    let (name, arg) = match rest.split_once([' ', '\n']) {
         Some((name, arg)) => (name, arg),
         None => (rest, ""),
     };
     match name {
         "text" => Ok(Command::Text(arg.to_string())),
+        "json" => parse_json(arg).map(Command::Text),
         "hex" => parse_hex(arg).map(Command::Binary),
         "b64" | "base64" => parse_base64(arg).map(Command::Binary),
         "file" => {
@@ -116,6 +122,51 @@ pub fn parse(line: &str) -> Result<Command, String> {
             "unknown command '/{other}': type /help for the list, or /text to send text starting with '/'"
         )),
     }
+}
+
+/// `/json`: the text as typed, once it parses as one JSON value.
+fn parse_json(arg: &str) -> Result<String, String> {
+    let text = arg.trim();
+    if text.is_empty() {
+        return Err("/json needs a value, e.g. /json {\"op\": \"ping\"}".into());
+    }
+    match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(_) => Ok(text.to_string()),
+        Err(e) => Err(format!(
+            "/json: not valid JSON: {e} (not sent; /text sends it as it is)"
+        )),
+    }
+}
+
+/// How many JSON brackets (`{`, `[`) are still open in `text`, outside
+/// strings: the prompt keeps reading lines while a value is unfinished.
+pub fn open_brackets(text: &str) -> i64 {
+    let mut depth = 0i64;
+    let mut in_string = false;
+    let mut escaped = false;
+    for c in text.chars() {
+        match (in_string, c) {
+            (true, _) if escaped => escaped = false,
+            (true, '\\') => escaped = true,
+            (true, '"') => in_string = false,
+            (true, _) => {}
+            (false, '"') => in_string = true,
+            (false, '{' | '[') => depth += 1,
+            (false, '}' | ']') => depth -= 1,
+            _ => {}
+        }
+    }
+    depth
+}
+
+/// A JSON object or array typed or pasted over several lines: sent as one
+/// message rather than line by line.
+pub fn is_multiline_json(text: &str) -> bool {
+    let body = text.trim();
+    let body = body.strip_prefix("/json").map_or(body, str::trim_start);
+    text.contains('\n')
+        && matches!(body.as_bytes().first(), Some(b'{' | b'['))
+        && serde_json::from_str::<serde_json::Value>(body).is_ok()
 }
 
 /// A ping or pong payload within the 125 bytes that RFC 6455 allows a
@@ -372,6 +423,24 @@ fn parse_mask(value: &str) -> Result<Mask, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_is_checked_and_open_brackets_are_counted_outside_strings() {
+        assert_eq!(
+            parse("/json {\"a\": [1, 2]}").unwrap(),
+            Command::Text("{\"a\": [1, 2]}".into())
+        );
+        let err = parse("/json {\"a\": }").unwrap_err();
+        assert!(err.starts_with("/json: not valid JSON: "), "{err}");
+        assert!(parse("/json").unwrap_err().contains("needs a value"));
+        assert_eq!(open_brackets("{\"a\": [1,"), 2);
+        assert_eq!(open_brackets("{\"a\": \"}]\\\"{\""), 1);
+        assert_eq!(open_brackets("{}"), 0);
+        assert!(is_multiline_json("{\n  \"a\": 1\n}"));
+        assert!(is_multiline_json("/json [\n1]"));
+        assert!(!is_multiline_json("{\"a\": 1}"), "one line");
+        assert!(!is_multiline_json("one\ntwo"));
+    }
     use crate::wire::decode::{Decoded, FrameDecoder};
 
     #[test]

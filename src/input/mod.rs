@@ -15,6 +15,7 @@ use mio::Waker;
 
 pub mod command;
 pub mod prompt;
+pub mod reply;
 
 use command::Command;
 
@@ -45,6 +46,9 @@ pub struct InputQueue {
     stdin_done: Option<Arc<AtomicBool>>,
     /// A sender kept here so that input never ends (an echo server).
     _held: Option<SyncSender<Input>>,
+    /// Script lines refused so far (bad hex, an unknown command), over
+    /// every connection of the run: they make the exit code 2.
+    pub refused: u64,
 }
 
 /// What the queue has right now.
@@ -79,6 +83,15 @@ impl InputQueue {
             rx: None,
             stdin_done: None,
             _held: None,
+            refused: 0,
+        }
+    }
+
+    /// Puts these in front of everything else (the -x preamble, again
+    /// for each connection with --reconnect).
+    pub fn push_front(&mut self, commands: Vec<Command>) {
+        for command in commands.into_iter().rev() {
+            self.preset.push_front(Input::Command(command));
         }
     }
 

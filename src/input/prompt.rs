@@ -34,7 +34,13 @@ pub fn start(
     tx: SyncSender<Input>,
     waker: Arc<Waker>,
 ) -> Result<Box<dyn ExternalPrinter + Send>, String> {
-    let mut editor: Line = Editor::new().map_err(|e| format!("cannot start the prompt: {e}"))?;
+    // Several candidates are listed below the line, as bash does, rather
+    // than cycled through in place.
+    let config = rustyline::Config::builder()
+        .completion_type(rustyline::CompletionType::List)
+        .build();
+    let mut editor: Line =
+        Editor::with_config(config).map_err(|e| format!("cannot start the prompt: {e}"))?;
     editor.set_helper(Some(ReplHelper {
         files: FilenameCompleter::new(),
     }));
@@ -68,15 +74,27 @@ fn prompt_loop(mut editor: Line, history: Option<PathBuf>, tx: &SyncSender<Input
                     }
                 }
                 // A bracketed paste of several lines arrives as one: each
-                // line is its own command.
+                // line is its own command, unless together they are one
+                // JSON value.
                 let mut commands = Vec::new();
-                for part in line.split('\n') {
+                let parts: Vec<&str> = if command::is_multiline_json(&line) {
+                    vec![line.trim()]
+                } else {
+                    line.split('\n').collect()
+                };
+                for part in parts {
                     match command::parse(part.trim_end_matches('\r')) {
                         Ok(Command::Quit) if !closing => {
                             // As after Ctrl-D: the next Ctrl-C quits at once.
                             closing = true;
                             eprintln!("closing (Close 1000); press Ctrl-C to quit at once");
                             commands.push(Input::Command(Command::Quit));
+                        }
+                        // After a Close the next Ctrl-C quits at once, as
+                        // after /quit.
+                        Ok(command @ Command::Close { .. }) => {
+                            closing = true;
+                            commands.push(Input::Command(command));
                         }
                         Ok(command) => commands.push(Input::Command(command)),
                         // Shown above the prompt, and as an error event.
@@ -192,9 +210,13 @@ impl Completer for ReplHelper {
         match name {
             "/file" => self.files.complete(line, pos, ctx),
             "/close" | "/close!" if !arg.contains(' ') => {
-                let found = close_code::names()
-                    .filter(|n| n.starts_with(arg))
-                    .map(|n| pair(n, &format!("{n} ")))
+                // Codes that may not go on the wire only after /close!,
+                // which is there to send them anyway.
+                let anything = name == "/close!";
+                let found = close_code::named()
+                    .filter(|(code, _)| anything || close_code::forbidden_on_wire(*code).is_none())
+                    .filter(|(code, n)| n.starts_with(arg) || code.to_string().starts_with(arg))
+                    .map(|(code, n)| pair(&format!("{n} ({code})"), &format!("{n} ")))
                     .collect();
                 Ok((start, found))
             }
@@ -252,7 +274,25 @@ impl Highlighter for ReplHelper {
     }
 }
 
-impl Validator for ReplHelper {}
+/// A JSON object or array still open at the end of a line: Enter goes to
+/// a new line instead of sending, until its brackets balance.
+impl Validator for ReplHelper {
+    fn validate(
+        &self,
+        ctx: &mut rustyline::validate::ValidationContext,
+    ) -> rustyline::Result<rustyline::validate::ValidationResult> {
+        use rustyline::validate::ValidationResult;
+        let text = ctx.input();
+        let body = text.trim_start();
+        let body = body.strip_prefix("/json").map_or(body, str::trim_start);
+        let json = matches!(body.as_bytes().first(), Some(b'{' | b'['));
+        if json && command::open_brackets(body) > 0 {
+            Ok(ValidationResult::Incomplete)
+        } else {
+            Ok(ValidationResult::Valid(None))
+        }
+    }
+}
 
 impl Helper for ReplHelper {}
 
@@ -289,14 +329,35 @@ mod tests {
     use super::*;
     use rustyline::history::DefaultHistory;
 
-    fn complete(line: &str) -> (usize, Vec<String>) {
+    fn candidates(line: &str) -> (usize, Vec<Pair>) {
         let helper = ReplHelper {
             files: FilenameCompleter::new(),
         };
         let history = DefaultHistory::new();
         let ctx = Context::new(&history);
-        let (start, found) = helper.complete(line, line.len(), &ctx).unwrap();
+        helper.complete(line, line.len(), &ctx).unwrap()
+    }
+
+    fn complete(line: &str) -> (usize, Vec<String>) {
+        let (start, found) = candidates(line);
         (start, found.into_iter().map(|p| p.replacement).collect())
+    }
+
+    #[test]
+    fn close_offers_codes_for_reporting_only_after_close_bang() {
+        let (_, plain) = complete("/close ");
+        assert_eq!(plain.len(), 12, "{plain:?}");
+        for reporting_only in ["no-status ", "abnormal ", "tls-handshake "] {
+            assert!(!plain.contains(&reporting_only.to_string()), "{plain:?}");
+        }
+        let (_, forced) = complete("/close! ");
+        assert_eq!(forced.len(), 15, "{forced:?}");
+        assert!(forced.contains(&"abnormal ".to_string()));
+        // Shown with their numbers, and found by them.
+        let (_, found) = candidates("/close 100");
+        let shown: Vec<String> = found.into_iter().map(|p| p.display).collect();
+        assert_eq!(shown[0], "normal (1000)");
+        assert!(!shown.iter().any(|s| s.contains("1005")), "{shown:?}");
     }
 
     #[test]

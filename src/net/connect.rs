@@ -2,25 +2,26 @@
 //! proxy's tunnel), TLS, each timed, so that a slow step is visible.
 
 use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, RawFd};
 use std::time::{Duration, Instant};
 
 use super::proxy::{self, Proxy};
+use super::socket::Socket;
 use super::target::Target;
 use super::tcp::{connect_any, ms_since, resolve, IpVersion};
 use crate::error::{fail, Failure, Stage};
 use crate::http::head::TimedRead;
 use crate::tls::{self, TlsFacts, TlsStream};
 
-/// The byte stream under the WebSocket: plain TCP or TLS over TCP.
+/// The byte stream under the WebSocket: plain, or TLS over the socket.
 pub enum Transport {
-    Plain(TcpStream),
+    Plain(Socket),
     Tls(Box<TlsStream>),
 }
 
 impl Transport {
-    pub fn tcp(&self) -> &TcpStream {
+    pub fn socket(&self) -> &Socket {
         match self {
             Transport::Plain(s) => s,
             Transport::Tls(t) => &t.sock,
@@ -28,23 +29,23 @@ impl Transport {
     }
 
     pub fn set_nonblocking(&self, on: bool) -> io::Result<()> {
-        self.tcp().set_nonblocking(on)
+        self.socket().set_nonblocking(on)
     }
 
     pub fn set_read_timeout(&self, t: Option<Duration>) -> io::Result<()> {
-        self.tcp().set_read_timeout(t)
+        self.socket().set_read_timeout(t)
     }
 }
 
 impl TimedRead for Transport {
     fn set_read_timeout(&mut self, limit: Option<Duration>) -> io::Result<()> {
-        self.tcp().set_read_timeout(limit)
+        self.socket().set_read_timeout(limit)
     }
 }
 
 impl AsRawFd for Transport {
     fn as_raw_fd(&self) -> RawFd {
-        self.tcp().as_raw_fd()
+        self.socket().as_raw_fd()
     }
 }
 
@@ -79,8 +80,13 @@ pub struct ConnectFacts {
     /// The peer's address: the server's (or the proxy's), or with
     /// --listen the client's.
     pub addr: SocketAddr,
+    /// Our end of the connection, when the socket says (for --pcap).
+    pub local: Option<SocketAddr>,
     /// The proxy the connection went through, described.
     pub via: Option<String>,
+    /// The Unix socket's path, when the connection is over one; `addr`
+    /// then means nothing.
+    pub unix: Option<std::path::PathBuf>,
     /// How long each step took; only a client times them.
     pub timings: Option<Timings>,
     pub tls: Option<TlsFacts>,
@@ -117,7 +123,76 @@ pub fn connect(
     route: &Route,
 ) -> Result<Connected, Failure> {
     let timeout = route.timeout;
-    let (tcp, addr, dns_ms, tcp_ms) = match route.proxy {
+    let (socket, addr, dns_ms, tcp_ms) = match &target.unix {
+        // A socket file needs no name resolution, and no proxy reaches it.
+        Some(path) => {
+            let started = Instant::now();
+            let unix = std::os::unix::net::UnixStream::connect(path).map_err(|e| {
+                fail(
+                    Stage::Connect,
+                    format!("cannot connect to the Unix socket {}: {e}", path.display()),
+                )
+            })?;
+            let unspecified = SocketAddr::from(([0, 0, 0, 0], 0));
+            (Socket::Unix(unix), unspecified, 0.0, ms_since(started))
+        }
+        None => {
+            let (tcp, addr, dns_ms, tcp_ms) = tcp_to(target, route)?;
+            let _ = tcp.set_nodelay(true);
+            (Socket::Tcp(tcp), addr, dns_ms, tcp_ms)
+        }
+    };
+    let local = match &socket {
+        Socket::Tcp(tcp) => tcp.local_addr().ok(),
+        Socket::Unix(_) => None,
+    };
+    socket
+        .set_read_timeout(Some(timeout))
+        .and_then(|_| socket.set_write_timeout(Some(timeout)))
+        .map_err(|e| fail(Stage::Connect, format!("cannot set up the socket: {e}")))?;
+
+    let (transport, tls_ms, tls) = match tls {
+        None => (Transport::Plain(socket), None, None),
+        Some(client) => {
+            let started = Instant::now();
+            let name = tls::server_name(route.tls_server_name.unwrap_or(&target.host))?;
+            let stream = TlsStream::handshake(&client, name, socket)?;
+            let facts = stream.facts();
+            (
+                Transport::Tls(Box::new(stream)),
+                Some(ms_since(started)),
+                Some(facts),
+            )
+        }
+    };
+    Ok(Connected {
+        transport,
+        facts: ConnectFacts {
+            addr,
+            local,
+            via: route
+                .proxy
+                .filter(|_| target.unix.is_none())
+                .map(Proxy::describe),
+            unix: target.unix.clone(),
+            timings: Some(Timings {
+                dns_ms,
+                tcp_ms,
+                tls_ms,
+            }),
+            tls,
+        },
+    })
+}
+
+/// TCP to the target, directly or through the proxy: the stream, the
+/// address reached, and the milliseconds name resolution and TCP took.
+fn tcp_to(
+    target: &Target,
+    route: &Route,
+) -> Result<(std::net::TcpStream, SocketAddr, f64, f64), Failure> {
+    let timeout = route.timeout;
+    Ok(match route.proxy {
         None => {
             let started = Instant::now();
             let addrs = resolve(&target.host, target.port)?;
@@ -133,37 +208,5 @@ pub fn connect(
             let (tcp, addr) = proxy::tunnel(proxy, target, route.ip_version, timeout)?;
             (tcp, addr, 0.0, ms_since(started))
         }
-    };
-    let _ = tcp.set_nodelay(true);
-    tcp.set_read_timeout(Some(timeout))
-        .and_then(|_| tcp.set_write_timeout(Some(timeout)))
-        .map_err(|e| fail(Stage::Connect, format!("cannot set up the socket: {e}")))?;
-
-    let (transport, tls_ms, tls) = match tls {
-        None => (Transport::Plain(tcp), None, None),
-        Some(client) => {
-            let started = Instant::now();
-            let name = tls::server_name(route.tls_server_name.unwrap_or(&target.host))?;
-            let stream = TlsStream::handshake(&client, name, tcp)?;
-            let facts = stream.facts();
-            (
-                Transport::Tls(Box::new(stream)),
-                Some(ms_since(started)),
-                Some(facts),
-            )
-        }
-    };
-    Ok(Connected {
-        transport,
-        facts: ConnectFacts {
-            addr,
-            via: route.proxy.map(Proxy::describe),
-            timings: Some(Timings {
-                dns_ms,
-                tcp_ms,
-                tls_ms,
-            }),
-            tls,
-        },
     })
 }

@@ -16,17 +16,29 @@ pub struct Target {
     pub resource: String,
     /// The Host header: brackets for IPv6, port only when not the default.
     pub host_header: String,
+    /// `ws+unix://` and `wss+unix://`: the Unix socket to connect to
+    /// instead of host and port.
+    pub unix: Option<std::path::PathBuf>,
 }
 
 impl Target {
     pub fn parse(input: &str) -> Result<Target, Failure> {
-        let url = Url::parse(input).map_err(|e| {
-            let hint = if !input.contains("://") {
-                " (a URL looks like ws://host:port/path)"
-            } else {
-                ""
-            };
-            fail(Stage::Usage, format!("invalid URL '{input}': {e}{hint}"))
+        if let Some(rest) = input
+            .strip_prefix("ws+unix://")
+            .or_else(|| input.strip_prefix("wss+unix://"))
+        {
+            return Target::parse_unix(input, rest);
+        }
+        let url = Url::parse(input).map_err(|e| match meant(input) {
+            Some(url) => fail(
+                Stage::Usage,
+                format!("'{input}' is not a URL: did you mean {url} ?"),
+            ),
+            None if !input.contains("://") => fail(
+                Stage::Usage,
+                format!("invalid URL '{input}': {e} (a URL looks like ws://host:port/path)"),
+            ),
+            None => fail(Stage::Usage, format!("invalid URL '{input}': {e}")),
         })?;
         let tls = match url.scheme() {
             "ws" => false,
@@ -42,10 +54,13 @@ impl Target {
                 ));
             }
             other => {
-                return Err(fail(
-                    Stage::Usage,
-                    format!("unsupported scheme '{other}' in '{input}': use ws:// or wss://"),
-                ))
+                let message = match meant(input) {
+                    Some(url) => format!("'{input}' has no scheme: did you mean {url} ?"),
+                    None => {
+                        format!("unsupported scheme '{other}' in '{input}': use ws:// or wss://")
+                    }
+                };
+                return Err(fail(Stage::Usage, message));
             }
         };
         let (host, host_literal) = match url.host() {
@@ -89,11 +104,121 @@ impl Target {
             port,
             resource,
             host_header,
+            unix: None,
+        })
+    }
+
+    /// `ws+unix:///run/app.sock:/path?query`, the convention of Node's `ws`:
+    /// the socket's path, then after the first ':' the request's path.
+    fn parse_unix(input: &str, rest: &str) -> Result<Target, Failure> {
+        let bad = |why: &str| {
+            fail(
+                Stage::Usage,
+                format!("invalid URL '{input}': {why} (e.g. ws+unix:///run/app.sock:/path)"),
+            )
+        };
+        let (socket, resource) = match rest.split_once(':') {
+            Some((socket, resource)) => (socket, resource),
+            None => match rest.split_once('?') {
+                Some((socket, query)) => (socket, &input[input.len() - query.len() - 1..]),
+                None => (rest, "/"),
+            },
+        };
+        if socket.is_empty() {
+            return Err(bad("it names no socket path"));
+        }
+        check_socket_path(std::path::Path::new(socket)).map_err(|why| bad(&why))?;
+        let resource = match resource {
+            "" => "/".to_string(),
+            r if r.starts_with('/') => r.to_string(),
+            r if r.starts_with('?') => format!("/{r}"),
+            _ => {
+                return Err(bad(
+                    "the request path after the socket path must start with '/'",
+                ))
+            }
+        };
+        if resource.contains('#') {
+            return Err(bad("a WebSocket URL cannot have a #fragment (RFC 6455 §3)"));
+        }
+        if resource.bytes().any(|b| b <= b' ' || b == 0x7f) {
+            return Err(bad("the request path has spaces or control characters"));
+        }
+        let tls = input.starts_with("wss+unix:");
+        // The URL kept for display, redirects and recorders: the socket
+        // stands where a host would.
+        let url = Url::parse(&format!(
+            "{}://localhost{resource}",
+            if tls { "wss" } else { "ws" }
+        ))
+        .map_err(|e| bad(&e.to_string()))?;
+        Ok(Target {
+            url,
+            tls,
+            host: "localhost".to_string(),
+            port: if tls { 443 } else { 80 },
+            resource,
+            host_header: "localhost".to_string(),
+            unix: Some(std::path::PathBuf::from(socket)),
         })
     }
 }
 
+/// The WebSocket URL a scheme-less `host:port[/path]` most likely meant:
+/// `wss://` for port 443, `ws://` otherwise. None when the input has a
+/// scheme of its own or would not be a valid URL even with one.
+fn meant(input: &str) -> Option<String> {
+    if input.contains("://") || input.is_empty() {
+        return None;
+    }
+    let url = Url::parse(&format!("ws://{input}")).ok()?;
+    match url.host() {
+        Some(Host::Domain("")) => return None,
+        None => return None,
+        _ => {}
+    }
+    let scheme = if url.port() == Some(443) { "wss" } else { "ws" };
+    let url = Url::parse(&format!("{scheme}://{input}")).ok()?;
+    Some(url.to_string())
+}
+
+/// The longest path a Unix socket address holds (sun_path, less its NUL).
+pub const UNIX_PATH_MAX: usize = {
+    // SAFETY: an all-zero sockaddr_un is valid; only its field's size is read.
+    let addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+    addr.sun_path.len() - 1
+};
+
+/// A socket path the platform can bind or connect to, or why not.
+pub fn check_socket_path(path: &std::path::Path) -> Result<(), String> {
+    use std::os::unix::ffi::OsStrExt;
+    let len = path.as_os_str().as_bytes().len();
+    if len > UNIX_PATH_MAX {
+        return Err(format!(
+            "the socket path is {len} bytes long; this platform allows at most {UNIX_PATH_MAX}"
+        ));
+    }
+    if path.as_os_str().as_bytes().contains(&0) {
+        return Err("the socket path contains a NUL byte".to_string());
+    }
+    Ok(())
+}
+
 impl Target {
+    /// The URL as shown: over a Unix socket, the `ws+unix://` form, since
+    /// `url` then stands in with localhost.
+    pub fn shown(&self) -> String {
+        match &self.unix {
+            Some(path) => format!(
+                "{}+unix://{}:{}",
+                self.url.scheme(),
+                path.display(),
+                self.resource
+            ),
+            None => self.url.to_string(),
+        }
+    }
+
     /// `user:pass` from the URL, percent-decoded, for Basic auth.
     pub fn credentials(&self) -> Option<String> {
         if self.url.username().is_empty() {
@@ -125,6 +250,29 @@ mod tests {
     }
 
     #[test]
+    fn a_url_without_its_scheme_gets_a_suggestion() {
+        for (input, suggestion) in [
+            ("127.0.0.1:8765", "did you mean ws://127.0.0.1:8765/ ?"),
+            ("localhost:8765/", "did you mean ws://localhost:8765/ ?"),
+            (
+                "localhost:8765/chat?a=1",
+                "did you mean ws://localhost:8765/chat?a=1 ?",
+            ),
+            (
+                "example.test:443/feed",
+                "did you mean wss://example.test/feed ?",
+            ),
+            ("[::1]:9000", "did you mean ws://[::1]:9000/ ?"),
+        ] {
+            let err = Target::parse(input).unwrap_err().to_string();
+            assert!(err.contains(suggestion), "{input}: {err}");
+        }
+        // Nothing sensible to suggest: the plain complaint stays.
+        let err = Target::parse("not a url at all").unwrap_err().to_string();
+        assert!(err.contains("invalid URL"), "{err}");
+    }
+
+    #[test]
     fn credentials_come_from_the_url() {
         let t = Target::parse("ws://ann:p%40ss@example.test/").unwrap();
         assert_eq!(t.credentials().as_deref(), Some("ann:p@ss"));
@@ -152,12 +300,45 @@ mod tests {
     }
 
     #[test]
+    fn unix_socket_urls_split_the_socket_from_the_path() {
+        let t = Target::parse("ws+unix:///run/app.sock:/chat?x=1").unwrap();
+        assert_eq!(
+            t.unix.as_deref(),
+            Some(std::path::Path::new("/run/app.sock"))
+        );
+        assert_eq!(t.resource, "/chat?x=1");
+        assert_eq!(t.host_header, "localhost");
+        assert_eq!(t.shown(), "ws+unix:///run/app.sock:/chat?x=1");
+        assert!(!t.tls);
+        let t = Target::parse("wss+unix:///tmp/s").unwrap();
+        assert!(t.tls);
+        assert_eq!(t.resource, "/");
+        assert_eq!(
+            Target::parse("ws+unix://rel.sock:/p")
+                .unwrap()
+                .unix
+                .as_deref(),
+            Some(std::path::Path::new("rel.sock"))
+        );
+        for (bad, needle) in [
+            ("ws+unix://", "no socket path"),
+            ("ws+unix:///s:p", "must start with '/'"),
+            (&format!("ws+unix:///{}:/", "a".repeat(200)), "at most"),
+        ] {
+            let err = Target::parse(bad).unwrap_err();
+            assert_eq!(err.stage, Stage::Usage);
+            assert!(err.message.contains(needle), "{bad}: {}", err.message);
+        }
+    }
+
+    #[test]
     fn bad_urls_are_usage_errors_naming_the_problem() {
         for (input, needle) in [
             ("http://example.test/", "use ws://"),
             ("https://example.test/", "use wss://"),
             ("ftp://example.test/", "unsupported scheme 'ftp'"),
-            ("example.test", "a URL looks like"),
+            ("example.test", "did you mean ws://example.test/ ?"),
+            ("exa mple", "a URL looks like"),
             ("ws://", "invalid URL"),
             ("ws://h/#frag", "fragment"),
         ] {

@@ -5,15 +5,19 @@ use std::io::{self, Write};
 
 use colored::{ColoredString, Colorize};
 
+use super::filter::{JsonStyle, ViewFilter};
+use super::pretty;
+use super::stamp::Stamps;
 use super::{
     escape, escape_bytes, show_frame_payload, Clock, Dir, Event, Initiator, Interest, Out, Role,
     Screen, Shown,
 };
+use crate::cli::{Layout, TimeFormat};
 use crate::handshake::{Negotiated, Response};
 use crate::net::connect::ConnectFacts;
 use crate::wire::close_code;
 use crate::wire::decode::MessageEnd;
-use crate::wire::frame::{Frame, Kind};
+use crate::wire::frame::{Frame, Kind, Part};
 
 pub struct Human {
     out: Out,
@@ -27,7 +31,26 @@ pub struct Human {
     /// permessage-deflate was negotiated: RSV1 on a message's first frame
     /// is expected, not a violation.
     deflate: bool,
+    layout: Layout,
+    stamps: Stamps,
+    filter: ViewFilter,
+    /// With --grep: the rendered frames of data messages not yet complete,
+    /// shown once their message matches. `held_bytes` bounds them.
+    held: Vec<(Dir, u64, Vec<u8>)>,
+    held_bytes: usize,
 }
+
+/// How much of the frames of unfinished messages --grep holds back; the
+/// frames past it are not shown (the message line still is).
+const HELD_MAX: usize = 1 << 20;
+
+/// The largest JSON payload --pretty indents: beyond it, the frame lines
+/// say enough.
+const PRETTY_MAX: usize = 256 * 1024;
+
+/// Below this many columns, `--layout auto` draws compact frame lines: a
+/// wide line needs about 85 before its payload.
+const WIDE_FROM_COLUMNS: usize = 100;
 
 impl Human {
     pub fn new(out: Out, clock: Clock, serving: bool, preview_limit: usize) -> Self {
@@ -37,6 +60,112 @@ impl Human {
             serving,
             preview_limit,
             deflate: false,
+            layout: Layout::Wide,
+            stamps: Stamps::new(TimeFormat::Rel, clock.now()),
+            filter: ViewFilter::default(),
+            held: Vec::new(),
+            held_bytes: 0,
+        }
+    }
+
+    pub fn with_layout(mut self, layout: Layout, time: TimeFormat) -> Self {
+        self.layout = layout;
+        self.stamps = Stamps::new(time, self.clock.now());
+        self
+    }
+
+    pub fn with_filter(mut self, filter: ViewFilter) -> Self {
+        self.filter = filter;
+        self
+    }
+
+    /// A frame, through the filters: with --grep, the frames of a data
+    /// message wait for the message.
+    fn filtered_frame(&mut self, dir: Dir, frame: &Frame, t: f64) -> io::Result<()> {
+        if !self.filter.shows_frame(dir, frame.header.kind()) {
+            return Ok(());
+        }
+        let held_for = frame.message.filter(|_| self.filter.grep.is_some());
+        let Some((seq, _)) = held_for else {
+            return self.frame(dir, frame, t);
+        };
+        let mark = self.out.buf().len();
+        self.frame(dir, frame, t)?;
+        let line = self.out.buf().split_off(mark);
+        if self.held_bytes + line.len() <= HELD_MAX {
+            self.held_bytes += line.len();
+            self.held.push((dir, seq, line));
+        }
+        Ok(())
+    }
+
+    /// A complete message, through the filters; with --grep its held
+    /// frames are shown if it matches and dropped if not. With --pretty a
+    /// JSON payload follows, indented.
+    fn filtered_message(
+        &mut self,
+        dir: Dir,
+        binary: bool,
+        data: &[u8],
+        wire: &MessageEnd,
+        t: f64,
+    ) -> io::Result<()> {
+        if !self.filter.shows_dir(dir) {
+            return Ok(());
+        }
+        let kept = self.filter.keeps(binary, data);
+        if self.filter.grep.is_some() {
+            let mut frames = Vec::new();
+            self.held.retain_mut(|(d, seq, line)| {
+                let mine = *d == dir && *seq == wire.seq;
+                if mine {
+                    frames.push(std::mem::take(line));
+                }
+                !mine
+            });
+            self.held_bytes -= frames.iter().map(Vec::len).sum::<usize>();
+            if !kept {
+                return Ok(());
+            }
+            for line in frames {
+                self.out.write_all(&line)?;
+            }
+        }
+        self.message(dir, binary, data, wire, t)?;
+        if self.filter.json == JsonStyle::Pretty && !binary && data.len() <= PRETTY_MAX {
+            if let Some(value) = pretty::parse_container(data) {
+                writeln!(self.out, "{}", pretty::indented(&value))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A whole text message's JSON, compact, for a frame line, when the
+    /// preview holds all of it and --no-pretty was not asked.
+    fn json_preview(&self, frame: &Frame, colour: bool) -> Option<String> {
+        let whole = matches!(frame.message, Some((_, Part::Whole)));
+        let text = frame.header.kind() == Kind::Text && !frame.header.rsv1;
+        if self.filter.json == JsonStyle::Raw || !whole || !text || frame.truncated() {
+            return None;
+        }
+        let value = pretty::parse_container(&frame.preview)?;
+        Some(if colour {
+            pretty::compact(&value)
+        } else {
+            pretty::compact_plain(&value)
+        })
+    }
+
+    /// The width to fit a compact frame line into, or None for the wide
+    /// view. Asked per frame: the terminal may have been resized.
+    fn compact_width(&self) -> Option<usize> {
+        match self.layout {
+            Layout::Wide => None,
+            Layout::Compact => Some(self.out.terminal_columns().unwrap_or(80)),
+            Layout::Auto => self
+                .out
+                .terminal_columns()
+                .filter(|&columns| columns < WIDE_FROM_COLUMNS),
         }
     }
 
@@ -49,29 +178,38 @@ impl Human {
     }
 
     fn stamp(&self) -> ColoredString {
-        stamp(self.clock.now())
+        self.stamp_at(self.clock.now())
+    }
+
+    fn stamp_at(&self, t: f64) -> ColoredString {
+        self.stamps.at(t, self.compact_width().is_some()).dimmed()
     }
 
     fn connect(&mut self, url: &str, role: Role, facts: &ConnectFacts) -> io::Result<()> {
+        // Over a Unix socket the path says where; there is no address.
+        let at = match &facts.unix {
+            Some(path) => format!("unix:{}", escape(&path.display().to_string())),
+            None => facts.addr.to_string(),
+        };
         let (what, timings) = match (role, facts.timings) {
             (Role::Client, Some(t)) => {
                 let tls_ms = t
                     .tls_ms
                     .map_or_else(|| "-".to_string(), |ms| format!("{ms:.1}"));
                 (
-                    format!("connected to {url} at {}", facts.addr),
+                    format!("connected to {url} at {at}"),
                     format!(
                         " (dns {:.1} ms, tcp {:.1} ms, tls {tls_ms} ms)",
                         t.dns_ms, t.tcp_ms
                     ),
                 )
             }
-            (Role::Client, None) => (
-                format!("connected to {url} at {}", facts.addr),
-                String::new(),
-            ),
+            (Role::Client, None) => (format!("connected to {url} at {at}"), String::new()),
+            (Role::Server, _) if facts.unix.is_some() => {
+                (format!("client connected on {at} ({url})"), String::new())
+            }
             (Role::Server, _) => (
-                format!("client connected from {} to {url}", facts.addr),
+                format!("client connected from {at} to {url}"),
                 String::new(),
             ),
         };
@@ -93,10 +231,22 @@ impl Human {
                 tls.version,
                 tls.cipher
             )?;
+            if let Some(sni) = &tls.sni {
+                writeln!(
+                    self.out,
+                    "{} * client asked for {} (SNI)",
+                    self.stamp(),
+                    escape(sni)
+                )?;
+            }
+            let whose = match role {
+                Role::Client => "certificate",
+                Role::Server => "client certificate",
+            };
             if let Some(cert) = &tls.cert {
                 writeln!(
                     self.out,
-                    "{} * certificate subject: {}; issuer: {}; expires {}",
+                    "{} * {whose} subject: {}; issuer: {}; expires {}",
                     self.stamp(),
                     escape(&cert.subject),
                     escape(&cert.issuer),
@@ -183,6 +333,20 @@ impl Human {
     }
 
     fn frame(&mut self, dir: Dir, frame: &Frame, t: f64) -> io::Result<()> {
+        if let Some(columns) = self.compact_width() {
+            let stamp = self.stamps.at(t, true);
+            let json = self.json_preview(frame, false);
+            let line = compact_frame(
+                frame,
+                dir,
+                &stamp,
+                self.deflate,
+                self.serving,
+                columns,
+                json,
+            );
+            return writeln!(self.out, "{line}");
+        }
         let h = &frame.header;
         let arrow = arrow(dir);
         let kind = format!("{:<12}", h.kind().name());
@@ -214,7 +378,7 @@ impl Human {
         write!(
             self.out,
             "{} {} {} fin={} rsv={} op=0x{:x} {} len={} ({}-bit{}) hdr={}",
-            stamp(t),
+            self.stamp_at(t),
             arrow,
             kind,
             u8::from(h.fin),
@@ -235,6 +399,8 @@ impl Human {
                     escape_bytes(frame.close_reason())
                 )?;
             }
+        } else if let Some(json) = self.json_preview(frame, true) {
+            write!(self.out, " {json}")?;
         } else if h.payload_len > 0 {
             let shown = show_frame_payload(frame);
             write!(self.out, " {}", preview(shown, h.payload_len))?;
@@ -293,7 +459,7 @@ impl Human {
         writeln!(
             self.out,
             "{} {} {} {} len={}{deflated}{frames} {}",
-            stamp(t),
+            self.stamp_at(t),
             arrow(dir),
             "message".bold(),
             if binary { "binary" } else { "text" },
@@ -319,8 +485,98 @@ impl Human {
     }
 }
 
-fn stamp(t: f64) -> ColoredString {
-    format!("[{t:>10.6}]").dimmed()
+/// One frame in at most `columns` columns: direction, kind, the flags
+/// that are unusual (fin=0, unexpected RSV bits, masking against the
+/// role, a non-minimal length), the length and as much payload as fits.
+fn compact_frame(
+    frame: &Frame,
+    dir: Dir,
+    stamp_text: &str,
+    deflate: bool,
+    serving: bool,
+    columns: usize,
+    json: Option<String>,
+) -> String {
+    let h = &frame.header;
+    let kind = match h.kind() {
+        Kind::Continuation => "cont",
+        Kind::Reserved => "op?",
+        k => k.name(),
+    };
+    let mut flags = Vec::new();
+    if !h.fin {
+        flags.push("fin=0".to_string());
+    }
+    let data = matches!(h.kind(), Kind::Text | Kind::Binary);
+    match (h.rsv1, h.rsv2, h.rsv3) {
+        (false, false, false) => {}
+        (true, false, false) if deflate && data => flags.push("z".to_string()),
+        (a, b, c) => flags.push(format!("rsv={}{}{}", u8::from(a), u8::from(b), u8::from(c))),
+    }
+    if h.kind() == Kind::Reserved {
+        flags.push(format!("op=0x{:x}", h.opcode));
+    }
+    // A client masks what it sends; a server does not.
+    let masked_sender = (dir == Dir::Out) != serving;
+    match (h.mask_key.is_some(), masked_sender) {
+        (false, true) => flags.push("unmasked".to_string()),
+        (true, false) => flags.push("masked".to_string()),
+        _ => {}
+    }
+    if h.non_minimal_length() {
+        flags.push(format!("{}-bit", h.len_encoding.bits()));
+    }
+    let flags = if flags.is_empty() {
+        String::new()
+    } else {
+        format!(" {}", flags.join(" "))
+    };
+    let size = h.payload_len.to_string();
+    let body = if h.kind() == Kind::Close {
+        match frame.close_code() {
+            Some(code) => format!(
+                "{} \"{}\"",
+                close_code::describe(code),
+                escape_bytes(frame.close_reason())
+            ),
+            None => String::new(),
+        }
+    } else if let Some(json) = json {
+        json
+    } else if h.payload_len > 0 {
+        preview_text(show_frame_payload(frame), h.payload_len)
+    } else {
+        String::new()
+    };
+    let cut = if frame.cut_short { " (cut short)" } else { "" };
+    // Everything but the body, in columns: stamp, arrow, kind, flags, size
+    // and the spaces between them.
+    let used = stamp_text.len() + 3 + 6 + flags.chars().count() + 1 + size.len() + 1 + cut.len();
+    let body = fit(&body, columns.saturating_sub(used + 1));
+    // Colour goes on after the fitting, so escapes do not count as columns.
+    let kind = format!("{kind:<6}");
+    let kind = match h.kind() {
+        Kind::Reserved => kind.red().bold(),
+        k if h.is_control() || k == Kind::Continuation => kind.yellow(),
+        _ => kind.normal(),
+    };
+    let line = format!(
+        "{} {} {kind}{} {size} {body}{}",
+        stamp_text.dimmed(),
+        arrow(dir),
+        flags.red(),
+        cut.red()
+    );
+    line.trim_end().to_string()
+}
+
+/// `text` cut to `room` columns, with `…` marking the cut.
+fn fit(text: &str, room: usize) -> String {
+    if text.chars().count() <= room {
+        return text.to_string();
+    }
+    let kept: String = text.chars().take(room.saturating_sub(1)).collect();
+    format!("{kept}…")
 }
 
 fn arrow(dir: Dir) -> ColoredString {
@@ -333,36 +589,53 @@ fn arrow(dir: Dir) -> ColoredString {
 /// The part of a payload that was kept, escaped to stay on one line, with
 /// a visible marker counting the bytes of `total` that are not shown.
 fn preview(shown: Shown, total: u64) -> String {
+    let (body, hidden) = preview_parts(shown, total);
+    match hidden {
+        Some(marker) => format!("{body}{}", marker.dimmed()),
+        None => body,
+    }
+}
+
+/// The same without colour, for a line that is measured.
+fn preview_text(shown: Shown, total: u64) -> String {
+    let (body, hidden) = preview_parts(shown, total);
+    body + &hidden.unwrap_or_default()
+}
+
+fn preview_parts(shown: Shown, total: u64) -> (String, Option<String>) {
     let (body, shown_bytes) = match shown {
         Shown::Utf8(s) => (format!("\"{}\"", s.escape_debug()), s.len()),
         Shown::Hex(h) => (format!("hex:{}", super::hex(h)), h.len()),
     };
     let hidden = total.saturating_sub(shown_bytes as u64);
-    if hidden > 0 {
-        format!("{body}{}", format!("…(+{hidden} bytes)").dimmed())
-    } else {
-        body
-    }
+    (body, (hidden > 0).then(|| format!("…(+{hidden} bytes)")))
 }
 
 impl Screen for Human {
     fn show(&mut self, event: &Event) -> io::Result<()> {
         match event {
-            Event::Connect { url, role, facts } => self.connect(url, *role, facts)?,
+            Event::Connect { url, role, facts } => {
+                // A new connection numbers its messages from 1 again.
+                self.held.clear();
+                self.held_bytes = 0;
+                self.connect(url, *role, facts)?
+            }
             Event::Request { raw } => self.head(self.markers().0, raw)?,
             Event::Response {
                 response,
                 negotiated,
                 upgrade_ms,
             } => self.response(response, negotiated, *upgrade_ms)?,
-            Event::Frame { dir, frame, at } => self.frame(*dir, frame, self.clock.at(*at))?,
+            Event::Frame { dir, frame, at } => {
+                self.filtered_frame(*dir, frame, self.clock.at(*at))?
+            }
             Event::Message {
                 dir,
                 binary,
                 data,
                 wire,
                 at,
-            } => self.message(*dir, *binary, data, wire, self.clock.at(*at))?,
+            } => self.filtered_message(*dir, *binary, data, wire, self.clock.at(*at))?,
             Event::Wire(_) => {}
             Event::Close {
                 code,
@@ -384,6 +657,46 @@ impl Screen for Human {
                     crate::error::print_error(text);
                 }
             }
+            Event::Reconnect {
+                attempt,
+                limit,
+                delay,
+                cause,
+            } => {
+                let of = limit.map_or_else(String::new, |n| format!(" of {n}"));
+                writeln!(
+                    self.out,
+                    "{} {} {}; attempt {attempt}{of} in {:.1} s",
+                    self.stamp(),
+                    "* reconnect:".bold(),
+                    escape(cause),
+                    delay.as_secs_f64()
+                )?
+            }
+            Event::Answered { id, delay } => {
+                if self.filter.shows_dir(Dir::In) {
+                    writeln!(
+                        self.out,
+                        "{} {} id {} after {:.2} ms",
+                        self.stamp(),
+                        "* answer:".bold(),
+                        escape(id),
+                        delay.as_secs_f64() * 1000.0
+                    )?
+                }
+            }
+            Event::Reply {
+                rule,
+                pattern,
+                text,
+            } => writeln!(
+                self.out,
+                "{} {} rule {rule} /{}/ answers {}",
+                self.stamp(),
+                "* auto-reply:".bold(),
+                escape(pattern),
+                fit(&format!("\"{}\"", text.escape_debug()), 60)
+            )?,
             Event::Notice(text) => {
                 for line in text.lines() {
                     writeln!(self.out, "{} {} {}", self.stamp(), "*".bold(), escape(line))?;

@@ -17,11 +17,37 @@ use crate::wire::frame::{Frame, Kind};
 pub struct Json {
     out: Out,
     clock: Clock,
+    /// Epoch seconds when the clock started: a tape (--log) gives every
+    /// event its wall-clock time too, so tapes of different runs line up.
+    wall_base: Option<f64>,
 }
 
 impl Json {
     pub fn new(out: Out, clock: Clock) -> Self {
-        Json { out, clock }
+        Json {
+            out,
+            clock,
+            wall_base: None,
+        }
+    }
+
+    /// The same stream with a `wall` key (epoch seconds) on every event.
+    pub fn with_wall_clock(out: Out, clock: Clock) -> Self {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
+        Json {
+            out,
+            clock,
+            wall_base: Some(now - clock.now()),
+        }
+    }
+
+    fn stamp(&self, t: f64) -> Stamp {
+        Stamp {
+            t,
+            wall: self.wall_base.map(|base| base + t),
+        }
     }
 
     fn rare_event(&self, event: &Event, t: f64) -> Value {
@@ -34,11 +60,15 @@ impl Json {
                     "event": "connect", "t": t,
                     "url": url,
                     "role": role.name(),
-                    "addr": facts.addr.to_string(),
+                    "addr": facts.unix.as_ref().map_or_else(
+                        || facts.addr.to_string(),
+                        |path| format!("unix:{}", path.display()),
+                    ),
                     "via": facts.via,
                     "tls": tls.is_some(),
                     "tls_version": tls.map(|t| &t.version),
                     "cipher": tls.map(|t| &t.cipher),
+                    "sni": tls.and_then(|t| t.sni.as_ref()),
                     "cert_subject": cert.map(|c| &c.subject),
                     "cert_issuer": cert.map(|c| &c.issuer),
                     "cert_not_after": cert.map(|c| &c.not_after),
@@ -117,6 +147,33 @@ impl Json {
                 "event": "notice", "t": t,
                 "message": text,
             }),
+            Event::Reconnect {
+                attempt,
+                limit,
+                delay,
+                cause,
+            } => json!({
+                "event": "reconnect", "t": t,
+                "attempt": attempt,
+                "of": limit,
+                "delay_s": delay.as_secs_f64(),
+                "cause": cause,
+            }),
+            Event::Answered { id, delay } => json!({
+                "event": "answer", "t": t,
+                "id": serde_json::from_str::<Value>(id).unwrap_or(Value::Null),
+                "delay_ms": micros(delay.as_secs_f64() * 1000.0),
+            }),
+            Event::Reply {
+                rule,
+                pattern,
+                text,
+            } => json!({
+                "event": "auto_reply", "t": t,
+                "rule": rule,
+                "pattern": pattern,
+                "data": text,
+            }),
             // Written by hand; see `show`.
             Event::Frame { .. } | Event::Message { .. } | Event::Wire(_) => Value::Null,
         }
@@ -135,15 +192,33 @@ macro_rules! k {
     };
 }
 
+/// When an event happened: `t`, and on a tape the wall clock as well.
+#[derive(Clone, Copy)]
+struct Stamp {
+    t: f64,
+    wall: Option<f64>,
+}
+
+impl From<f64> for Stamp {
+    fn from(t: f64) -> Stamp {
+        Stamp { t, wall: None }
+    }
+}
+
 /// Appends `"key":` pairs to one JSON object.
 struct Line<'a>(&'a mut Vec<u8>);
 
 impl Line<'_> {
-    fn start<'b>(buf: &'b mut Vec<u8>, event: &str, t: f64) -> Line<'b> {
+    fn start<'b>(buf: &'b mut Vec<u8>, event: &str, stamp: impl Into<Stamp>) -> Line<'b> {
+        let stamp = stamp.into();
         buf.extend_from_slice(b"{\"event\":\"");
         buf.extend_from_slice(event.as_bytes());
         buf.extend_from_slice(b"\",\"t\":");
-        push_seconds(buf, t);
+        push_seconds(buf, stamp.t);
+        if let Some(wall) = stamp.wall {
+            buf.extend_from_slice(b",\"wall\":");
+            push_seconds(buf, wall);
+        }
         Line(buf)
     }
 
@@ -281,7 +356,7 @@ fn push_json_body(buf: &mut Vec<u8>, s: &str) {
     buf.extend_from_slice(&bytes[start..]);
 }
 
-fn write_frame(buf: &mut Vec<u8>, t: f64, dir: Dir, frame: &Frame) {
+fn write_frame(buf: &mut Vec<u8>, t: impl Into<Stamp>, dir: Dir, frame: &Frame) {
     let h = &frame.header;
     let mut line = Line::start(buf, "frame", t);
     line.plain(k!("dir"), dir.name());
@@ -350,7 +425,7 @@ struct MessageLine<'a> {
 
 /// A message line; its data is encoded a piece at a time, so that a large
 /// payload goes out as it is encoded instead of being held twice.
-fn write_message(out: &mut impl Pieces, t: f64, m: MessageLine) {
+fn write_message(out: &mut impl Pieces, t: impl Into<Stamp>, m: MessageLine) {
     let MessageLine {
         dir,
         binary,
@@ -399,7 +474,8 @@ impl Screen for Json {
     fn show(&mut self, event: &Event) -> io::Result<()> {
         match event {
             Event::Frame { dir, frame, at } => {
-                write_frame(self.out.buf(), self.clock.at(*at), *dir, frame)
+                let stamp = self.stamp(self.clock.at(*at));
+                write_frame(self.out.buf(), stamp, *dir, frame)
             }
             Event::Message {
                 dir,
@@ -407,19 +483,26 @@ impl Screen for Json {
                 data,
                 wire,
                 at,
-            } => write_message(
-                &mut self.out,
-                self.clock.at(*at),
-                MessageLine {
-                    dir: *dir,
-                    binary: *binary,
-                    data,
-                    wire: *wire,
-                },
-            ),
+            } => {
+                let stamp = self.stamp(self.clock.at(*at));
+                write_message(
+                    &mut self.out,
+                    stamp,
+                    MessageLine {
+                        dir: *dir,
+                        binary: *binary,
+                        data,
+                        wire: *wire,
+                    },
+                )
+            }
             Event::Wire(_) => return Ok(()),
             rare => {
-                let value = self.rare_event(rare, self.clock.now());
+                let stamp = self.stamp(self.clock.now());
+                let mut value = self.rare_event(rare, stamp.t);
+                if let (Some(wall), Some(object)) = (stamp.wall, value.as_object_mut()) {
+                    object.insert("wall".into(), json!(wall));
+                }
                 let text = serde_json::to_vec(&value)?;
                 push_escaping_c1(self.out.buf(), &text);
                 self.out.buf().push(b'\n');

@@ -4,15 +4,20 @@
 //! screen whose reader went away cannot), and says once what it wants to
 //! see, so that nothing is decoded or copied for nobody.
 
+mod filter;
 mod human;
 mod json;
 mod out;
 mod payload;
+mod pretty;
+pub mod record;
+mod stamp;
 
 use std::io::{self, Write};
 use std::time::Instant;
 
 pub use crate::escape::{escape, escape_bytes};
+pub use filter::{JsonStyle, ViewFilter};
 pub use human::Human;
 pub use json::Json;
 pub use out::Out;
@@ -75,6 +80,26 @@ pub enum Event<'a> {
         initiator: Initiator,
     },
     Error(&'a Failure),
+    /// --reconnect: the connection was lost (`cause`); attempt `attempt`
+    /// (of `limit`, if there is one) follows after `delay`.
+    Reconnect {
+        attempt: u64,
+        limit: Option<u64>,
+        delay: std::time::Duration,
+        cause: &'a str,
+    },
+    /// --rtt-json-id: an incoming message answered the request that
+    /// carried the same id (`id` as JSON text), `delay` after it.
+    Answered {
+        id: &'a str,
+        delay: std::time::Duration,
+    },
+    /// A --reply rule matched an incoming message: `text` goes out next.
+    Reply {
+        rule: usize,
+        pattern: &'a str,
+        text: &'a str,
+    },
     /// Something the user asked about or should know (/status, a round
     /// trip, input that could not be sent).
     Notice(&'a str),

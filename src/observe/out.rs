@@ -16,8 +16,12 @@ pub struct Out {
 }
 
 enum Sink {
-    Stdout { interactive: bool },
+    Stdout {
+        interactive: bool,
+    },
     Printer(Box<dyn ExternalPrinter + Send>),
+    /// A recorder's file (--log): batched like a pipe.
+    File(super::record::RecordFile),
 }
 
 /// How much output is held before it is written when stdout is not a
@@ -35,6 +39,15 @@ impl Out {
         }
     }
 
+    /// Output to a file, written in batches.
+    pub fn file(file: super::record::RecordFile) -> Self {
+        Out {
+            buf: Vec::with_capacity(BATCH + 4096),
+            sink: Sink::File(file),
+            gone: false,
+        }
+    }
+
     /// Sends everything from now on through the prompt's printer.
     pub fn use_printer(&mut self, printer: Box<dyn ExternalPrinter + Send>) {
         let _ = self.flush();
@@ -45,6 +58,17 @@ impl Out {
     pub fn use_stdout(&mut self) {
         let _ = self.flush();
         *self = Out::stdout();
+    }
+
+    /// The terminal's width in columns, when stdout is a terminal.
+    pub fn terminal_columns(&self) -> Option<usize> {
+        let mut size = std::mem::MaybeUninit::<libc::winsize>::uninit();
+        // SAFETY: TIOCGWINSZ fills the struct when it returns 0.
+        let size = unsafe {
+            (libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, size.as_mut_ptr()) == 0)
+                .then(|| size.assume_init())
+        }?;
+        (size.ws_col > 0).then_some(size.ws_col as usize)
     }
 
     /// Output goes above the prompt.
@@ -72,14 +96,14 @@ impl Out {
     /// in pieces, never whole in memory twice. At the prompt the event
     /// stays whole (the printer takes whole lines).
     pub fn spill(&mut self) {
-        if self.buf.len() >= BATCH && matches!(self.sink, Sink::Stdout { .. }) {
+        if self.buf.len() >= BATCH && matches!(self.sink, Sink::Stdout { .. } | Sink::File(_)) {
             let _ = self.flush();
         }
     }
 
     pub fn end_event(&mut self) -> io::Result<()> {
         match &self.sink {
-            Sink::Stdout { interactive: false } if self.buf.len() < BATCH => Ok(()),
+            Sink::Stdout { interactive: false } | Sink::File(_) if self.buf.len() < BATCH => Ok(()),
             _ => self.flush(),
         }
     }
@@ -127,6 +151,7 @@ impl Write for Out {
                 let text = String::from_utf8_lossy(&self.buf).replace('\n', "\r\n");
                 printer.print(text).map_err(io::Error::other)
             }
+            Sink::File(file) => file.write_all(&self.buf),
         };
         self.buf.clear();
         self.note_gone(result)

@@ -35,6 +35,19 @@ impl Screen for Payload {
                 crate::error::print_error(text);
                 return Ok(());
             }
+            Event::Reconnect {
+                attempt,
+                delay,
+                cause,
+                ..
+            } => {
+                eprintln!(
+                    "wscope: reconnect: {}; attempt {attempt} in {:.1} s",
+                    escape(cause),
+                    delay.as_secs_f64()
+                );
+                return Ok(());
+            }
             // A refused upgrade: its head goes to stderr before the error,
             // since the headers often say why (WWW-Authenticate, Location).
             Event::Response { response, .. } if response.status != 101 => {

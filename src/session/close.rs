@@ -84,6 +84,7 @@ impl Session<'_> {
             reason: &reason,
             initiator,
         });
+        self.peer_close = Some((code, initiator));
         self.outcome = Some(Ok(exit_for_close(code, initiator, self.closing.user_code)));
     }
 
@@ -94,12 +95,20 @@ impl Session<'_> {
         let mid_frame = tap.incoming_mid_frame();
         tap.take_partial_incoming();
         self.show_all();
-        let bad_close_reason = matches!(e, WsError::Utf8(_)) && self.view.last_close_in.is_some();
+        let bad_utf8 = matches!(e, WsError::Utf8(_));
+        let bad_close_reason = bad_utf8 && self.view.last_close_in.is_some();
         let mut v = violation::from_ws_error(e, mid_frame, self.opts.role.peer());
         if bad_close_reason {
             v.failure.message = format!(
                 "the {}'s Close frame has a reason that is not valid UTF-8 (RFC 6455 §5.5.1)",
                 self.opts.role.peer()
+            );
+        } else if bad_utf8 && self.view.text_in.seq > 0 {
+            let text = &self.view.text_in;
+            v.failure.message = format!(
+                "incoming message {} is not valid UTF-8{} (RFC 6455 §8.1)",
+                text.seq,
+                text.where_invalid()
             );
         }
         if let Some(code) = v.close_code {
@@ -161,8 +170,8 @@ impl Session<'_> {
         outcome: Result<Exit, Failure>,
     ) -> Result<Exit, Failure> {
         match outcome {
-            Ok(Exit::Normal | Exit::PeerClosedAbnormally) if self.refused_inputs > 0 => {
-                let n = self.refused_inputs;
+            Ok(Exit::Normal | Exit::PeerClosedAbnormally) if self.input.refused > 0 => {
+                let n = self.input.refused;
                 let lines = if n == 1 { "line was" } else { "lines were" };
                 self.notice(&format!("{n} input {lines} refused (exit code 2)"));
                 self.obs.flush();
@@ -174,9 +183,14 @@ impl Session<'_> {
 
     /// Sends what is still queued (a Close reply, say) before the socket is
     /// dropped, waiting at most the close timeout for it.
-    pub(super) fn finish(&mut self) {
-        self.report_unsent();
-        let tcp = self.ws.get_ref().tap().get_ref().tcp();
+    pub(super) fn finish(&mut self, outcome: &Result<Exit, Failure>) {
+        if !(self.opts.reconnects && super::is_lost(outcome, self.peer_close)) {
+            self.report_unsent();
+        }
+        if let Some(summary) = self.stats.round_trips.summary() {
+            self.notice(&summary);
+        }
+        let tcp = self.ws.get_ref().tap().get_ref().socket();
         let _ = tcp.set_nonblocking(false);
         let _ = tcp.set_write_timeout(Some(
             self.opts.close_timeout.max(Duration::from_millis(100)),

@@ -4,6 +4,7 @@
 //! protocol; the loop decides what to send and when to close, and hands
 //! every frame and message to the observers on the way past.
 
+mod by_id;
 mod close;
 mod keepalive;
 mod linger;
@@ -14,7 +15,6 @@ mod stats;
 mod view;
 
 use std::io;
-use std::net::TcpListener;
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -25,7 +25,8 @@ use tungstenite::WebSocket;
 
 use crate::error::{fail, Exit, Failure, Stage};
 use crate::input::InputQueue;
-use crate::observe::{Event, Observers};
+use crate::net::listen::Door;
+use crate::observe::{Event, Initiator, Observers};
 use crate::wire::stack::Stack;
 use crate::wire::{Dir, Role};
 
@@ -47,6 +48,33 @@ pub fn readiness() -> io::Result<(Poll, Arc<Waker>)> {
     let poll = Poll::new()?;
     let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
     Ok((poll, waker))
+}
+
+/// How a session ended.
+pub struct Ended {
+    pub result: Result<Exit, Failure>,
+    /// The peer's Close code, and who closed first, when a Close came.
+    pub peer_close: Option<(Option<u16>, Initiator)>,
+}
+
+impl Ended {
+    /// Lost, as --reconnect means it: an error, a reset, or a Close the
+    /// peer started with 1001, 1006, 1011, 1012 or 1013. A handshake that
+    /// was refused or failed TLS will fail the same way again.
+    pub fn lost(&self) -> bool {
+        is_lost(&self.result, self.peer_close)
+    }
+}
+
+fn is_lost(result: &Result<Exit, Failure>, peer_close: Option<(Option<u16>, Initiator)>) -> bool {
+    match (result, peer_close) {
+        (_, Some((code, Initiator::Remote))) => {
+            matches!(code, Some(1001 | 1006 | 1011 | 1012 | 1013))
+        }
+        (_, Some((_, Initiator::Local))) => false,
+        (Err(failure), None) => matches!(failure.stage, Stage::Io | Stage::Protocol),
+        (Ok(_), None) => false,
+    }
 }
 
 pub struct Options {
@@ -71,21 +99,31 @@ pub struct Options {
     pub echo: bool,
     /// A person types at the prompt: every line gets its own answer.
     pub interactive: bool,
+    /// --max-time: when the run must be over.
+    pub deadline: Option<Instant>,
+    /// --reply rules.
+    pub replies: crate::input::reply::Replies,
+    /// --rtt-json-id: the JSON field that pairs requests and answers.
+    pub rtt_json_id: Option<String>,
+    /// --reconnect will open another connection if this one is lost: its
+    /// input is kept for it rather than counted as not sent.
+    pub reconnects: bool,
 }
 
 pub struct Session<'o> {
     ws: Socket,
     obs: &'o mut Observers,
     opts: Options,
-    poll: Poll,
+    poll: &'o mut Poll,
     /// Held here too: if only an input thread held it, its exit would
     /// close the eventfd and drop a wake-up not yet collected.
     _waker: Arc<Waker>,
-    input: InputQueue,
+    input: &'o mut InputQueue,
     view: WireView,
     stats: Stats,
     stop: StopRules,
     keepalive: Keepalive,
+    by_id: Option<by_id::ById>,
     outbox: Outbox,
     closing: Closing,
     input_ended_at: Option<Instant>,
@@ -93,12 +131,13 @@ pub struct Session<'o> {
     last_received: Instant,
     /// Inputs that could not be sent because the connection was closing.
     unsent: u64,
-    /// Script input that was refused (bad hex, unknown command, ...).
-    refused_inputs: u64,
     outcome: Option<Result<Exit, Failure>>,
+    /// The peer's Close, when one came: its code, and whether it answered
+    /// ours.
+    peer_close: Option<(Option<u16>, Initiator)>,
     /// --listen's socket: clients that come while one is connected are
     /// turned away.
-    listener: Option<TcpListener>,
+    listener: Option<Door>,
 }
 
 impl<'o> Session<'o> {
@@ -106,8 +145,8 @@ impl<'o> Session<'o> {
         ws: Socket,
         obs: &'o mut Observers,
         opts: Options,
-        (poll, waker): (Poll, Arc<Waker>),
-        input: InputQueue,
+        (poll, waker): (&'o mut Poll, Arc<Waker>),
+        input: &'o mut InputQueue,
     ) -> Self {
         let now = Instant::now();
         Session {
@@ -120,25 +159,35 @@ impl<'o> Session<'o> {
             stats: Stats::new(now),
             stop: StopRules::new(opts.count, opts.until.clone()),
             keepalive: Keepalive::new(opts.ping_interval, opts.ping_timeout, now),
+            by_id: opts.rtt_json_id.as_deref().map(by_id::ById::new),
             outbox: Outbox::default(),
             closing: Closing::default(),
             input_ended_at: None,
             last_received: now,
             unsent: 0,
-            refused_inputs: 0,
             outcome: None,
+            peer_close: None,
             listener: None,
             opts,
         }
     }
 
     /// Keeps watching the listening socket, to turn away further clients.
-    pub fn with_listener(mut self, listener: TcpListener) -> Self {
+    pub fn with_listener(mut self, listener: Door) -> Self {
         self.listener = Some(listener);
         self
     }
 
-    pub fn run(mut self) -> Result<Exit, Failure> {
+    /// Runs the session to its end; `Ended` says how, for --reconnect.
+    pub fn run(mut self) -> Ended {
+        let result = self.run_loop();
+        Ended {
+            result,
+            peer_close: self.peer_close,
+        }
+    }
+
+    fn run_loop(&mut self) -> Result<Exit, Failure> {
         let fd = self.ws.get_ref().tap().get_ref().as_raw_fd();
         let watch = |e: io::Error| fail(Stage::Io, format!("cannot watch the socket: {e}"));
         self.poll
@@ -150,7 +199,7 @@ impl<'o> Session<'o> {
             )
             .map_err(watch)?;
         if let Some(listener) = &self.listener {
-            let _ = listener.set_nonblocking(true);
+            let _ = listener.set_nonblocking();
             self.poll
                 .registry()
                 .register(
@@ -190,7 +239,7 @@ impl<'o> Session<'o> {
                 self.outcome = Some(Ok(Exit::Normal));
             }
             if let Some(outcome) = self.outcome.take() {
-                self.finish();
+                self.finish(&outcome);
                 return self.count_refused(outcome);
             }
             let timeout = if more_input || more_incoming || unblocked {
@@ -239,6 +288,7 @@ impl<'o> Session<'o> {
             self.close_deadline(),
             keepalive,
             self.outbox.stall_deadline(),
+            self.opts.deadline,
         ]
         .into_iter()
         .flatten()
@@ -247,6 +297,18 @@ impl<'o> Session<'o> {
 
     fn on_deadline(&mut self) {
         let now = Instant::now();
+        if self.opts.deadline.is_some_and(|end| now >= end) {
+            // The Close goes out with what is queued; no reply is awaited.
+            self.start_close(Some(1000), "");
+            self.outcome = Some(Err(fail(
+                Stage::Io,
+                format!(
+                    "--max-time reached: closed without waiting for the {}'s reply",
+                    self.opts.role.peer()
+                ),
+            )));
+            return;
+        }
         if self.closing.sent_at.is_none() {
             match self.keepalive.due(now) {
                 keepalive::Due::Nothing => {}
@@ -290,13 +352,13 @@ impl<'o> Session<'o> {
             return;
         };
         let mut turned_away = Vec::new();
-        while let Ok((stream, addr)) = listener.accept() {
-            crate::handshake::server::refuse_busy(stream);
-            turned_away.push(addr);
+        while let Ok((socket, who)) = listener.accept() {
+            crate::handshake::server::refuse_busy(socket);
+            turned_away.push(who);
         }
-        for addr in turned_away {
+        for who in turned_away {
             self.notice(&format!(
-                "turned away a second client from {addr} with 503: wscope serves one client at a time"
+                "turned away a second client ({who}) with 503: wscope serves one client at a time"
             ));
         }
     }

@@ -8,6 +8,7 @@ use tungstenite::{Error as WsError, Message};
 
 use super::Session;
 use crate::error::{fail, Stage};
+use crate::observe::Event;
 
 /// Incoming messages handled per turn of the loop: a peer that floods
 /// must not keep signals, typed commands and our writes from their turn.
@@ -98,6 +99,24 @@ impl Session<'_> {
     }
 
     fn on_data_message(&mut self, binary: bool, data: &[u8]) {
+        let answered = self
+            .by_id
+            .as_mut()
+            .filter(|_| !binary)
+            .and_then(|by_id| by_id.received(data, Instant::now()));
+        if let Some((id, delay)) = answered {
+            self.obs.event(&Event::Answered { id: &id, delay });
+        }
+        if self.closing.sent_at.is_none() {
+            if let Some(reply) = self.opts.replies.answer(binary, data) {
+                self.obs.event(&Event::Reply {
+                    rule: reply.rule,
+                    pattern: self.opts.replies.pattern(reply.rule),
+                    text: &reply.text,
+                });
+                self.send_text(reply.text);
+            }
+        }
         if self.opts.echo && self.closing.sent_at.is_none() {
             if binary {
                 self.send_binary(data.to_vec());
@@ -114,7 +133,11 @@ impl Session<'_> {
     fn time_pong(&mut self, payload: &[u8]) {
         let now = Instant::now();
         if let Some(rtt) = self.keepalive.answered(payload, now) {
-            self.stats.last_rtt = Some(rtt);
+            self.stats.timed(rtt);
+            self.notice(&format!(
+                "keepalive pong: round trip {:.2} ms",
+                rtt.as_secs_f64() * 1000.0
+            ));
             return;
         }
         if let Some(rtt) = self.stats.pong_received(payload, now) {

@@ -86,14 +86,10 @@ impl Session<'_> {
                     "already closing; waiting for the {}'s Close (Ctrl-C again quits at once)",
                     self.opts.role.peer()
                 )),
-                // At the prompt each line is answered; a pipe, which may
-                // have many more, is told once and counted after.
-                _ => {
-                    if self.unsent == 0 || self.opts.interactive {
-                        self.notice("not sent: the connection is closing");
-                    }
-                    self.unsent += 1;
-                }
+                // At the prompt each line is answered at once; a pipe,
+                // which may have many more, is counted and told at the end.
+                _ if self.opts.interactive => self.notice("not sent: the connection is closing"),
+                _ => self.unsent += 1,
             }
             return;
         }
@@ -139,6 +135,9 @@ impl Session<'_> {
     }
 
     pub(super) fn send_text(&mut self, text: String) {
+        if let Some(by_id) = &mut self.by_id {
+            by_id.sent(text.as_bytes(), std::time::Instant::now());
+        }
         let text = Utf8Bytes::from(text);
         self.stats.messages_out += 1;
         self.view.sending(false, &Bytes::from(text.clone()));
@@ -198,7 +197,7 @@ impl Session<'_> {
     pub(super) fn refuse(&mut self, message: &str, counts: bool) {
         self.obs.event(&Event::Refused(message));
         if counts {
-            self.refused_inputs += 1;
+            self.input.refused += 1;
         }
     }
 

@@ -12,6 +12,60 @@ pub struct Stats {
     /// Pings the user sent, to time the matching pongs.
     pings: VecDeque<(Vec<u8>, Instant)>,
     pub last_rtt: Option<Duration>,
+    /// Every ping's round trip, /ping's and keepalive's alike.
+    pub round_trips: RoundTrips,
+}
+
+/// Round trips for the end-of-session summary. Exact count, min and max;
+/// the median is of the first `KEPT` (a day of pings each second stays
+/// under a few MiB).
+#[derive(Default)]
+pub struct RoundTrips {
+    kept: Vec<Duration>,
+    count: u64,
+    min: Option<Duration>,
+    max: Option<Duration>,
+}
+
+impl RoundTrips {
+    const KEPT: usize = 100_000;
+
+    pub fn add(&mut self, rtt: Duration) {
+        self.count += 1;
+        self.min = Some(self.min.map_or(rtt, |m| m.min(rtt)));
+        self.max = Some(self.max.map_or(rtt, |m| m.max(rtt)));
+        if self.kept.len() < Self::KEPT {
+            self.kept.push(rtt);
+        }
+    }
+
+    /// `round trips of 3 pings: min 0.41 ms, median 0.52 ms, max 0.90 ms`,
+    /// or None before any pong.
+    pub fn summary(&self) -> Option<String> {
+        let (min, max) = (self.min?, self.max?);
+        let mut sorted = self.kept.clone();
+        sorted.sort_unstable();
+        let n = sorted.len();
+        let median = if n % 2 == 1 {
+            sorted[n / 2]
+        } else {
+            (sorted[n / 2 - 1] + sorted[n / 2]) / 2
+        };
+        let ms = |d: Duration| format!("{:.2} ms", d.as_secs_f64() * 1000.0);
+        let pings = if self.count == 1 { "ping" } else { "pings" };
+        let of_first = if self.count > n as u64 {
+            format!(" (of the first {n})")
+        } else {
+            String::new()
+        };
+        Some(format!(
+            "round trips of {} {pings}: min {}, median {}{of_first}, max {}",
+            self.count,
+            ms(min),
+            ms(median),
+            ms(max)
+        ))
+    }
 }
 
 impl Stats {
@@ -22,6 +76,7 @@ impl Stats {
             messages_out: 0,
             pings: VecDeque::new(),
             last_rtt: None,
+            round_trips: RoundTrips::default(),
         }
     }
 
@@ -34,8 +89,14 @@ impl Stats {
         let i = self.pings.iter().position(|(p, _)| p == payload)?;
         let (_, sent) = self.pings.remove(i)?;
         let rtt = now - sent;
-        self.last_rtt = Some(rtt);
+        self.timed(rtt);
         Some(rtt)
+    }
+
+    /// A round trip, from /ping or a keepalive ping.
+    pub fn timed(&mut self, rtt: Duration) {
+        self.last_rtt = Some(rtt);
+        self.round_trips.add(rtt);
     }
 
     /// The counters part of /status: frames and bytes (out, in).
@@ -95,6 +156,21 @@ impl StopRules {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_round_trip_summary_has_count_min_median_and_max() {
+        let mut trips = RoundTrips::default();
+        assert_eq!(trips.summary(), None);
+        for ms in [9, 1, 4, 2] {
+            trips.add(Duration::from_millis(ms));
+        }
+        assert_eq!(
+            trips.summary().unwrap(),
+            "round trips of 4 pings: min 1.00 ms, median 3.00 ms, max 9.00 ms"
+        );
+        trips.add(Duration::from_millis(5));
+        assert!(trips.summary().unwrap().contains("median 4.00 ms"));
+    }
 
     #[test]
     fn pongs_are_paired_with_their_pings_by_payload() {

@@ -31,6 +31,77 @@ pub struct WireView {
     /// The code and reason of the last Close frame the peer sent, as
     /// decoded from the wire (tungstenite replaces invalid codes).
     pub last_close_in: Option<(Option<u16>, String)>,
+    /// The incoming text message being received, for naming where its
+    /// UTF-8 breaks.
+    pub text_in: TextSoFar,
+}
+
+/// What the previews hold of the latest incoming text message: its
+/// number, and its bytes while every one of them was kept.
+#[derive(Default)]
+pub struct TextSoFar {
+    pub seq: u64,
+    pub bytes: Vec<u8>,
+    /// `bytes` are all of the message's payload so far.
+    pub whole: bool,
+}
+
+/// How much of a text message is kept for that.
+const TEXT_KEPT: usize = 64 * 1024;
+
+impl TextSoFar {
+    fn add(&mut self, frame: &Frame) {
+        use crate::wire::frame::Part;
+        let Some((seq, part)) = frame.message else {
+            return;
+        };
+        let text = match frame.header.kind() {
+            Kind::Text => true,
+            Kind::Continuation => frame.continues == Some(Kind::Text),
+            _ => false,
+        };
+        if !text {
+            return;
+        }
+        if matches!(part, Part::Whole | Part::Start) {
+            // The frames after a broken message may be decoded (and shown)
+            // before tungstenite reports it: the first broken one stays.
+            if self.broken() {
+                return;
+            }
+            self.seq = seq;
+            self.bytes.clear();
+            // Compressed bytes say nothing about the text's UTF-8.
+            self.whole = !frame.header.rsv1;
+        }
+        if seq != self.seq || !self.whole {
+            return;
+        }
+        if frame.truncated() || self.bytes.len() + frame.preview.len() > TEXT_KEPT {
+            self.whole = false;
+            return;
+        }
+        self.bytes.extend_from_slice(&frame.preview);
+    }
+
+    fn broken(&self) -> bool {
+        self.whole && std::str::from_utf8(&self.bytes).is_err_and(|e| e.error_len().is_some())
+    }
+
+    /// Where the text stops being UTF-8, in words: ` at byte 5` when the
+    /// kept bytes show it.
+    pub fn where_invalid(&self) -> String {
+        match std::str::from_utf8(&self.bytes) {
+            Err(e) if self.whole && e.error_len().is_some() => {
+                format!(" at byte {}", e.valid_up_to())
+            }
+            Err(e) if self.whole => format!(
+                ": it ends inside a character that starts at byte {}",
+                e.valid_up_to()
+            ),
+            _ => String::new(),
+        }
+    }
 }
 
 impl WireView {
@@ -40,6 +111,7 @@ impl WireView {
             out_seq: 0,
             outgoing: VecDeque::new(),
             last_close_in: None,
+            text_in: TextSoFar::default(),
         }
     }
 
@@ -150,6 +222,7 @@ impl WireView {
             let reason = String::from_utf8_lossy(frame.close_reason()).into_owned();
             self.last_close_in = Some((frame.close_code(), reason));
         }
+        self.text_in.add(&frame);
         self.show_frame(obs, Dir::In, &frame, at);
     }
 

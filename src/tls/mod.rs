@@ -4,10 +4,12 @@
 //! `verify`.
 
 mod explain;
+pub mod probe;
+pub mod serve;
 mod verify;
 
+use crate::net::socket::Socket;
 use std::io::{self, Read, Write};
-use std::net::TcpStream;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -77,7 +79,7 @@ pub fn client_config(opts: &TlsOptions) -> Result<Client, Failure> {
     let mut config = match opts.client_cert {
         None => builder.with_no_client_auth(),
         Some((cert, key)) => {
-            let (chain, key) = load_client_identity(cert, key)?;
+            let (chain, key) = load_identity(cert, key)?;
             builder
                 .with_client_auth_cert(chain, key)
                 .map_err(|e| fail(Stage::Usage, format!("--cert/--key cannot be used: {e}")))?
@@ -94,7 +96,9 @@ pub fn client_config(opts: &TlsOptions) -> Result<Client, Failure> {
     })
 }
 
-fn load_client_identity(
+/// A certificate chain and its key from PEM files (--cert and --key),
+/// for either side.
+fn load_identity(
     cert: &Path,
     key: &Path,
 ) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), Failure> {
@@ -102,7 +106,7 @@ fn load_client_identity(
         .map_err(|e| {
             fail(
                 Stage::Usage,
-                format!("cannot read --cert {}: {e}", cert.display()),
+                format!("cannot read --cert {}: {}", cert.display(), pem_error(e)),
             )
         })?
         .collect::<Result<Vec<_>, _>>()
@@ -119,12 +123,30 @@ fn load_client_identity(
         ));
     }
     let key = PrivateKeyDer::from_pem_file(key).map_err(|e| {
-        fail(
-            Stage::Usage,
-            format!("--key {} holds no usable private key: {e}", key.display()),
-        )
+        let why = match e {
+            rustls::pki_types::pem::Error::Io(e) => {
+                format!("cannot read --key {}: {e}", key.display())
+            }
+            rustls::pki_types::pem::Error::NoItemsFound => format!(
+                "--key {} holds no PEM private key (expected -----BEGIN PRIVATE KEY-----)",
+                key.display()
+            ),
+            other => format!(
+                "--key {} holds no usable private key: {other}",
+                key.display()
+            ),
+        };
+        fail(Stage::Usage, why)
     })?;
     Ok((chain, key))
+}
+
+/// The I/O error inside, without the enum's wrapping.
+fn pem_error(e: rustls::pki_types::pem::Error) -> String {
+    match e {
+        rustls::pki_types::pem::Error::Io(e) => e.to_string(),
+        other => other.to_string(),
+    }
 }
 
 /// Adds the certificates of one --ca file to the roots; returns them.
@@ -173,8 +195,10 @@ pub fn server_name(host: &str) -> Result<ServerName<'static>, Failure> {
 /// A TLS session over a TCP socket that works whether the socket blocks or
 /// not: `WouldBlock` surfaces only when the socket itself has nothing more.
 pub struct TlsStream {
-    pub conn: ClientConnection,
-    pub sock: TcpStream,
+    /// Either side: wscope is the TLS client when it connects and the TLS
+    /// server with --listen.
+    pub conn: rustls::Connection,
+    pub sock: Socket,
 }
 
 impl TlsStream {
@@ -182,20 +206,24 @@ impl TlsStream {
     pub fn handshake(
         client: &Client,
         name: ServerName<'static>,
-        mut sock: TcpStream,
+        mut sock: Socket,
     ) -> Result<TlsStream, Failure> {
         let mut conn = ClientConnection::new(client.config.clone(), name)
             .map_err(|e| fail(Stage::Tls, format!("TLS setup failed: {e}")))?;
         let mut watched = Watched {
             sock: &mut sock,
             first: Vec::new(),
+            deadline: None,
         };
         while conn.is_handshaking() {
             if let Err(e) = conn.complete_io(&mut watched) {
                 return Err(tls_failure(&e, &watched.first, client.hints));
             }
         }
-        Ok(TlsStream { conn, sock })
+        Ok(TlsStream {
+            conn: conn.into(),
+            sock,
+        })
     }
 
     /// Writes out everything rustls holds; `WouldBlock` if the socket is full.
@@ -222,10 +250,15 @@ impl TlsStream {
             .peer_certificates()
             .and_then(|certs| certs.first())
             .and_then(|c| CertificateFacts::parse(c));
+        let sni = match &self.conn {
+            rustls::Connection::Server(server) => server.server_name().map(str::to_string),
+            rustls::Connection::Client(_) => None,
+        };
         TlsFacts {
             version,
             cipher,
             cert,
+            sni,
         }
     }
 }
@@ -298,12 +331,22 @@ fn tls_io_error(e: rustls::Error) -> io::Error {
 /// The socket during the handshake, keeping the first bytes the server
 /// sent: they tell a server that does not speak TLS from one that does.
 struct Watched<'a> {
-    sock: &'a mut TcpStream,
+    sock: &'a mut Socket,
     first: Vec<u8>,
+    /// When set, each read waits only until then, so that a client that
+    /// stalls its handshake cannot hold a listener forever.
+    deadline: Option<std::time::Instant>,
 }
 
 impl Read for Watched<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if let Some(deadline) = self.deadline {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return Err(io::ErrorKind::TimedOut.into());
+            }
+            self.sock.set_read_timeout(Some(left))?;
+        }
         let n = self.sock.read(buf)?;
         let keep = n.min(64 - self.first.len().min(64));
         self.first.extend_from_slice(&buf[..keep]);
@@ -326,7 +369,11 @@ impl Write for Watched<'_> {
 pub struct TlsFacts {
     pub version: String,
     pub cipher: String,
+    /// The peer's certificate: the server's, or with --listen the
+    /// client's when it presented one.
     pub cert: Option<CertificateFacts>,
+    /// With --listen: the name the client asked for (SNI), if any.
+    pub sni: Option<String>,
 }
 
 #[derive(Debug, Clone)]

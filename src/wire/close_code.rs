@@ -28,9 +28,9 @@ pub fn by_name(word: &str) -> Option<u16> {
     NAMES.iter().find(|(_, n)| *n == word).map(|(c, _)| *c)
 }
 
-/// All names, for completion.
-pub fn names() -> impl Iterator<Item = &'static str> {
-    NAMES.iter().map(|(_, n)| *n)
+/// All codes with their names, for completion.
+pub fn named() -> impl Iterator<Item = (u16, &'static str)> {
+    NAMES.iter().copied()
 }
 
 /// Why a code may not be sent in a Close frame, or `None` if it may

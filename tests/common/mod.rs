@@ -785,13 +785,18 @@ impl NodeServer {
 
     /// `args` are node_server.js's options (`--report-headers`, ...).
     pub fn with_args(args: &[&str]) -> NodeServer {
+        NodeServer::script("node_server.js", args)
+    }
+
+    /// Another server script from tests/peers (`socketio_server.js`).
+    pub fn script(script: &str, args: &[&str]) -> NodeServer {
         let peers = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers");
         let mut command = Command::new("node");
         command
-            .arg(peers.join("node_server.js"))
+            .arg(peers.join(script))
             .args(args)
             .current_dir(&peers);
-        let (child, port) = spawn_peer(command, "node tests/peers/node_server.js");
+        let (child, port) = spawn_peer(command, &format!("node tests/peers/{script}"));
         NodeServer { child, port }
     }
 
@@ -880,6 +885,8 @@ pub struct Listener {
     pub port: u16,
     stdout: Option<JoinHandle<Vec<u8>>>,
     stderr: Option<JoinHandle<Vec<u8>>>,
+    /// With --self-signed: where wscope said it wrote the certificate.
+    pem: Arc<Mutex<Option<PathBuf>>>,
 }
 
 impl Listener {
@@ -896,13 +903,15 @@ impl Listener {
             .spawn()
             .expect("start wscope --listen");
         let (tx, ports) = mpsc::channel();
-        let stdout = collect_lines(child.stdout.take().unwrap(), tx.clone());
-        let stderr = collect_lines(child.stderr.take().unwrap(), tx);
+        let pem = Arc::new(Mutex::new(None));
+        let stdout = collect_lines(child.stdout.take().unwrap(), tx.clone(), pem.clone());
+        let stderr = collect_lines(child.stderr.take().unwrap(), tx, pem.clone());
         let mut listener = Listener {
             child,
             port: 0,
             stdout: Some(stdout),
             stderr: Some(stderr),
+            pem,
         };
         match ports.recv_timeout(Duration::from_secs(10)) {
             Ok(port) => listener.port = port,
@@ -913,6 +922,16 @@ impl Listener {
             }
         }
         listener
+    }
+
+    /// With --self-signed: the PEM copy wscope said it wrote (it says so
+    /// before it says where it listens).
+    pub fn made_certificate(&self) -> PathBuf {
+        self.pem
+            .lock()
+            .unwrap()
+            .clone()
+            .expect("wscope said where it wrote the certificate")
     }
 
     /// Waits for wscope to end (killing it after [`RUN_TIMEOUT`]) and
@@ -955,7 +974,11 @@ impl Drop for Listener {
 
 /// Reads `pipe` to its end, passing on the port of a "listening on
 /// 127.0.0.1:PORT" line as soon as one comes.
-fn collect_lines(pipe: impl Read + Send + 'static, port: mpsc::Sender<u16>) -> JoinHandle<Vec<u8>> {
+fn collect_lines(
+    pipe: impl Read + Send + 'static,
+    port: mpsc::Sender<u16>,
+    pem: Arc<Mutex<Option<PathBuf>>>,
+) -> JoinHandle<Vec<u8>> {
     thread::spawn(move || {
         let mut reader = BufReader::new(pipe);
         let mut bytes = Vec::new();
@@ -966,6 +989,10 @@ fn collect_lines(pipe: impl Read + Send + 'static, port: mpsc::Sender<u16>) -> J
                 Ok(_) => {}
             }
             let line = String::from_utf8_lossy(&bytes[start..]);
+            if let Some((_, rest)) = line.split_once("PEM copy at ") {
+                let path = rest.split(' ').next().unwrap_or_default();
+                *pem.lock().unwrap() = Some(PathBuf::from(path));
+            }
             let found = line
                 .split_once("listening on 127.0.0.1:")
                 .and_then(|(_, rest)| rest.split(|c: char| !c.is_ascii_digit()).next())

@@ -88,10 +88,28 @@ fn invalid_utf8_across_fragments_fails_with_1007() {
     bytes.extend(frame(true, 0, 0, false, b"\x28\x8c\x28"));
     let (out, sent) = against(bytes, &[]);
     assert_failed_after_showing(&out, |f| f["opcode"] == 0);
-    assert!(out.single("error")["message"]
-        .as_str()
-        .unwrap()
-        .contains("RFC 6455 §8.1"));
+    let message = out.single("error")["message"].as_str().unwrap().to_string();
+    // "ab" then F0 28: the sequence breaks at byte 2 of message 1.
+    assert_eq!(
+        message,
+        "incoming message 1 is not valid UTF-8 at byte 2 (RFC 6455 §8.1)"
+    );
+    assert_eq!(close_sent(&sent), Some(1007));
+}
+
+#[test]
+fn invalid_utf8_in_the_last_fragment_names_the_message_and_byte() {
+    let mut bytes = frame(true, 0, 1, false, b"fine");
+    bytes.extend(frame(false, 0, 1, false, b"abc"));
+    bytes.extend(frame(true, 0, 0, false, b"de\xff\xfeg"));
+    let (out, sent) = against(bytes, &[]);
+    out.assert_code(3);
+    assert_eq!(incoming(&out)[0]["data"], "fine");
+    let message = out.single("error")["message"].as_str().unwrap().to_string();
+    assert_eq!(
+        message,
+        "incoming message 2 is not valid UTF-8 at byte 5 (RFC 6455 §8.1)"
+    );
     assert_eq!(close_sent(&sent), Some(1007));
 }
 
@@ -187,4 +205,18 @@ fn a_16_mib_message_arrives_whole() {
     out.assert_code(0);
     assert_eq!(out.stdout.len(), (16 << 20) + 1);
     assert!(out.stdout.bytes().take(16 << 20).all(|b| b == b'z'));
+}
+
+#[test]
+fn invalid_utf8_is_named_even_when_later_messages_came_in_the_same_read() {
+    let mut bytes = frame(true, 0, 1, false, b"x\xc3\x28y");
+    bytes.extend(frame(true, 0, 1, false, b"later"));
+    let (out, sent) = against(bytes, &[]);
+    out.assert_code(3);
+    let message = out.single("error")["message"].as_str().unwrap().to_string();
+    assert_eq!(
+        message,
+        "incoming message 1 is not valid UTF-8 at byte 1 (RFC 6455 §8.1)"
+    );
+    assert_eq!(close_sent(&sent), Some(1007));
 }

@@ -363,6 +363,11 @@ pub fn chromium() -> Option<String> {
 
 /// Opens `html` (written to a file) in headless Chromium.
 pub fn open_in_chromium(binary: &str, html: &str) -> Browser {
+    open_in_chromium_with(binary, html, &[])
+}
+
+/// Like [`open_in_chromium`], with more command-line switches.
+pub fn open_in_chromium_with(binary: &str, html: &str, extra: &[String]) -> Browser {
     use std::os::unix::process::CommandExt;
     let page_dir = tempfile::tempdir().unwrap();
     let profile = tempfile::tempdir().unwrap();
@@ -380,6 +385,7 @@ pub fn open_in_chromium(binary: &str, html: &str) -> Browser {
             "--disable-sync",
         ])
         .arg(format!("--user-data-dir={}", profile.path().display()))
+        .args(extra)
         .arg(format!("file://{}", page.display()))
         .stdin(Stdio::null())
         .stdout(Stdio::null())

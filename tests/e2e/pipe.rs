@@ -265,6 +265,51 @@ fn keepalive_pings_are_answered_and_timed() {
         .count();
     assert!(pings >= 2, "pings every 0.2 s for 0.7 s: {pings}");
     assert_eq!(pings, pongs);
+    // Each pong's round trip is shown, and summed up at the end.
+    let notices: Vec<String> = out
+        .events_named("notice")
+        .iter()
+        .map(|n| n["message"].as_str().unwrap().to_string())
+        .collect();
+    let timed = notices
+        .iter()
+        .filter(|n| n.starts_with("keepalive pong: round trip "))
+        .count();
+    assert_eq!(timed, pongs, "{notices:?}");
+    let summary = format!("round trips of {pongs} pings: min ");
+    assert!(
+        notices
+            .iter()
+            .any(|n| n.starts_with(&summary) && n.contains(", median ")),
+        "{notices:?}"
+    );
+}
+
+#[test]
+fn max_time_bounds_the_whole_run() {
+    // A server that answers nothing and never closes.
+    let server = ScriptedServer::start(Script {
+        response: None,
+        bytes: Vec::new(),
+        after: After::ReadToEnd,
+    });
+    // -w 30 would keep it 30 s after stdin's end; --max-time ends it first.
+    let out = wscope(&["--max-time", "0.5", "-w", "30", &server.url("/")]);
+    out.assert_code(3);
+    assert!(
+        out.stderr
+            .contains("--max-time reached: closed without waiting for the server's reply"),
+        "{}",
+        out.stderr
+    );
+
+    // A server that never answers the upgrade: the opening is bounded too.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let out = wscope(&["--max-time", "0.3", &format!("ws://127.0.0.1:{port}/")]);
+    out.assert_code(1);
+    assert!(out.stderr.contains("timed out"), "{}", out.stderr);
+    drop(silent);
 }
 
 #[test]

@@ -138,3 +138,31 @@ fn no_reply_is_lost_to_a_close_sent_too_soon() {
     assert_eq!(out.stdout.lines().count(), 5000, "{}", out.stderr);
     assert_eq!(out.stdout, lines);
 }
+
+#[test]
+fn ws_to_a_tls_port_says_it_speaks_tls_and_names_the_wss_url() {
+    // The Python server drops a plain request to its TLS port without a
+    // word; wscope asks the port for TLS and suggests wss://.
+    let pki = Pki::generate();
+    let server = PythonServer::start(Some(&pki));
+    let out = wscope(&[&format!("ws://127.0.0.1:{}/chat", server.port)]);
+    out.assert_code(1);
+    let wss = format!(
+        "this port speaks TLS: use wss://127.0.0.1:{}/chat",
+        server.port
+    );
+    assert!(out.stderr.contains(&wss), "{out}");
+    assert_eq!(out.stderr.lines().count(), 1, "{out}");
+
+    // A plain server that hangs up without a word is not called TLS.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for conn in listener.incoming().take(2) {
+            drop(conn);
+        }
+    });
+    let out = wscope(&[&format!("ws://127.0.0.1:{port}/")]);
+    out.assert_code(1);
+    assert!(!out.stderr.contains("TLS"), "{out}");
+}

@@ -12,7 +12,7 @@ use rexpect::process::WaitStatus;
 use rexpect::session::{spawn_with_options, PtySession};
 use tungstenite::Message;
 
-use crate::common::{Script, ScriptedServer};
+use crate::common::{EchoServer, Script, ScriptedServer};
 
 const PROMPT: &str = "wscope> ";
 
@@ -355,9 +355,20 @@ fn with_stdout_redirected_typed_lines_are_sent_without_a_prompt() {
         assert!(std::time::Instant::now() < deadline, "never connected");
         thread::sleep(Duration::from_millis(20));
     }
+    // Said once, on stderr (the terminal), since nothing else shows it.
+    let said = p.exp_string("Ctrl-D closes").unwrap();
+    assert!(
+        said.contains("wscope: connected to ws://127.0.0.1:"),
+        "{said}"
+    );
+    assert!(
+        said.contains("there is no prompt: each line you type is sent as a text message"),
+        "{said}"
+    );
     p.send_line("typed at the terminal").unwrap();
     p.send_control('d').unwrap();
-    p.exp_string("exit=0").unwrap();
+    let rest = p.exp_string("exit=0").unwrap();
+    assert!(!rest.contains("no prompt"), "said twice: {rest}");
     let echoed = std::fs::read_to_string(&out).unwrap();
     assert_eq!(echoed, "typed at the terminal\n");
 }
@@ -402,4 +413,214 @@ fn after_quit_one_ctrl_c_quits_at_once() {
     p.exp_string("code=1000").unwrap();
     p.send_control('c').unwrap();
     assert_eq!(exit_code(&p), 0, "the user quit");
+}
+
+/// wscope at a terminal of `columns` columns, as `prompt_session`.
+fn sized_session(columns: u16, args: &[&str], state: &tempfile::TempDir) -> PtySession {
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c")
+        .arg(format!(
+            "stty cols {columns} rows 24 && exec \"$0\" --color never \"$@\""
+        ))
+        .arg(env!("CARGO_BIN_EXE_wscope"))
+        .args(args)
+        .env("XDG_STATE_HOME", state.path())
+        .env("TERM", "xterm");
+    let mut p = spawn_with_options(cmd, pty_options()).expect("spawning wscope in a pty");
+    p.exp_string(PROMPT).expect("the prompt appears");
+    p
+}
+
+/// Everything wscope printed from now until it exits. The pty reader
+/// hands over one char per byte: put the UTF-8 back together.
+fn rest_of_output(p: &mut PtySession) -> String {
+    let raw = p.exp_eof().expect("wscope ends its output");
+    let bytes: Vec<u8> = raw.chars().map(|c| c as u8).collect();
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+#[test]
+fn an_80_column_terminal_gets_one_line_per_frame_with_its_preview() {
+    let server = EchoServer::start();
+    let url = format!("ws://127.0.0.1:{}/", server.port());
+    let state = tempfile::tempdir().unwrap();
+    let mut p = sized_session(80, &[&url], &state);
+    let long = "tick ".repeat(60);
+    p.send_line("hello").unwrap();
+    p.send_line(long.trim_end()).unwrap();
+    p.send_line("/frame op=text fin=0 text=part").unwrap();
+    p.send_line("/quit").unwrap();
+    let output = rest_of_output(&mut p);
+    assert!(output.contains("← text   5 \"hello\""), "{output}");
+    assert!(output.contains("→ text   fin=0 4 \"part\""), "{output}");
+    let frame_lines: Vec<String> = output
+        .split(['\r', '\n'])
+        .filter(|l| l.contains("] → ") || l.contains("] ← "))
+        .map(without_escapes)
+        .collect();
+    assert!(frame_lines.len() >= 3, "{output}");
+    for line in &frame_lines {
+        assert!(
+            line.chars().count() <= 80,
+            "wider than 80 columns: {line:?}"
+        );
+        assert!(!line.contains("rsv=000"), "not the wide view: {line:?}");
+    }
+    let echoed = frame_lines
+        .iter()
+        .find(|l| l.contains("← text   299 \"tick tick"))
+        .unwrap_or_else(|| panic!("the long echo on one line: {frame_lines:?}"));
+    assert!(echoed.ends_with('…'), "{echoed:?}");
+    assert_eq!(exit_code(&p), 0);
+}
+
+/// A screen line as it shows: the terminal's control sequences removed.
+fn without_escapes(line: &str) -> String {
+    let mut shown = String::new();
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' && chars.peek() == Some(&'[') {
+            chars.next();
+            // Parameters, then one final byte in @..~.
+            for c in chars.by_ref() {
+                if ('@'..='~').contains(&c) {
+                    break;
+                }
+            }
+        } else {
+            shown.push(c);
+        }
+    }
+    shown
+}
+
+#[test]
+fn a_wide_terminal_and_layout_wide_keep_the_full_decoding() {
+    let server = EchoServer::start();
+    let url = format!("ws://127.0.0.1:{}/", server.port());
+    let state = tempfile::tempdir().unwrap();
+    for (columns, args) in [
+        (160, vec![url.as_str()]),
+        (80, vec!["--layout", "wide", &url]),
+    ] {
+        let mut p = sized_session(columns, &args, &state);
+        p.send_line("hello").unwrap();
+        p.exp_regex(r"text +fin=1 rsv=000 op=0x1 unmasked len=5 \(7-bit\) hdr=2 \x22hello\x22")
+            .unwrap_or_else(|e| panic!("{columns} columns {args:?}: {e}"));
+        p.send_line("/quit").unwrap();
+        assert_eq!(exit_code(&p), 0);
+    }
+}
+
+#[test]
+fn the_session_ends_without_a_stray_prompt() {
+    let server = EchoServer::start();
+    let url = format!("ws://127.0.0.1:{}/", server.port());
+    let state = tempfile::tempdir().unwrap();
+    let mut p = prompt_session(&url, &state);
+    p.send_line("/close 4000 bye").unwrap();
+    let output = rest_of_output(&mut p);
+    let closed = output.rfind("closed:").expect("the close is shown");
+    // The prompt may be redrawn under the last line, but it is then wiped.
+    let prompt = output.rfind(PROMPT).unwrap_or(0);
+    let wiped = output.rfind("\r\x1b[2K").expect("the prompt line is wiped");
+    assert!(wiped > prompt && wiped > closed, "{output:?}");
+    assert_eq!(exit_code(&p), 0, "the server echoed our own code");
+}
+
+#[test]
+fn a_line_typed_while_closing_is_reported_once() {
+    // A server that never answers the Close.
+    let server = ScriptedServer::start(Script::frames(Vec::new()));
+    let state = tempfile::tempdir().unwrap();
+    let mut p = prompt_session(&server.url("/"), &state);
+    p.send_line("/close").unwrap();
+    p.exp_string("code=1000").unwrap();
+    p.send_line("too late").unwrap();
+    p.exp_string("not sent: the connection is closing").unwrap();
+    p.send_control('c').unwrap();
+    let output = rest_of_output(&mut p);
+    assert!(!output.contains("not sent"), "reported twice: {output:?}");
+    assert_eq!(exit_code(&p), 0, "the user quit");
+}
+
+#[test]
+fn tab_lists_close_codes_and_reporting_only_codes_only_after_close_bang() {
+    let server = EchoServer::start();
+    let url = format!("ws://127.0.0.1:{}/", server.port());
+    let state = tempfile::tempdir().unwrap();
+    let mut p = prompt_session(&url, &state);
+    p.send("/close \t\t").unwrap();
+    p.flush().unwrap();
+    let listed = p.exp_string("try-again-later (1013)").unwrap();
+    assert!(listed.contains("normal (1000)"), "{listed:?}");
+    assert!(listed.contains("going-away (1001)"), "{listed:?}");
+    assert!(!listed.contains("abnormal"), "{listed:?}");
+    // Clear the line, then the same after /close!.
+    p.send_control('c').unwrap();
+    p.send("/close! ab\t").unwrap();
+    p.flush().unwrap();
+    p.exp_string("abnormal ").unwrap();
+    p.send_control('c').unwrap();
+    p.send_line("/close going-away").unwrap();
+    p.exp_string("code=1001").unwrap();
+    p.exp_string("closed:").unwrap();
+    assert_eq!(exit_code(&p), 0);
+}
+
+#[test]
+fn json_typed_over_several_lines_or_pasted_goes_out_as_one_message() {
+    let server = ScriptedServer::start(Script::recording());
+    let state = tempfile::tempdir().unwrap();
+    let mut p = prompt_session(&server.url("/"), &state);
+    // Typed: Enter inside an open object starts a new line.
+    p.send("{\r").unwrap();
+    p.send("  \"id\": 1,\r").unwrap();
+    p.send("  \"tags\": [\"a\",\r").unwrap();
+    p.send("\"b\"]\r").unwrap();
+    p.send("}\r").unwrap();
+    p.flush().unwrap();
+    // Pasted (bracketed paste), then /json over two lines.
+    p.send("\x1b[200~[1,\n 2]\x1b[201~\r").unwrap();
+    p.send("/json {\"x\":\r").unwrap();
+    p.send("true}\r").unwrap();
+    p.send("/json {bad}\r").unwrap();
+    p.flush().unwrap();
+    p.exp_string("/json: not valid JSON").unwrap();
+    p.send_line("/quit").unwrap();
+    p.exp_string("closed:").unwrap();
+    assert_eq!(exit_code(&p), 0);
+    let frames = wire_frames(&server.log().after_head);
+    let texts: Vec<String> = frames
+        .iter()
+        .filter(|f| f.first_byte == 0x81)
+        .map(|f| String::from_utf8(f.payload.clone()).unwrap())
+        .collect();
+    assert_eq!(texts.len(), 3, "{texts:?}");
+    let first: serde_json::Value = serde_json::from_str(&texts[0]).unwrap();
+    assert_eq!(first, serde_json::json!({"id": 1, "tags": ["a", "b"]}));
+    assert_eq!(texts[1], "[1,\n 2]");
+    assert_eq!(texts[2], "{\"x\":\ntrue}");
+}
+
+#[test]
+fn json_payloads_at_the_prompt_compact_pretty_and_raw() {
+    // Line ends come back from the terminal as \r\r\n.
+    for (args, shows) in [
+        (vec![], r#"\{"id": 7, "ok": true\}"#),
+        (vec!["--pretty"], r#"\n  "id": 7,\r*\n  "ok": true\r*\n\}"#),
+        (vec!["--no-pretty"], r#""\{\\"id\\":7,\\"ok\\":true\}""#),
+    ] {
+        let server = EchoServer::start();
+        let url = format!("ws://127.0.0.1:{}/", server.port());
+        let state = tempfile::tempdir().unwrap();
+        let mut all = args.clone();
+        all.push(&url);
+        let mut p = sized_session(120, &all, &state);
+        p.send_line(r#"{"id":7,"ok":true}"#).unwrap();
+        p.exp_regex(shows)
+            .unwrap_or_else(|e| panic!("{args:?}: {e}"));
+        p.send_line("/quit").unwrap();
+        assert_eq!(exit_code(&p), 0);
+    }
 }

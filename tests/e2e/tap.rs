@@ -19,6 +19,7 @@ use tungstenite::{Message, WebSocket};
 use wscope::app::plan::{Mode, Plan};
 use wscope::app::{client, server};
 use wscope::cli::Cli;
+use wscope::net::listen::Door;
 use wscope::observe::{Dir, Out};
 use wscope::observe::{Event, Flow, Interest, Observer, Observers, Payload};
 use wscope::wire::guard::Guard;
@@ -155,7 +156,7 @@ fn as_a_client_the_chunks_are_every_byte_the_server_saw() {
     };
     let chunks = Chunks::default();
     let mut obs = observers(&chunks);
-    let opened = client::open(&cli, &mut obs, (**target).clone(), shaping, KEEP).unwrap();
+    let opened = client::open(&cli, &mut obs, (**target).clone(), shaping, KEEP, None).unwrap();
     let mut tap = opened.tap;
     tap.begin_frames(opened.response.leftover, GUARD);
     let ws = WebSocket::from_raw_socket(Stack::new(tap, None), WsRole::Client, None);
@@ -184,8 +185,9 @@ fn as_a_server_the_chunks_are_every_byte_the_client_saw() {
 
     let chunks = Chunks::default();
     let mut obs = observers(&chunks);
+    let listener = Door::Tcp(listener);
     let mut waiting = server::ClientWait::new(&listener).unwrap();
-    let served = server::serve(&listener, &mut waiting, &[], false, &mut obs, KEEP)
+    let served = server::serve(&listener, &mut waiting, &[], false, &mut obs, KEEP, None)
         .unwrap()
         .expect("a client came");
     let mut tap = served.tap;

@@ -26,6 +26,21 @@ fn http_scheme_is_rejected() {
 }
 
 #[test]
+fn a_url_without_a_scheme_suggests_the_url_meant() {
+    let line = usage_error(&["127.0.0.1:8765"]);
+    assert!(
+        line.ends_with("did you mean ws://127.0.0.1:8765/ ?"),
+        "{line}"
+    );
+    let line = usage_error(&["localhost:8765/"]);
+    assert!(
+        line.ends_with("did you mean ws://localhost:8765/ ?"),
+        "{line}"
+    );
+    assert!(!line.contains("unsupported scheme"), "{line}");
+}
+
+#[test]
 fn url_without_host_is_rejected() {
     let line = usage_error(&["ws://"]);
     assert!(line.starts_with("wscope: error: "), "{line}");

@@ -6,11 +6,19 @@
 //   --ping-first      on connection, send ping 'p', then texts 'one' and 'two'
 //   --deflate         accept permessage-deflate (threshold 0: every message)
 //   --no-context      with --deflate: no context takeover either way
+//   --fail-first      the first connection closes with 1011 at its first
+//                     message, the second is reset (1006); later ones echo
+//   --unix PATH       listen on a Unix socket at PATH instead (prints PORT 0)
 "use strict";
+const http = require("http");
 const { WebSocketServer } = require("ws");
 
-const args = new Set(process.argv.slice(2));
-const options = { host: "127.0.0.1", port: 0, maxPayload: 1 << 30 };
+const argv = process.argv.slice(2);
+const args = new Set(argv);
+const unixPath = args.has("--unix") ? argv[argv.indexOf("--unix") + 1] : null;
+const options = unixPath
+  ? { server: http.createServer(), maxPayload: 1 << 30 }
+  : { host: "127.0.0.1", port: 0, maxPayload: 1 << 30 };
 if (args.has("--deflate")) {
   options.perMessageDeflate = {
     threshold: 0,
@@ -22,7 +30,17 @@ if (args.has("--pick-protocol")) {
   options.handleProtocols = (offered) => offered.values().next().value || false;
 }
 const server = new WebSocketServer(options);
+let connections = 0;
 server.on("connection", (socket, request) => {
+  connections += 1;
+  if (args.has("--fail-first") && connections <= 2) {
+    const which = connections;
+    socket.on("message", () => {
+      if (which === 1) socket.close(1011, "restarting");
+      else socket.terminate();
+    });
+    return;
+  }
   if (args.has("--report-headers")) {
     socket.send(JSON.stringify(request.rawHeaders));
   }
@@ -33,8 +51,12 @@ server.on("connection", (socket, request) => {
   }
   socket.on("message", (data, isBinary) => socket.send(data, { binary: isBinary }));
 });
-server.on("listening", () => {
-  process.stdout.write(`PORT ${server.address().port}\n`);
-});
+if (unixPath) {
+  options.server.listen(unixPath, () => process.stdout.write("PORT 0\n"));
+} else {
+  server.on("listening", () => {
+    process.stdout.write(`PORT ${server.address().port}\n`);
+  });
+}
 process.stdin.on("end", () => process.exit(0));
 process.stdin.resume();

@@ -3,6 +3,7 @@
 Binds 127.0.0.1 on a free port, optionally with TLS and permessage-deflate
 (--deflate, the library's defaults), echoes every message
 back, prints ``PORT <n>`` once listening, and exits when stdin closes.
+With --unix PATH it listens on a Unix socket there instead (``PORT 0``).
 """
 
 import argparse
@@ -10,12 +11,18 @@ import ssl
 import sys
 import threading
 
-from websockets.sync.server import serve
+from websockets.sync.server import serve, unix_serve
 
 
 def echo(connection):
     for message in connection:
         connection.send(message)
+
+
+def shout(connection):
+    """Echoes text in capitals: a server that answers differently."""
+    for message in connection:
+        connection.send(message.upper() if isinstance(message, str) else message)
 
 
 def main():
@@ -27,6 +34,10 @@ def main():
         action="store_true",
         help="accept permessage-deflate with the library's default settings",
     )
+    parser.add_argument(
+        "--shout", action="store_true", help="echo text in capitals instead"
+    )
+    parser.add_argument("--unix", help="listen on a Unix socket at this path")
     args = parser.parse_args()
 
     context = None
@@ -35,8 +46,13 @@ def main():
         context.load_cert_chain(args.certfile, args.keyfile)
 
     compression = "deflate" if args.deflate else None
-    with serve(echo, "127.0.0.1", 0, ssl=context, compression=compression) as server:
-        port = server.socket.getsockname()[1]
+    handler = shout if args.shout else echo
+    if args.unix:
+        listening = unix_serve(handler, args.unix, ssl=context, compression=compression)
+    else:
+        listening = serve(handler, "127.0.0.1", 0, ssl=context, compression=compression)
+    with listening as server:
+        port = 0 if args.unix else server.socket.getsockname()[1]
         print(f"PORT {port}", flush=True)
 
         def watch_stdin():

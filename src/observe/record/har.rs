@@ -1,0 +1,279 @@
+//! `--har`: the session as HAR 1.2, the way Chrome DevTools saves a
+//! WebSocket: the upgrade as an entry (request and response headers,
+//! status 101, timings) with `_resourceType: "websocket"` and the data
+//! messages in `_webSocketMessages` (`type` send/receive, `time` in epoch
+//! seconds, `opcode` 1 or 2, `data`, binary as base64).
+//!
+//! HAR is one JSON document, but messages are not held for the end: the
+//! document is written up to the message list once the response is in,
+//! each message is appended as it comes, and the brackets are closed when
+//! the recorder goes away.
+
+use super::RecordFile;
+use std::io::{BufWriter, Write};
+
+use base64::Engine;
+use serde_json::{json, Value};
+
+use crate::observe::{Clock, Dir, Event, Flow, Interest, Observer};
+
+/// What closes the document after the last message.
+const TAIL: &str = "]}]}}\n";
+
+pub struct Har {
+    out: BufWriter<RecordFile>,
+    clock: Clock,
+    /// Epoch seconds when the clock started.
+    wall_base: f64,
+    /// The connection and request, until the response completes the entry.
+    entry: Value,
+    started: f64,
+    /// Whether the document is open at the message list.
+    open: bool,
+    messages: u64,
+}
+
+impl Har {
+    pub fn new(file: RecordFile, clock: Clock) -> Self {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
+        Har {
+            out: BufWriter::new(file),
+            clock,
+            wall_base: now - clock.now(),
+            entry: json!({}),
+            started: now,
+            open: false,
+            messages: 0,
+        }
+    }
+
+    fn wall(&self, t: f64) -> f64 {
+        self.wall_base + t
+    }
+
+    /// Writes the document up to the message list.
+    fn open(&mut self) {
+        if self.open {
+            return;
+        }
+        self.open = true;
+        let mut entry = std::mem::take(&mut self.entry);
+        if let Some(object) = entry.as_object_mut() {
+            object.insert("_resourceType".into(), json!("websocket"));
+            object.insert("_webSocketMessages".into(), json!([]));
+        }
+        let document = json!({
+            "log": {
+                "version": "1.2",
+                "creator": {"name": "wscope", "version": env!("CARGO_PKG_VERSION")},
+                "pages": [],
+                "entries": [entry],
+            }
+        });
+        let text = document.to_string();
+        // The message list is the last thing in the document: cut before
+        // its closing bracket and what closes the rest.
+        let head = text.strip_suffix(&TAIL[..TAIL.len() - 1]).unwrap_or(&text);
+        let _ = self.out.write_all(head.as_bytes());
+    }
+
+    fn connect(
+        &mut self,
+        url: &str,
+        addr: std::net::SocketAddr,
+        timings: Option<(f64, f64, Option<f64>)>,
+    ) {
+        self.started = self.wall(self.clock.now());
+        let (dns, tcp, tls) = timings.unwrap_or((-1.0, -1.0, None));
+        self.entry = json!({
+            "startedDateTime": iso8601(self.started),
+            "time": 0,
+            "request": {
+                "method": "GET",
+                "url": url,
+                "httpVersion": "HTTP/1.1",
+                "headers": [],
+                "queryString": query(url),
+                "cookies": [],
+                "headersSize": -1,
+                "bodySize": 0,
+            },
+            "response": {
+                "status": 0,
+                "statusText": "",
+                "httpVersion": "HTTP/1.1",
+                "headers": [],
+                "cookies": [],
+                "content": {"size": 0, "mimeType": "x-unknown"},
+                "redirectURL": "",
+                "headersSize": -1,
+                "bodySize": 0,
+            },
+            "cache": {},
+            "timings": {
+                "blocked": -1,
+                "dns": dns,
+                // HAR counts the TLS handshake in connect as well.
+                "connect": if tcp < 0.0 { -1.0 } else { tcp + tls.unwrap_or(0.0) },
+                "ssl": tls.unwrap_or(-1.0),
+                "send": 0,
+                "wait": 0,
+                "receive": 0,
+            },
+            "serverIPAddress": addr.ip().to_string(),
+            "connection": addr.port().to_string(),
+        });
+    }
+
+    fn message(&mut self, dir: Dir, binary: bool, data: &[u8], t: f64) {
+        self.open();
+        let data = if binary {
+            base64::engine::general_purpose::STANDARD.encode(data)
+        } else {
+            String::from_utf8_lossy(data).into_owned()
+        };
+        let message = json!({
+            "type": if dir == Dir::Out { "send" } else { "receive" },
+            "time": self.wall(t),
+            "opcode": if binary { 2 } else { 1 },
+            "data": data,
+        });
+        if self.messages > 0 {
+            let _ = self.out.write_all(b",");
+        }
+        self.messages += 1;
+        let _ = serde_json::to_writer(&mut self.out, &message);
+    }
+}
+
+impl Observer for Har {
+    fn event(&mut self, event: &Event) -> Flow {
+        match event {
+            Event::Connect { url, facts, .. } if !self.open => {
+                let timings = facts.timings.map(|t| (t.dns_ms, t.tcp_ms, t.tls_ms));
+                self.connect(url, facts.addr, timings);
+            }
+            Event::Request { raw } if !self.open => {
+                let head = String::from_utf8_lossy(raw);
+                self.entry["request"]["headers"] = headers(head.split("\r\n").skip(1));
+                self.entry["request"]["headersSize"] = json!(raw.len());
+            }
+            Event::Response {
+                response,
+                upgrade_ms,
+                ..
+            } if !self.open => {
+                let r = &mut self.entry["response"];
+                r["status"] = json!(response.status);
+                r["statusText"] = json!(response.reason);
+                r["headers"] = json!(response
+                    .headers
+                    .iter()
+                    .map(|(n, v)| json!({"name": n, "value": v}))
+                    .collect::<Vec<_>>());
+                r["headersSize"] = json!(response.raw.len());
+                let wait = upgrade_ms.unwrap_or(0.0);
+                self.entry["timings"]["wait"] = json!(wait);
+                let t = &self.entry["timings"];
+                let total: f64 = ["dns", "connect", "wait"]
+                    .iter()
+                    .filter_map(|k| t[*k].as_f64())
+                    .filter(|v| *v > 0.0)
+                    .sum();
+                self.entry["time"] = json!(total);
+                if response.status == 101 {
+                    self.open();
+                }
+            }
+            Event::Message {
+                dir,
+                binary,
+                data,
+                at,
+                ..
+            } => {
+                let t = self.clock.at(*at);
+                self.message(*dir, *binary, data, t);
+            }
+            _ => {}
+        }
+        Flow::Go
+    }
+
+    fn flush(&mut self) -> Flow {
+        let _ = self.out.flush();
+        Flow::Go
+    }
+
+    fn interest(&self) -> Interest {
+        Interest {
+            outgoing_messages: true,
+            ..Interest::default()
+        }
+    }
+}
+
+impl Drop for Har {
+    fn drop(&mut self) {
+        // A refused upgrade still makes an entry, without messages.
+        self.open();
+        let _ = self.out.write_all(TAIL.as_bytes());
+        let _ = self.out.flush();
+    }
+}
+
+fn headers<'a>(lines: impl Iterator<Item = &'a str>) -> Value {
+    json!(lines
+        .filter_map(|line| line.split_once(':'))
+        .map(|(n, v)| json!({"name": n.trim(), "value": v.trim()}))
+        .collect::<Vec<_>>())
+}
+
+fn query(url: &str) -> Value {
+    let pairs = url::Url::parse(url)
+        .map(|u| {
+            u.query_pairs()
+                .map(|(n, v)| json!({"name": n, "value": v}))
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_default();
+    json!(pairs)
+}
+
+/// Epoch seconds as an ISO 8601 UTC time with milliseconds.
+fn iso8601(epoch: f64) -> String {
+    let millis = (epoch.max(0.0) * 1000.0) as u64;
+    let (secs, ms) = (millis / 1000, millis % 1000);
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{ms:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iso_dates() {
+        assert_eq!(iso8601(0.0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(iso8601(1_700_000_000.25), "2023-11-14T22:13:20.250Z");
+        assert_eq!(iso8601(951_782_400.0), "2000-02-29T00:00:00.000Z");
+    }
+}

@@ -1,0 +1,106 @@
+//! Recorders: observers that write the session to a file beside whatever
+//! the screen shows, streaming as it goes (nothing held for the end).
+
+pub mod har;
+pub mod pcap;
+pub mod tape;
+
+use std::fs::File;
+use std::path::Path;
+
+use super::{Clock, Observer};
+use crate::cli::Cli;
+use crate::error::{fail, Failure, Stage};
+
+/// The recorders the command line asks for.
+pub fn open(cli: &Cli, clock: Clock) -> Result<Vec<Box<dyn Observer>>, Failure> {
+    let mut recorders: Vec<Box<dyn Observer>> = Vec::new();
+    if let Some(path) = &cli.log {
+        recorders.push(tape::create(
+            create(path, "--log", cli.replay.as_deref())?,
+            clock,
+        ));
+    }
+    if let Some(path) = &cli.har {
+        recorders.push(Box::new(har::Har::new(
+            create(path, "--har", cli.replay.as_deref())?,
+            clock,
+        )));
+    }
+    if let Some(path) = &cli.pcap {
+        recorders.push(Box::new(pcap::Pcap::new(
+            create(path, "--pcap", cli.replay.as_deref())?,
+            clock,
+        )));
+    }
+    Ok(recorders)
+}
+
+/// A recorder's file, or a usage error that names it. The recording
+/// being replayed is never written over.
+fn create(path: &Path, option: &str, replaying: Option<&Path>) -> Result<RecordFile, Failure> {
+    let same = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    };
+    if replaying.is_some_and(|replayed| same(path, replayed)) {
+        return Err(fail(
+            Stage::Usage,
+            format!(
+                "{option} {} is the recording --replay reads: writing it would destroy it",
+                path.display()
+            ),
+        ));
+    }
+    let file = File::create(path).map_err(|e| {
+        fail(
+            Stage::Usage,
+            format!("{option} {}: cannot create it: {e}", path.display()),
+        )
+    })?;
+    Ok(RecordFile {
+        file,
+        what: format!("{option} {}", path.display()),
+        failed: false,
+    })
+}
+
+/// A recorder's file that says so, once, on stderr when writing to it
+/// fails (a full disk): the recording is cut short, the session goes on.
+pub struct RecordFile {
+    file: File,
+    what: String,
+    failed: bool,
+}
+
+impl RecordFile {
+    fn note(&mut self, result: std::io::Result<()>) -> std::io::Result<()> {
+        if let Err(e) = &result {
+            if !self.failed {
+                self.failed = true;
+                crate::error::warn(&format!(
+                    "{}: writing failed ({e}); the recording is cut short here",
+                    self.what
+                ));
+            }
+        }
+        result
+    }
+}
+
+impl std::io::Write for RecordFile {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        if self.failed {
+            return Err(std::io::Error::other("an earlier write failed"));
+        }
+        match self.file.write(data) {
+            Ok(n) => Ok(n),
+            Err(e) => self.note(Err(e)).map(|_| 0),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        let result = self.file.flush();
+        self.note(result)
+    }
+}

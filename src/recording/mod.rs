@@ -1,0 +1,220 @@
+//! A recorded session read back, from a tape (`--log`) or a HAR: the
+//! request headers and, in order, what each side sent. Replaying it as a
+//! client or as a mock server is a matter of which side's steps are ours.
+
+pub mod compare;
+pub mod har;
+pub mod tape;
+
+use std::path::Path;
+
+use crate::error::{fail, Failure, Stage};
+
+/// Who sent something, whoever recorded it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    Client,
+    Server,
+}
+
+impl Side {
+    pub fn other(self) -> Side {
+        match self {
+            Side::Client => Side::Server,
+            Side::Server => Side::Client,
+        }
+    }
+}
+
+/// A complete data message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Msg {
+    pub binary: bool,
+    pub data: Vec<u8>,
+}
+
+/// Something one side sent that a replay sends again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    Message(Msg),
+    Ping(Vec<u8>),
+    /// The Close that started the close handshake (the answer to it is
+    /// the protocol's, not the script's).
+    Close {
+        code: Option<u16>,
+        reason: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sent {
+    pub by: Side,
+    pub step: Step,
+    /// Seconds since the recording started.
+    pub t: f64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Recording {
+    /// The URL the recording was made against, when it says.
+    pub url: Option<String>,
+    /// The upgrade request's headers, those wscope writes itself left out.
+    pub headers: Vec<(String, String)>,
+    /// Everything sent, both sides, in the order it crossed.
+    pub sent: Vec<Sent>,
+    /// The close code the server's side of the close handshake carried:
+    /// `None` when the recording has no close handshake.
+    pub server_close: Option<Option<u16>>,
+}
+
+/// The longest a replay waits on the recording's clock (a day).
+const MAX_GAP: f64 = 86_400.0;
+
+/// A step for one side of a replay.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Planned {
+    pub step: Step,
+    /// How many data messages the other side had sent before it.
+    pub after: u64,
+    /// Seconds after the first thing sent on the recording.
+    pub at: f64,
+}
+
+/// Headers wscope generates for every request; a recording's own values
+/// of these would be wrong for a new connection.
+const GENERATED: &[&str] = &[
+    "host",
+    "upgrade",
+    "connection",
+    "sec-websocket-key",
+    "sec-websocket-version",
+    "content-length",
+];
+
+pub fn replayable_header(name: &str) -> bool {
+    !GENERATED.contains(&name.to_ascii_lowercase().as_str()) && !name.starts_with(':')
+}
+
+impl Recording {
+    /// Reads a tape or, when the file is one JSON document with a `log`,
+    /// a HAR. `entry` picks among a HAR's WebSocket entries.
+    pub fn read(path: &Path, entry: Option<&str>) -> Result<Recording, Failure> {
+        let shown = path.display().to_string();
+        let text = std::fs::read(path).map_err(|e| {
+            fail(
+                Stage::Usage,
+                format!("--replay {shown}: cannot read it: {e}"),
+            )
+        })?;
+        let looks_like_har = text
+            .iter()
+            .find(|b| !b.is_ascii_whitespace())
+            .is_some_and(|&b| b == b'{')
+            && serde_json::from_slice::<serde_json::Value>(&text)
+                .is_ok_and(|v| v.get("log").is_some());
+        let result = if looks_like_har {
+            har::read(&text, entry)
+        } else {
+            tape::read(&text)
+        };
+        result.map_err(|e| fail(Stage::Usage, format!("--replay {shown}: {e}")))
+    }
+
+    /// What `side` sends, each with how many messages it waits for.
+    pub fn steps(&self, side: Side) -> Vec<Planned> {
+        let start = self.sent.first().map_or(0.0, |s| s.t);
+        let mut heard = 0;
+        let mut steps = Vec::new();
+        for sent in &self.sent {
+            if sent.by == side {
+                steps.push(Planned {
+                    step: sent.step.clone(),
+                    after: heard,
+                    // A hand-edited tape must not make a replay wait for ever.
+                    at: (sent.t - start).clamp(0.0, MAX_GAP),
+                });
+            } else if matches!(sent.step, Step::Message(_)) {
+                heard += 1;
+            }
+        }
+        steps
+    }
+
+    /// The data messages `side` sent, in order.
+    pub fn messages(&self, side: Side) -> Vec<Msg> {
+        self.sent
+            .iter()
+            .filter(|s| s.by == side)
+            .filter_map(|s| match &s.step {
+                Step::Message(m) => Some(m.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Whether `side` started the close handshake.
+    pub fn closed_by(&self, side: Side) -> bool {
+        self.sent
+            .iter()
+            .any(|s| s.by == side && matches!(s.step, Step::Close { .. }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(s: &str) -> Step {
+        Step::Message(Msg {
+            binary: false,
+            data: s.as_bytes().to_vec(),
+        })
+    }
+
+    #[test]
+    fn each_step_waits_for_what_the_other_side_had_sent() {
+        let rec = Recording {
+            sent: vec![
+                Sent {
+                    by: Side::Client,
+                    step: text("a"),
+                    t: 1.0,
+                },
+                Sent {
+                    by: Side::Server,
+                    step: text("A"),
+                    t: 1.1,
+                },
+                Sent {
+                    by: Side::Server,
+                    step: Step::Ping(vec![]),
+                    t: 1.2,
+                },
+                Sent {
+                    by: Side::Client,
+                    step: text("b"),
+                    t: 1.5,
+                },
+                Sent {
+                    by: Side::Server,
+                    step: text("B"),
+                    t: 1.6,
+                },
+            ],
+            ..Recording::default()
+        };
+        let client: Vec<_> = rec.steps(Side::Client).iter().map(|p| p.after).collect();
+        assert_eq!(client, [0, 1]);
+        let server: Vec<_> = rec.steps(Side::Server).iter().map(|p| p.after).collect();
+        assert_eq!(server, [1, 1, 2]);
+        assert!((rec.steps(Side::Client)[1].at - 0.5).abs() < 1e-9);
+        assert_eq!(rec.messages(Side::Server).len(), 2);
+    }
+
+    #[test]
+    fn generated_headers_are_not_replayed() {
+        assert!(!replayable_header("Sec-WebSocket-Key"));
+        assert!(!replayable_header("host"));
+        assert!(replayable_header("Cookie"));
+    }
+}

@@ -1,0 +1,202 @@
+//! Reading a tape: the JSON Lines that `--log` wrote (docs/tape.md).
+//! Only the events a replay needs are read; others are skipped, so tapes
+//! from newer versions still play.
+
+use serde_json::Value;
+
+use super::{replayable_header, Msg, Recording, Sent, Side, Step};
+
+/// The recording in a tape, or what is wrong with it ("line 3: ...").
+pub fn read(text: &[u8]) -> Result<Recording, String> {
+    let mut rec = Recording::default();
+    // Until a connect event says otherwise, the recorder was the client.
+    let mut recorder = Side::Client;
+    let mut events = 0;
+    let mut closes = 0;
+    for (index, line) in text.split(|&b| b == b'\n').enumerate() {
+        let number = index + 1;
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let at = |what: String| format!("line {number}: {what}");
+        let value: Value =
+            serde_json::from_slice(line).map_err(|e| at(format!("not a JSON object ({e})")))?;
+        let event = value
+            .get("event")
+            .and_then(Value::as_str)
+            .ok_or_else(|| at("no \"event\" name".into()))?;
+        let t = value.get("t").and_then(Value::as_f64).unwrap_or(0.0);
+        let side = |value: &Value| -> Result<Side, String> {
+            match value.get("dir").and_then(Value::as_str) {
+                Some("out") => Ok(recorder),
+                Some("in") => Ok(recorder.other()),
+                _ => Err(at(format!(
+                    "a {event} event without \"dir\" \"in\" or \"out\""
+                ))),
+            }
+        };
+        events += 1;
+        match event {
+            "connect" if value.get("role").and_then(Value::as_str) == Some("server") => {
+                recorder = Side::Server;
+            }
+            "connect" if rec.url.is_none() => {
+                rec.url = value.get("url").and_then(Value::as_str).map(str::to_string);
+            }
+            "request" => {
+                let raw = value
+                    .get("raw")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| at("a request event without \"raw\"".into()))?;
+                rec.headers = head_headers(raw);
+            }
+            "message" => {
+                let by = side(&value)?;
+                let data = message_data(&value).map_err(at)?;
+                rec.sent.push(Sent {
+                    by,
+                    step: Step::Message(data),
+                    t,
+                });
+            }
+            "frame" => {
+                let by = side(&value)?;
+                match value.get("kind").and_then(Value::as_str) {
+                    Some("ping") => {
+                        let payload = frame_payload(&value).map_err(at)?;
+                        rec.sent.push(Sent {
+                            by,
+                            step: Step::Ping(payload),
+                            t,
+                        });
+                    }
+                    Some("close") => {
+                        let code = value
+                            .get("close_code")
+                            .and_then(Value::as_u64)
+                            .and_then(|c| u16::try_from(c).ok());
+                        if by == Side::Server && rec.server_close.is_none() {
+                            rec.server_close = Some(code);
+                        }
+                        closes += 1;
+                        // Only the first Close is the script's; the other
+                        // is the protocol's answer to it.
+                        if closes == 1 {
+                            let reason = value
+                                .get("close_reason")
+                                .and_then(Value::as_str)
+                                .unwrap_or_default()
+                                .to_string();
+                            rec.sent.push(Sent {
+                                by,
+                                step: Step::Close { code, reason },
+                                t,
+                            });
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            _ => {}
+        }
+    }
+    if events == 0 {
+        return Err("the tape is empty (write one with --log FILE)".into());
+    }
+    Ok(rec)
+}
+
+/// The headers of a raw request head worth sending again.
+pub fn head_headers(raw: &str) -> Vec<(String, String)> {
+    raw.split("\r\n")
+        .skip(1)
+        .filter_map(|line| line.split_once(':'))
+        .map(|(n, v)| (n.trim().to_string(), v.trim().to_string()))
+        .filter(|(n, _)| !n.is_empty() && replayable_header(n))
+        .collect()
+}
+
+fn message_data(value: &Value) -> Result<Msg, String> {
+    let binary = match value.get("kind").and_then(Value::as_str) {
+        Some("text") => false,
+        Some("binary") => true,
+        _ => return Err("a message event whose \"kind\" is not \"text\" or \"binary\"".into()),
+    };
+    let data = value
+        .get("data")
+        .and_then(Value::as_str)
+        .ok_or("a message event without \"data\"")?;
+    let encoding = value.get("encoding").and_then(Value::as_str);
+    let data = decode(data, encoding).map_err(|e| format!("message data: {e}"))?;
+    Ok(Msg { binary, data })
+}
+
+fn frame_payload(value: &Value) -> Result<Vec<u8>, String> {
+    let payload = value
+        .get("payload")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    decode(
+        payload,
+        value.get("payload_encoding").and_then(Value::as_str),
+    )
+    .map_err(|e| format!("frame payload: {e}"))
+}
+
+fn decode(text: &str, encoding: Option<&str>) -> Result<Vec<u8>, String> {
+    match encoding {
+        Some("hex") => from_hex(text),
+        Some("utf8") | None => Ok(text.as_bytes().to_vec()),
+        Some(other) => Err(format!("unknown encoding {other:?}")),
+    }
+}
+
+pub fn from_hex(text: &str) -> Result<Vec<u8>, String> {
+    if text.len() % 2 != 0 {
+        return Err("hex with an odd number of digits".into());
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| {
+            text.get(i..i + 2)
+                .and_then(|pair| u8::from_str_radix(pair, 16).ok())
+                .ok_or_else(|| format!("bad hex at position {i}"))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tape_gives_messages_pings_and_the_first_close() {
+        let tape = br#"{"event":"connect","t":0.1,"url":"ws://x/","addr":"1.2.3.4:5","tls":false,"role":"client"}
+{"event":"request","t":0.1,"raw":"GET / HTTP/1.1\r\nHost: x\r\nSec-WebSocket-Key: abc\r\nCookie: a=b\r\n\r\n"}
+{"event":"message","t":0.2,"dir":"out","kind":"text","len":2,"data":"hi","encoding":"utf8"}
+{"event":"frame","t":0.25,"dir":"in","kind":"ping","payload":"0102","payload_encoding":"hex"}
+{"event":"message","t":0.3,"dir":"in","kind":"binary","len":2,"data":"00ff","encoding":"hex"}
+{"event":"frame","t":0.4,"dir":"out","kind":"close","close_code":1000,"close_reason":""}
+{"event":"frame","t":0.5,"dir":"in","kind":"close","close_code":4000,"close_reason":"x"}
+"#;
+        let rec = read(tape).unwrap();
+        assert_eq!(rec.headers, [("Cookie".to_string(), "a=b".to_string())]);
+        assert_eq!(rec.sent.len(), 4);
+        assert_eq!(rec.sent[1].step, Step::Ping(vec![1, 2]));
+        assert_eq!(rec.messages(Side::Server)[0].data, [0, 255]);
+        assert_eq!(rec.server_close, Some(Some(4000)));
+        assert!(rec.closed_by(Side::Client));
+    }
+
+    #[test]
+    fn bad_lines_are_named() {
+        let err = read(b"{\"event\":\"connect\"}\nnot json\n").unwrap_err();
+        assert!(err.starts_with("line 2: not a JSON object"), "{err}");
+        let err = read(b"{\"event\":\"message\",\"dir\":\"out\",\"kind\":\"text\"}\n").unwrap_err();
+        assert!(
+            err.contains("line 1: a message event without \"data\""),
+            "{err}"
+        );
+        assert!(read(b"\n").is_err());
+    }
+}

@@ -1,0 +1,367 @@
+//! wss:// in server mode: `wscope --listen --self-signed` (or --cert/--key)
+//! with Python's `websockets`, Node's `ws`, wscope itself and headless
+//! Chromium as clients, each trusting the certificate wscope printed;
+//! client certificates; and the bad inputs that stop it starting.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use serde_json::Value;
+
+use crate::common::{python, wscope, wscope_with_stdin, Listener, Output, Pki};
+
+/// Where wscope wrote the PEM copy of the certificate it made, as it said.
+fn made_certificate(server: &Listener) -> PathBuf {
+    server.made_certificate()
+}
+
+/// The notice about the made certificate, from a finished run.
+fn certificate_notice(out: &Output) -> String {
+    out.events_named("notice")
+        .into_iter()
+        .map(|n| n["message"].as_str().unwrap().to_string())
+        .find(|m| m.starts_with("self-signed certificate"))
+        .unwrap_or_else(|| panic!("no certificate notice\n{out}"))
+}
+
+fn connect_event(out: &Output) -> Value {
+    out.single("connect")
+}
+
+#[test]
+fn self_signed_serves_python_websockets_trusting_the_printed_certificate() {
+    const CLIENT: &str = "import ssl, sys\n\
+        from websockets.sync.client import connect\n\
+        ctx = ssl.create_default_context(cafile=sys.argv[2])\n\
+        with connect(f'wss://127.0.0.1:{sys.argv[1]}/py?x=1', ssl=ctx, server_hostname='localhost') as ws:\n\
+        \x20   ws.send('over tls')\n\
+        \x20   print(ws.recv())\n";
+    let server = Listener::start(&["--self-signed", "--echo", "--json"]);
+    let pem = made_certificate(&server);
+    let client = Command::new(python())
+        .args(["-c", CLIENT, &server.port.to_string()])
+        .arg(&pem)
+        .output()
+        .unwrap();
+    assert!(
+        client.status.success(),
+        "{}",
+        String::from_utf8_lossy(&client.stderr)
+    );
+    let out = server.finish();
+    assert_eq!(String::from_utf8_lossy(&client.stdout), "over tls\n");
+    out.assert_code(0);
+    let notice = certificate_notice(&out);
+    assert!(notice.contains("localhost, 127.0.0.1, ::1"), "{notice}");
+    assert!(!pem.exists(), "the PEM copy outlived wscope");
+    assert!(notice.contains(&pem.display().to_string()), "{notice}");
+    let connect = connect_event(&out);
+    assert_eq!(connect["tls"], true, "{out}");
+    assert_eq!(connect["sni"], "localhost", "{out}");
+    assert_eq!(
+        connect["url"],
+        format!("wss://127.0.0.1:{}/py?x=1", port_of(&connect))
+    );
+    assert!(connect["tls_version"]
+        .as_str()
+        .unwrap()
+        .starts_with("TLSv1."));
+    assert!(!connect["cipher"].as_str().unwrap().is_empty());
+    // The tap is above TLS: the request and the frames are in clear.
+    let request = out.single("request")["raw"].as_str().unwrap().to_string();
+    assert!(request.starts_with("GET /py?x=1 HTTP/1.1\r\n"), "{request}");
+    let incoming: Vec<Value> = out
+        .events_named("message")
+        .into_iter()
+        .filter(|m| m["dir"] == "in")
+        .collect();
+    assert_eq!(incoming.len(), 1, "{out}");
+    assert_eq!(incoming[0]["data"], "over tls");
+}
+
+fn port_of(connect: &Value) -> String {
+    connect["url"]
+        .as_str()
+        .unwrap()
+        .split("127.0.0.1:")
+        .nth(1)
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn self_signed_serves_node_ws_trusting_the_printed_certificate() {
+    let server = Listener::start(&["--self-signed", "--echo", "--json"]);
+    let pem = made_certificate(&server);
+    let peers = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers");
+    let client = Command::new("node")
+        .arg(peers.join("node_client.js"))
+        .arg(format!("wss://127.0.0.1:{}/node", server.port))
+        .args(["one", "two"])
+        .env("NODE_EXTRA_CA_CERTS", &pem)
+        .current_dir(&peers)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let out = server.finish();
+    assert_eq!(
+        String::from_utf8_lossy(&client.stdout),
+        "OPEN -\none\ntwo\nCLOSE 1000 done\n",
+        "{out}"
+    );
+    out.assert_code(0);
+    let connect = connect_event(&out);
+    assert_eq!(connect["tls"], true, "{out}");
+    // Node sends no SNI for an IP address.
+    assert_eq!(connect["sni"], Value::Null, "{out}");
+}
+
+#[test]
+fn self_signed_serves_wscope_trusting_it_with_ca() {
+    let server = Listener::start(&["--self-signed", "--echo", "--json"]);
+    let pem = made_certificate(&server);
+    let url = format!("wss://localhost:{}/self", server.port);
+    let client = wscope_with_stdin(
+        &[&url, "--ca", pem.to_str().unwrap(), "--json", "-4"],
+        b"first\nsecond\n",
+    );
+    let out = server.finish();
+    client.assert_code(0);
+    out.assert_code(0);
+    let echoed: Vec<Value> = client
+        .events_named("message")
+        .into_iter()
+        .filter(|m| m["dir"] == "in")
+        .map(|m| m["data"].clone())
+        .collect();
+    assert_eq!(echoed, ["first", "second"], "{client}");
+    let seen_by_client = connect_event(&client);
+    assert_eq!(seen_by_client["cert_subject"], "CN=wscope self-signed");
+    let connect = connect_event(&out);
+    assert_eq!(connect["sni"], "localhost", "{out}");
+    assert_eq!(connect["tls_version"], seen_by_client["tls_version"]);
+    assert_eq!(connect["cipher"], seen_by_client["cipher"]);
+}
+
+#[test]
+fn cert_and_key_files_serve_wss() {
+    let pki = Pki::generate();
+    let server = Listener::start(&[
+        "--cert",
+        pki.cert.to_str().unwrap(),
+        "--key",
+        pki.key.to_str().unwrap(),
+        "--echo",
+        "--json",
+    ]);
+    let url = format!("wss://127.0.0.1:{}/", server.port);
+    let client = wscope_with_stdin(&[&url, "--ca", pki.ca.to_str().unwrap(), "--json"], b"hi\n");
+    let out = server.finish();
+    client.assert_code(0);
+    out.assert_code(0);
+    assert!(out
+        .events_named("notice")
+        .iter()
+        .all(|n| !n["message"].as_str().unwrap().starts_with("self-signed")));
+    assert_eq!(connect_event(&out)["tls"], true);
+}
+
+#[test]
+fn chromium_connects_trusting_the_certificate_by_its_public_key() {
+    let Some(binary) = crate::pairing::chromium() else {
+        if std::env::var("WSCOPE_SKIP_BROWSER").as_deref() == Ok("1") {
+            eprintln!("!!!!!!!! SKIPPED chromium_connects_trusting_the_certificate_by_its_public_key: no Chromium !!!!!!!!");
+            return;
+        }
+        panic!("Chromium is not installed (/usr/bin/chromium); scripts/test.sh installs it");
+    };
+    let server = Listener::start(&["--self-signed", "--echo", "--json", "-n", "1"]);
+    let pem = made_certificate(&server);
+    let spki = spki_of(&pem);
+    let html = format!(
+        r#"<!doctype html><meta charset="utf-8"><script>
+const ws = new WebSocket("wss://127.0.0.1:{port}/browser");
+ws.onopen = () => ws.send("from chromium");
+</script>"#,
+        port = server.port
+    );
+    let browser = crate::pairing::open_in_chromium_with(
+        &binary,
+        &html,
+        &[format!("--ignore-certificate-errors-spki-list={spki}")],
+    );
+    let out = server.finish();
+    drop(browser);
+    out.assert_code(0);
+    let notice = certificate_notice(&out);
+    assert!(notice.contains(&spki), "{notice}");
+    let connect = connect_event(&out);
+    assert_eq!(connect["tls"], true, "{out}");
+    let incoming: Vec<Value> = out
+        .events_named("message")
+        .into_iter()
+        .filter(|m| m["dir"] == "in")
+        .collect();
+    assert_eq!(incoming[0]["data"], "from chromium", "{out}");
+}
+
+/// The base64 SHA-256 of a PEM certificate's public key, computed here
+/// (not taken from wscope's notice) so that the notice is checked too.
+fn spki_of(pem: &Path) -> String {
+    use base64::Engine;
+    use rustls_pki_types::pem::PemObject;
+    let der = rustls_pki_types::CertificateDer::from_pem_file(pem).unwrap();
+    let (_, cert) = x509_parser::parse_x509_certificate(der.as_ref()).unwrap();
+    let digest = ring::digest::digest(&ring::digest::SHA256, cert.public_key().raw);
+    base64::engine::general_purpose::STANDARD.encode(digest.as_ref())
+}
+
+/// A CA and a client certificate it issued (clientAuth), as PEM files.
+struct ClientPki {
+    _dir: tempfile::TempDir,
+    ca: PathBuf,
+    cert: PathBuf,
+    key: PathBuf,
+}
+
+fn client_pki() -> ClientPki {
+    use rcgen::{
+        BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer,
+        KeyPair, KeyUsagePurpose,
+    };
+    let mut ca_params = CertificateParams::new(Vec::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "wscope client CA");
+    ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign];
+    let ca_key = KeyPair::generate().unwrap();
+    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca_params, ca_key);
+    let mut params = CertificateParams::new(Vec::new()).unwrap();
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "test client");
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+    let key = KeyPair::generate().unwrap();
+    let cert = params.signed_by(&key, &issuer).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let pki = ClientPki {
+        ca: dir.path().join("client-ca.pem"),
+        cert: dir.path().join("client.pem"),
+        key: dir.path().join("client.key"),
+        _dir: dir,
+    };
+    std::fs::write(&pki.ca, ca_cert.pem()).unwrap();
+    std::fs::write(&pki.cert, cert.pem()).unwrap();
+    std::fs::write(&pki.key, key.serialize_pem()).unwrap();
+    pki
+}
+
+#[test]
+fn client_certificate_required_refused_when_missing_shown_when_presented() {
+    let clients = client_pki();
+    let server = Listener::start(&[
+        "--self-signed",
+        "--client-ca",
+        clients.ca.to_str().unwrap(),
+        "--echo",
+        "--json",
+    ]);
+    let pem = made_certificate(&server);
+    let url = format!("wss://127.0.0.1:{}/", server.port);
+    let ca = pem.to_str().unwrap();
+    let without = wscope_with_stdin(&[&url, "--ca", ca, "--json"], b"hi\n");
+    assert_ne!(without.code, 0, "{without}");
+    without.assert_no_panic();
+    let with = wscope_with_stdin(
+        &[
+            &url,
+            "--ca",
+            ca,
+            "--cert",
+            clients.cert.to_str().unwrap(),
+            "--key",
+            clients.key.to_str().unwrap(),
+            "--json",
+        ],
+        b"hi\n",
+    );
+    let out = server.finish();
+    with.assert_code(0);
+    out.assert_code(0);
+    let refused = out
+        .events_named("notice")
+        .into_iter()
+        .map(|n| n["message"].as_str().unwrap().to_string())
+        .find(|m| m.starts_with("dropped a connection"))
+        .unwrap_or_else(|| panic!("no notice about the client without a certificate\n{out}"));
+    assert!(
+        refused.contains("presented no client certificate"),
+        "{refused}"
+    );
+    let connect = connect_event(&out);
+    assert_eq!(connect["cert_subject"], "CN=test client", "{out}");
+    assert_eq!(connect["cert_issuer"], "CN=wscope client CA", "{out}");
+}
+
+#[test]
+fn a_plain_ws_client_at_a_tls_listener_is_told_and_the_wait_goes_on() {
+    let server = Listener::start(&["--self-signed", "--echo", "--json"]);
+    let pem = made_certificate(&server);
+    let plain = wscope(&[&format!("ws://127.0.0.1:{}/", server.port), "--json"]);
+    plain.assert_code(1);
+    assert!(plain.stdout.contains("this port serves wss://"), "{plain}");
+    let url = format!("wss://127.0.0.1:{}/", server.port);
+    let good = wscope_with_stdin(&[&url, "--ca", pem.to_str().unwrap()], b"x\n");
+    good.assert_code(0);
+    let out = server.finish();
+    out.assert_code(0);
+    assert!(
+        out.events_named("notice").iter().any(|n| n["message"]
+            .as_str()
+            .unwrap()
+            .contains("spoke plain HTTP (ws://), but this listener serves wss:// (TLS)")),
+        "{out}"
+    );
+}
+
+#[test]
+fn bad_certificate_inputs_are_one_line_usage_errors() {
+    let pki = Pki::generate();
+    let other = Pki::generate();
+    let cert = pki.cert.to_str().unwrap();
+    let missing = pki.key.with_file_name("absent.key");
+    let unreadable = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(unreadable.path(), "not a key\n").unwrap();
+    let cases: [(Vec<&str>, &str); 4] = [
+        (
+            vec!["--cert", cert, "--key", missing.to_str().unwrap()],
+            "cannot read --key",
+        ),
+        (
+            vec!["--cert", cert, "--key", unreadable.path().to_str().unwrap()],
+            "holds no PEM private key",
+        ),
+        (
+            vec!["--cert", cert, "--key", other.key.to_str().unwrap()],
+            "the --key does not belong to the --cert",
+        ),
+        (
+            vec!["--client-ca", other.ca.to_str().unwrap()],
+            "--client-ca asks for client certificates over TLS",
+        ),
+    ];
+    for (args, expected) in cases {
+        let mut all = vec!["--listen", "0"];
+        all.extend(args);
+        let out = wscope(&all);
+        out.assert_code(2);
+        out.assert_no_panic();
+        assert_eq!(out.stderr.trim_end().lines().count(), 1, "{out}");
+        assert!(out.stderr.contains(expected), "{expected:?}\n{out}");
+    }
+}
