@@ -142,7 +142,7 @@ impl Session<'_> {
                 self.stats.messages_in,
             ),
         };
-        Some(ended.max(self.last_received) + wait)
+        Some(ended.max(self.last_received).max(self.last_written) + wait)
     }
 
     pub(super) fn on_close_deadline(&mut self, now: Instant) {

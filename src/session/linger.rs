@@ -4,7 +4,11 @@
 //! answers messages still owes answers. A
 //! server that drops the replies it has not sent once a Close arrives
 //! (Python's `websockets` does) then loses nothing, and a one-message run
-//! still ends a few round trips after its reply.
+//! still ends a few round trips after its reply. Before its first answer
+//! a peer handed a burst may still be reading it (Python's `websockets`
+//! took 20-30 ms to answer the first of 5,000 lines), so that quiet grows
+//! with the messages sent. The quiet counts from the last byte that
+//! crossed either way (`close_deadline`).
 
 use std::time::Duration;
 
@@ -19,6 +23,8 @@ const LONGEST: Duration = Duration::from_millis(250);
 const UNMEASURED: Duration = Duration::from_millis(50);
 /// The quiet allowed while answers are owed.
 const OWED: Duration = Duration::from_secs(1);
+/// Before any answer: the time a peer may take to read each message sent.
+const READING_EACH: Duration = Duration::from_micros(20);
 
 /// The silence after which the session closes. `rtt` is the opening
 /// handshake's round trip; `sent` and `received` count data messages.
@@ -32,7 +38,14 @@ pub fn silence(rtt: Option<Duration>, sent: u64, received: u64) -> Duration {
     } else {
         (ROUND_TRIPS, SHORTEST)
     };
-    rtt.map_or(UNMEASURED, |rtt| (rtt * trips).clamp(shortest, LONGEST))
+    let reading = if received == 0 {
+        READING_EACH.saturating_mul(u32::try_from(sent).unwrap_or(u32::MAX))
+    } else {
+        Duration::ZERO
+    };
+    rtt.map_or(UNMEASURED, |rtt| rtt * trips)
+        .saturating_add(reading)
+        .clamp(shortest, LONGEST)
 }
 
 #[cfg(test)]
@@ -58,7 +71,10 @@ mod tests {
         let rtt = Some(Duration::from_millis(1));
         assert_eq!(silence(rtt, 5000, 256), OWED);
         assert_eq!(silence(rtt, 5000, 5000), Duration::from_millis(2));
-        // One that never answered is not waited for longer.
+        // One that has not answered yet gets time to read what it was sent.
         assert_eq!(silence(rtt, 10, 0), Duration::from_millis(5));
+        assert_eq!(silence(rtt, 5000, 0), Duration::from_millis(104));
+        assert_eq!(silence(rtt, 1_000_000, 0), LONGEST);
+        assert_eq!(silence(None, 5000, 0), Duration::from_millis(150));
     }
 }

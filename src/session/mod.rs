@@ -129,6 +129,10 @@ pub struct Session<'o> {
     input_ended_at: Option<Instant>,
     /// When the peer last sent anything: -w's silence counts from here.
     last_received: Instant,
+    /// When our bytes last went out, and how many had by then: the quiet
+    /// after the input counts from the later of this and `last_received`.
+    last_written: Instant,
+    bytes_out_seen: u64,
     /// Inputs that could not be sent because the connection was closing.
     unsent: u64,
     outcome: Option<Result<Exit, Failure>>,
@@ -164,6 +168,8 @@ impl<'o> Session<'o> {
             closing: Closing::default(),
             input_ended_at: None,
             last_received: now,
+            last_written: now,
+            bytes_out_seen: 0,
             unsent: 0,
             outcome: None,
             peer_close: None,
@@ -227,6 +233,7 @@ impl<'o> Session<'o> {
             let more_incoming = self.receive();
             let was_blocked = self.outbox.blocked;
             self.flush_socket();
+            self.note_written();
             // Writes can get through again without a writable edge (the
             // socket had some room, not a third of its buffer); input
             // may be waiting, and its wake-up was used already.

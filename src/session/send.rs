@@ -201,6 +201,15 @@ impl Session<'_> {
         }
     }
 
+    /// Notes when bytes last went out: a long write counts as activity.
+    pub(super) fn note_written(&mut self) {
+        let out = self.ws.get_ref().tap().bytes(crate::wire::Dir::Out);
+        if out != self.bytes_out_seen {
+            self.bytes_out_seen = out;
+            self.last_written = Instant::now();
+        }
+    }
+
     pub(super) fn flush_socket(&mut self) {
         if self.outcome.is_some() {
             return;

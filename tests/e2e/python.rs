@@ -132,11 +132,16 @@ fn no_reply_is_lost_to_a_close_sent_too_soon() {
         out.assert_code(0);
         assert_eq!(out.stdout, "hello\nworld\n", "run {run}: {out}");
     }
+    // The server may still be reading the burst when the input ends: the
+    // quiet before its first answer must not close too soon.
     let lines: String = (0..5000).map(|i| format!("line {i}\n")).collect();
-    let out = crate::common::wscope_with_stdin(&[&url], lines.as_bytes());
-    out.assert_code(0);
-    assert_eq!(out.stdout.lines().count(), 5000, "{}", out.stderr);
-    assert_eq!(out.stdout, lines);
+    for run in 0..5 {
+        let out = crate::common::wscope_with_stdin(&[&url], lines.as_bytes());
+        out.assert_code(0);
+        let count = out.stdout.lines().count();
+        assert_eq!(count, 5000, "run {run}: {}", out.stderr);
+        assert_eq!(out.stdout, lines);
+    }
 }
 
 #[test]
