@@ -190,6 +190,9 @@ impl Session<'_> {
         if let Some(summary) = self.stats.round_trips.summary() {
             self.notice(&summary);
         }
+        if let Some(unmet) = self.stop.unmet(self.opts.role.peer()) {
+            self.notice(&unmet);
+        }
         let tcp = self.ws.get_ref().tap().get_ref().socket();
         let _ = tcp.set_nonblocking(false);
         let _ = tcp.set_write_timeout(Some(

@@ -151,10 +151,51 @@ impl StopRules {
         self.met |= counted || matched;
         counted || matched
     }
+
+    /// What the session was waiting for and did not get, in words, for a
+    /// session that ended first (the exit code alone would say "closed
+    /// normally").
+    pub fn unmet(&self, peer: &str) -> Option<String> {
+        if self.met || !self.waits() {
+            return None;
+        }
+        let goal = match (self.count, &self.until) {
+            (Some(n), None) => format!("-n {n}"),
+            (None, Some(re)) => format!("--until /{re}/"),
+            (Some(n), Some(re)) => format!("-n {n} or --until /{re}/"),
+            (None, None) => return None,
+        };
+        let got = match self.messages {
+            1 => "1 message".to_string(),
+            n => format!("{n} messages"),
+        };
+        Some(format!(
+            "the session ended before {goal} was met: the {peer} sent {got}"
+        ))
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn an_unmet_goal_is_named_with_what_came() {
+        let mut rules = StopRules::new(Some(3), None);
+        rules.meets(false, b"a");
+        assert_eq!(
+            rules.unmet("server").as_deref(),
+            Some("the session ended before -n 3 was met: the server sent 1 message")
+        );
+        rules.meets(false, b"b");
+        rules.meets(false, b"c");
+        assert_eq!(rules.unmet("server"), None);
+        let until = StopRules::new(None, Some(regex::Regex::new("^ok$").unwrap()));
+        assert_eq!(
+            until.unmet("client").as_deref(),
+            Some("the session ended before --until /^ok$/ was met: the client sent 0 messages")
+        );
+        assert_eq!(StopRules::new(None, None).unmet("server"), None);
+    }
+
     use super::*;
 
     #[test]

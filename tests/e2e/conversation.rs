@@ -39,6 +39,18 @@ fn a_reply_rule_holds_a_socketio_session_that_is_dropped_without_it() {
     assert_eq!(got.iter().filter(|m| *m == "2").count(), 1, "{got:?}");
     let close = out.single("close");
     assert_eq!(close["initiator"], "remote", "{close}");
+    // The close was clean, so the exit code is 0: a notice says that -n
+    // was not met.
+    let unmet = format!(
+        "the session ended before -n 17 was met: the server sent {} messages",
+        got.len()
+    );
+    assert!(
+        out.events_named("notice")
+            .iter()
+            .any(|e| e["message"] == unmet.as_str()),
+        "{out}"
+    );
 
     // With it: the open packet, the namespace's answer, then 15 pings
     // over 15 seconds, each answered; wscope closes after -n 17.
