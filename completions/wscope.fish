@@ -46,7 +46,7 @@ complete -c wscope -l close-timeout -d 'How long to wait for the server\'s Close
 complete -c wscope -l proxy -d 'Connect through this proxy: http://[USER:PASS@]HOST:PORT (CONNECT), socks5://HOST:PORT or socks5h://HOST:PORT (the proxy resolves the name). Without it HTTPS_PROXY/HTTP_PROXY, ALL_PROXY and NO_PROXY are honoured; --proxy \'\' ignores them' -r
 complete -c wscope -l max-redirects -d 'How many redirects -L follows' -r
 complete -c wscope -l max-time -d 'Bound the whole run, connecting included, to SECS seconds, as curl\'s --max-time does: when it is reached wscope sends a Close and exits 3 at once' -r
-complete -c wscope -l reconnect -d 'Open the connection again when it is lost (an error, a reset, a refused connection, or a Close the server started with 1001, 1011, 1012 or 1013), up to N more times, or `always`. The -x messages go out again on each connection; stdin or the prompt carries on' -r
+complete -c wscope -l reconnect -d 'Open the connection again when it is lost (an error, a reset, a refused connection, an upgrade answered 502, 503 or 504, or a Close the server started with 1001, 1011, 1012 or 1013), up to N more times, or `always`. The -x messages go out again on each connection; stdin or the prompt carries on' -r
 complete -c wscope -l reconnect-delay -d 'With --reconnect: the first wait before connecting again; it doubles after each attempt that fails to open, up to --reconnect-max-delay' -r
 complete -c wscope -l reconnect-max-delay -d 'With --reconnect: the longest wait between attempts' -r
 complete -c wscope -l connect-timeout -d 'Give up connecting (TCP, TLS and the upgrade) after SECS seconds' -r

@@ -276,8 +276,9 @@ pub struct Cli {
     pub max_time: Option<f64>,
 
     /// Open the connection again when it is lost (an error, a reset, a
-    /// refused connection, or a Close the server started with 1001, 1011,
-    /// 1012 or 1013), up to N more times, or `always`. The -x messages
+    /// refused connection, an upgrade answered 502, 503 or 504, or a Close
+    /// the server started with 1001, 1011, 1012 or 1013), up to N more
+    /// times, or `always`. The -x messages
     /// go out again on each connection; stdin or the prompt carries on.
     #[arg(long, value_name = "N|always", value_parser = parse_reconnect, conflicts_with = "listen")]
     pub reconnect: Option<Reconnect>,

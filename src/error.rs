@@ -63,6 +63,9 @@ impl From<Exit> for ExitCode {
 pub struct Failure {
     pub stage: Stage,
     pub message: String,
+    /// The peer said to come back later (an upgrade answered 502, 503 or
+    /// 504): --reconnect tries again.
+    pub passing: bool,
 }
 
 impl Failure {
@@ -70,6 +73,14 @@ impl Failure {
         Failure {
             stage,
             message: message.into(),
+            passing: false,
+        }
+    }
+
+    pub fn passing(self) -> Self {
+        Failure {
+            passing: true,
+            ..self
         }
     }
 }

@@ -162,7 +162,12 @@ pub fn open(
                 }
                 _ => problem,
             };
-            return Err(fail(Stage::Handshake, with_body(problem, &response.body)));
+            let failure = fail(Stage::Handshake, with_body(problem, &response.body));
+            // A gateway or a server that is starting or stopping.
+            return Err(match response.status {
+                502..=504 => failure.passing(),
+                _ => failure,
+            });
         };
         if hops >= cli.max_redirects {
             return Err(fail(

@@ -108,8 +108,11 @@ pub fn run(
                     });
                 (ended.result, cause)
             }
-            // Refused or unreachable: the server may be restarting.
-            Err(failure) if matches!(failure.stage, Stage::Connect | Stage::Io) => {
+            // Refused, unreachable or answered 502/503/504: the server
+            // may be restarting.
+            Err(failure)
+                if matches!(failure.stage, Stage::Connect | Stage::Io) || failure.passing =>
+            {
                 let cause = failure.message.clone();
                 (Err(failure), Some(cause))
             }

@@ -221,3 +221,79 @@ fn a_close_the_user_asked_for_is_not_a_reason_to_reconnect() {
     assert!(out.events_named("reconnect").is_empty(), "{out}");
     assert_eq!(incoming_messages(&out), ["once"]);
 }
+
+/// Reads a request head up to its blank line, for a peer that answers it
+/// by hand.
+fn read_head(stream: &mut std::net::TcpStream) {
+    use std::io::Read;
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).unwrap() == 1 {
+        head.push(byte[0]);
+    }
+}
+
+#[test]
+fn an_upgrade_answered_503_is_tried_again_and_a_404_is_not() {
+    use std::io::Write;
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    thread::spawn(move || {
+        // A server behind a gateway, starting: 503 first, then the upgrade.
+        let (mut stream, _) = listener.accept().unwrap();
+        read_head(&mut stream);
+        stream
+            .write_all(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 8\r\nConnection: close\r\n\r\nstarting")
+            .unwrap();
+        drop(stream);
+        let (stream, _) = listener.accept().unwrap();
+        let mut ws = tungstenite::accept(stream).unwrap();
+        while let Ok(message) = ws.read() {
+            if message.is_text() {
+                ws.send(message).unwrap();
+            }
+        }
+    });
+    let url = format!("ws://127.0.0.1:{port}/");
+    let out = wscope(&[
+        "--json",
+        "--reconnect",
+        "2",
+        "--reconnect-delay",
+        "0.1",
+        "-x",
+        "hi",
+        &url,
+    ]);
+    out.assert_code(0);
+    let reconnects = out.events_named("reconnect");
+    assert_eq!(reconnects.len(), 1, "{out}");
+    let cause = reconnects[0]["cause"].as_str().unwrap();
+    assert!(cause.contains("503 Service Unavailable"), "{cause}");
+    assert_eq!(incoming_messages(&out), ["hi"]);
+
+    // A 404 will not change by waiting: no second attempt.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    thread::spawn(move || {
+        for stream in listener.incoming() {
+            let mut stream = stream.unwrap();
+            read_head(&mut stream);
+            let _ = stream.write_all(
+                b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            );
+        }
+    });
+    let url = format!("ws://127.0.0.1:{port}/");
+    let out = wscope(&[
+        "--json",
+        "--reconnect",
+        "2",
+        "--reconnect-delay",
+        "0.1",
+        &url,
+    ]);
+    out.assert_code(1);
+    assert!(out.events_named("reconnect").is_empty(), "{out}");
+    assert_eq!(out.single("error")["stage"], "handshake");
+}
