@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::common::{json_events, wscope, Output, Pki, PythonServer};
+use crate::common::{json_events, wscope, NodeServer, Output, Pki, PythonServer};
 
 /// A file in a fresh temporary directory kept for the test's life.
 fn temp_file(dir: &tempfile::TempDir, name: &str) -> PathBuf {
@@ -309,6 +309,23 @@ fn capture_comment(capture: &Path) -> String {
         .unwrap_or_default()
 }
 
+/// The client's port in a capture: whichever end is not the server.
+fn client_port(capture: &Path, server_port: u16) -> u16 {
+    let ports = std::process::Command::new("tshark")
+        .arg("-r")
+        .arg(capture)
+        .args(["-c", "1", "-T", "fields", "-e", "tcp.srcport"])
+        .args(["-e", "tcp.dstport"])
+        .output()
+        .unwrap();
+    let ports = String::from_utf8_lossy(&ports.stdout).to_string();
+    ports
+        .split_whitespace()
+        .map(|p| p.parse::<u16>().unwrap())
+        .find(|p| *p != server_port)
+        .expect("two ports")
+}
+
 fn capture_matches_what_wscope_showed(tls: bool) {
     let pki = Pki::generate();
     let server = PythonServer::start(tls.then_some(&pki));
@@ -341,31 +358,7 @@ fn capture_matches_what_wscope_showed(tls: bool) {
     assert_eq!(addr, format!("127.0.0.1:{}", server.port));
     let shown = shown_frames(&out);
     assert_eq!(shown.order.len(), 8, "{out}");
-    let server_port = server.port.to_string();
-    // The client's port is whichever end of the capture is not the server.
-    let ports = std::process::Command::new("tshark")
-        .arg("-r")
-        .arg(&capture)
-        .args([
-            "-c",
-            "1",
-            "-T",
-            "fields",
-            "-e",
-            "tcp.srcport",
-            "-e",
-            "tcp.dstport",
-        ])
-        .output()
-        .unwrap();
-    let ports = String::from_utf8_lossy(&ports.stdout).to_string();
-    let client_port: u16 = ports
-        .split_whitespace()
-        .find(|p| *p != server_port)
-        .expect("two ports")
-        .parse()
-        .unwrap();
-    let captured = tshark_frames(&capture, client_port);
+    let captured = tshark_frames(&capture, client_port(&capture, server.port));
     assert_eq!(
         captured, shown,
         "the capture differs from what wscope showed"
@@ -382,6 +375,42 @@ fn a_ws_capture_read_by_tshark_shows_the_frames_wscope_showed() {
 #[test]
 fn a_wss_capture_holds_the_decrypted_frames_and_says_so() {
     capture_matches_what_wscope_showed(true);
+}
+
+#[test]
+fn tshark_inflates_a_compressed_session_from_the_capture() {
+    let server = NodeServer::with_args(&["--deflate"]);
+    let dir = tempfile::tempdir().unwrap();
+    let capture = temp_file(&dir, "deflate.pcapng");
+    let out = wscope(&[
+        "--json",
+        "--deflate",
+        "--pcap",
+        capture.to_str().unwrap(),
+        "-x",
+        "hello hello hello compressed",
+        "-x",
+        "second",
+        &server.url(),
+    ]);
+    out.assert_code(0);
+    let frames = out.events_named("frame");
+    let compressed = frames.iter().filter(|f| f["rsv1"] == true).count();
+    assert_eq!(compressed, 4, "{out}");
+    // wscope's messages are inflated; tshark inflates the same frames.
+    let messages: Vec<(String, String)> = out
+        .events_named("message")
+        .iter()
+        .map(|m| {
+            (
+                m["dir"].as_str().unwrap().into(),
+                m["data"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    let captured = tshark_frames(&capture, client_port(&capture, server.port));
+    assert_eq!(captured.texts, messages);
+    assert_eq!(captured.order, shown_frames(&out).order);
 }
 
 #[test]
