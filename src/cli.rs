@@ -72,7 +72,7 @@ pub struct Cli {
     pub execute: Vec<String>,
 
     /// After the input is used up, stay open until SECS seconds pass with
-    /// nothing received or sent, then close. Without it: until the peer is
+    /// nothing received, then close. Without it: until the peer is
     /// quiet for four round trips (5-250 ms, longer for a burst not yet
     /// answered), or up to 1 s while it still owes answers. -w 0 closes at
     /// once.

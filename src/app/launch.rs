@@ -34,7 +34,7 @@ pub struct Ready {
     /// What /status says about the connection.
     pub summary: String,
     /// --listen's socket, to turn away further clients.
-    pub listener: Option<crate::net::listen::Door>,
+    pub listener: Option<crate::handshake::busy::Busy>,
 }
 
 /// What the tap keeps, from what the observers want: no previews and no

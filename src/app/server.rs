@@ -8,6 +8,7 @@ use std::net::{SocketAddr, TcpListener};
 use std::path::Path;
 
 use crate::error::{fail, Failure, Stage};
+use crate::handshake::busy::Busy;
 use crate::handshake::server::{self as handshake, Accepted};
 use crate::net::connect::{ConnectFacts, Transport};
 use crate::net::listen::{bind_unix, Door};
@@ -327,7 +328,7 @@ fn run_at(
                 "serving {peer} on {local}; subprotocol: {}",
                 crate::escape::escape(chosen.as_deref().unwrap_or("none"))
             ),
-            listener: Some(listener),
+            listener: Some(Busy::new(listener, tls.as_ref())),
         },
     )
 }

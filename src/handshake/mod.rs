@@ -3,6 +3,7 @@
 //! the wire. The client's side and the server's side sit together here and
 //! produce the same things: the heads, and what was negotiated.
 
+pub mod busy;
 pub mod client;
 pub mod extensions;
 pub mod server;

@@ -279,7 +279,7 @@ fn check_request(head: &[u8], offer: &[String]) -> Result<Checked, String> {
 /// A second client while one is connected: told why, then closed. Its
 /// request is read first (briefly), since closing a socket with unread
 /// data resets it and the answer would be lost.
-pub fn refuse_busy(stream: crate::net::socket::Socket) {
+pub fn refuse_busy(stream: crate::net::connect::Transport) {
     let mut stream = stream;
     let body = "wscope serves one client at a time; try again when the current session ends\n";
     let _ = stream.set_nonblocking(false);
@@ -297,7 +297,10 @@ pub fn refuse_busy(stream: crate::net::socket::Socket) {
         "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
-    let _ = stream.shutdown(Shutdown::Write);
+    if let crate::net::connect::Transport::Tls(tls) = &mut stream {
+        tls.close_notify();
+    }
+    let _ = stream.socket().shutdown(Shutdown::Write);
 }
 
 #[cfg(test)]

@@ -7,8 +7,8 @@
 //! still ends a few round trips after its reply. Before its first answer
 //! a peer handed a burst may still be reading it (Python's `websockets`
 //! took 20-30 ms to answer the first of 5,000 lines), so that quiet grows
-//! with the messages sent. The quiet counts from the last byte that
-//! crossed either way (`close_deadline`).
+//! with the messages sent. The quiet counts from the last byte received,
+//! or from when our last held-back writes went out (`close_deadline`).
 
 use std::time::Duration;
 

@@ -24,8 +24,8 @@ use mio::{Events, Interest, Poll, Token, Waker};
 use tungstenite::WebSocket;
 
 use crate::error::{fail, Exit, Failure, Stage};
+use crate::handshake::busy::Busy;
 use crate::input::InputQueue;
-use crate::net::listen::Door;
 use crate::observe::{Event, Initiator, Observers};
 use crate::wire::stack::Stack;
 use crate::wire::{Dir, Role};
@@ -129,10 +129,10 @@ pub struct Session<'o> {
     input_ended_at: Option<Instant>,
     /// When the peer last sent anything: -w's silence counts from here.
     last_received: Instant,
-    /// When our bytes last went out, and how many had by then: the quiet
-    /// after the input counts from the later of this and `last_received`.
+    /// When writes the socket had held back last went out: the quiet
+    /// after the input counts from the latest of this, the input's end and
+    /// `last_received`. Keepalive pings do not count, so -w still ends.
     last_written: Instant,
-    bytes_out_seen: u64,
     /// Inputs that could not be sent because the connection was closing.
     unsent: u64,
     outcome: Option<Result<Exit, Failure>>,
@@ -141,7 +141,7 @@ pub struct Session<'o> {
     peer_close: Option<(Option<u16>, Initiator)>,
     /// --listen's socket: clients that come while one is connected are
     /// turned away.
-    listener: Option<Door>,
+    listener: Option<Busy>,
 }
 
 impl<'o> Session<'o> {
@@ -169,7 +169,6 @@ impl<'o> Session<'o> {
             input_ended_at: None,
             last_received: now,
             last_written: now,
-            bytes_out_seen: 0,
             unsent: 0,
             outcome: None,
             peer_close: None,
@@ -179,7 +178,7 @@ impl<'o> Session<'o> {
     }
 
     /// Keeps watching the listening socket, to turn away further clients.
-    pub fn with_listener(mut self, listener: Door) -> Self {
+    pub fn with_listener(mut self, listener: Busy) -> Self {
         self.listener = Some(listener);
         self
     }
@@ -204,7 +203,7 @@ impl<'o> Session<'o> {
                 Interest::READABLE | Interest::WRITABLE,
             )
             .map_err(watch)?;
-        if let Some(listener) = &self.listener {
+        if let Some(listener) = self.listener.as_ref().map(Busy::door) {
             let _ = listener.set_nonblocking();
             self.poll
                 .registry()
@@ -233,7 +232,6 @@ impl<'o> Session<'o> {
             let more_incoming = self.receive();
             let was_blocked = self.outbox.blocked;
             self.flush_socket();
-            self.note_written();
             // Writes can get through again without a writable edge (the
             // socket had some room, not a third of its buffer); input
             // may be waiting, and its wake-up was used already.
@@ -355,18 +353,11 @@ impl<'o> Session<'o> {
 
     /// One client at a time: later ones get a 503 that says why.
     fn turn_away_clients(&mut self) {
-        let Some(listener) = &self.listener else {
+        let Some(busy) = &self.listener else {
             return;
         };
-        let mut turned_away = Vec::new();
-        while let Ok((socket, who)) = listener.accept() {
-            crate::handshake::server::refuse_busy(socket);
-            turned_away.push(who);
-        }
-        for who in turned_away {
-            self.notice(&format!(
-                "turned away a second client ({who}) with 503: wscope serves one client at a time"
-            ));
+        for notice in busy.turn_away() {
+            self.notice(&notice);
         }
     }
 

@@ -201,21 +201,16 @@ impl Session<'_> {
         }
     }
 
-    /// Notes when bytes last went out: a long write counts as activity.
-    pub(super) fn note_written(&mut self) {
-        let out = self.ws.get_ref().tap().bytes(crate::wire::Dir::Out);
-        if out != self.bytes_out_seen {
-            self.bytes_out_seen = out;
-            self.last_written = Instant::now();
-        }
-    }
-
     pub(super) fn flush_socket(&mut self) {
         if self.outcome.is_some() {
             return;
         }
         match self.ws.flush() {
             Ok(()) => {
+                if self.outbox.blocked {
+                    // What the socket held back has gone out only now.
+                    self.last_written = Instant::now();
+                }
                 self.outbox.blocked = false;
                 self.write_pending_raw();
             }

@@ -226,6 +226,13 @@ impl TlsStream {
         })
     }
 
+    /// Ends the TLS session cleanly (close_notify), as far as the socket
+    /// takes it.
+    pub fn close_notify(&mut self) {
+        self.conn.send_close_notify();
+        let _ = self.write_pending_tls();
+    }
+
     /// Writes out everything rustls holds; `WouldBlock` if the socket is full.
     fn write_pending_tls(&mut self) -> io::Result<()> {
         while self.conn.wants_write() {

@@ -216,6 +216,15 @@ pub enum NotTls {
 }
 
 impl Server {
+    /// The same TLS settings, for another thread (the certificate made at
+    /// start stays with the original).
+    pub fn shared(&self) -> Server {
+        Server {
+            config: Arc::clone(&self.config),
+            made: None,
+        }
+    }
+
     /// Runs the server side of the TLS handshake with a client that just
     /// connected, within `HANDSHAKE_TIMEOUT` or by `max_time` (--max-time)
     /// if that comes first.

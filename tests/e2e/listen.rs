@@ -339,3 +339,39 @@ fn a_client_offering_no_accepted_subprotocol_is_told_apart() {
     });
     assert!(said, "{events:?}");
 }
+
+#[test]
+fn a_flood_of_silent_clients_does_not_hold_up_the_session() {
+    let server = Listening::start(&["--echo"], b"");
+    let url = format!("ws://127.0.0.1:{}/", server.port);
+    let (mut ws, _) = tungstenite::connect(url.as_str()).unwrap();
+    // Twenty clients that connect and say nothing: each would hold its
+    // answer back while its request is awaited.
+    let silent: Vec<TcpStream> = (0..20)
+        .map(|_| TcpStream::connect(("127.0.0.1", server.port)).unwrap())
+        .collect();
+    ws.send(tungstenite::Message::text("still served")).unwrap();
+    let echo = ws.read().unwrap();
+    assert_eq!(echo.to_text().unwrap(), "still served");
+    ws.close(None).unwrap();
+    while ws.read().is_ok() {}
+    drop(silent);
+    let (code, events) = server.finish();
+    assert_eq!(code, 0);
+    let notices: Vec<&str> = events
+        .iter()
+        .filter(|e| e["event"] == "notice")
+        .map(|e| e["message"].as_str().unwrap())
+        .collect();
+    let turned = notices
+        .iter()
+        .filter(|m| m.starts_with("turned away"))
+        .count();
+    let dropped = notices
+        .iter()
+        .filter(|m| m.starts_with("dropped a client"))
+        .count();
+    // A few are answered at a time, the rest dropped at once.
+    assert_eq!(turned + dropped, 20, "{notices:?}");
+    assert!((1..=19).contains(&dropped), "{notices:?}");
+}

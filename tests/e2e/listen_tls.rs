@@ -309,6 +309,48 @@ fn client_certificate_required_refused_when_missing_shown_when_presented() {
 }
 
 #[test]
+fn a_second_tls_client_reads_the_503_over_tls() {
+    const CLIENT: &str = "import ssl, sys\n\
+        from websockets.sync.client import connect\n\
+        from websockets.exceptions import InvalidStatus\n\
+        ctx = ssl.create_default_context(cafile=sys.argv[2])\n\
+        url = f'wss://127.0.0.1:{sys.argv[1]}/'\n\
+        with connect(url, ssl=ctx, server_hostname='localhost') as first:\n\
+        \x20   try:\n\
+        \x20       connect(url, ssl=ctx, server_hostname='localhost')\n\
+        \x20       print('second accepted')\n\
+        \x20   except InvalidStatus as e:\n\
+        \x20       print(e.response.status_code, e.response.body.decode().strip())\n\
+        \x20   first.send('still here')\n\
+        \x20   print(first.recv())\n";
+    let server = Listener::start(&["--self-signed", "--echo", "--json"]);
+    let pem = made_certificate(&server);
+    let client = Command::new(python())
+        .args(["-c", CLIENT, &server.port.to_string()])
+        .arg(&pem)
+        .output()
+        .unwrap();
+    assert!(
+        client.status.success(),
+        "{}",
+        String::from_utf8_lossy(&client.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&client.stdout),
+        "503 wscope serves one client at a time; try again when the current session ends\nstill here\n"
+    );
+    let out = server.finish();
+    out.assert_code(0);
+    assert!(
+        out.events_named("notice").iter().any(|n| n["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("turned away a second client (127.0.0.1:")),
+        "{out}"
+    );
+}
+
+#[test]
 fn a_plain_ws_client_at_a_tls_listener_is_told_and_the_wait_goes_on() {
     let server = Listener::start(&["--self-signed", "--echo", "--json"]);
     let pem = made_certificate(&server);
