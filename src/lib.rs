@@ -15,4 +15,5 @@ pub mod observe;
 pub mod recording;
 pub mod session;
 pub mod tls;
+pub mod utc;
 pub mod wire;

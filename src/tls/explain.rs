@@ -248,24 +248,8 @@ fn describe_other_error(other: &rustls::OtherError) -> String {
 
 /// A Unix time as a UTC date and time, for people.
 fn utc(t: &UnixTime) -> String {
-    let secs = t.as_secs();
-    let (days, rest) = ((secs / 86_400) as i64, secs % 86_400);
-    // Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
-        rest / 3_600,
-        rest % 3_600 / 60,
-        rest % 60
-    )
+    let t = crate::utc::Utc::from_unix(t.as_secs());
+    format!("{} {} UTC", t.date(), t.time())
 }
 
 /// webpki lists a certificate's names as `DnsName("a.test")` and

@@ -245,25 +245,8 @@ fn query(url: &str) -> Value {
 /// Epoch seconds as an ISO 8601 UTC time with milliseconds.
 fn iso8601(epoch: f64) -> String {
     let millis = (epoch.max(0.0) * 1000.0) as u64;
-    let (secs, ms) = (millis / 1000, millis % 1000);
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{ms:03}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    let t = crate::utc::Utc::from_unix(millis / 1000);
+    format!("{}T{}.{:03}Z", t.date(), t.time(), millis % 1000)
 }
 
 #[cfg(test)]
