@@ -5,7 +5,7 @@ complete -c wscope -s s -l subprotocol -d 'Offer this subprotocol (repeatable); 
 complete -c wscope -l auth -d 'HTTP Basic credentials, USER:PASS (also taken from the URL)' -r
 complete -c wscope -l user-agent -d 'The User-Agent header (\'\' sends none)' -r
 complete -c wscope -s x -l execute -d 'Send TEXT as a text message (repeatable, sent in order)' -r
-complete -c wscope -s w -l wait -d 'After the input is used up, stay open until SECS seconds pass with nothing received, then close. Without it: until the peer is quiet for four round trips (5-250 ms, longer for a burst not yet answered), or up to 1 s while it still owes answers. -w 0 closes at once' -r
+complete -c wscope -s w -l wait -d 'After the input is used up, stay open until SECS seconds pass with nothing received, then close. Without it: until the peer is quiet for two round trips once it answered everything (1-250 ms), up to 1 s while it still owes answers, 0.25-1 s before any answer. -w 0 closes at once' -r
 complete -c wscope -l chunk-size -d 'Size of each binary message with --binary' -r
 complete -c wscope -s n -l count -d 'Close and exit after N incoming data messages' -r
 complete -c wscope -l until -d 'Close and exit after an incoming message that matches REGEX (binary messages are matched as hex)' -r

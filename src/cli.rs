@@ -72,10 +72,10 @@ pub struct Cli {
     pub execute: Vec<String>,
 
     /// After the input is used up, stay open until SECS seconds pass with
-    /// nothing received, then close. Without it: until the peer is
-    /// quiet for four round trips (5-250 ms, longer for a burst not yet
-    /// answered), or up to 1 s while it still owes answers. -w 0 closes at
-    /// once.
+    /// nothing received, then close. Without it: until the peer is quiet
+    /// for two round trips once it answered everything (1-250 ms), up to
+    /// 1 s while it still owes answers, 0.25-1 s before any answer. -w 0
+    /// closes at once.
     #[arg(short = 'w', long = "wait", value_name = "SECS", value_parser = parse_seconds, allow_negative_numbers = true)]
     pub wait: Option<f64>,
 

@@ -144,6 +144,16 @@ fn no_reply_is_lost_to_a_close_sent_too_soon() {
     }
 }
 
+/// However short the round trip, a server may think before it answers.
+#[test]
+fn an_answer_that_takes_a_tenth_of_a_second_is_not_lost() {
+    let server = PythonServer::with_args(None, &["--think", "0.1"]);
+    let url = format!("ws://127.0.0.1:{}/rpc", server.port);
+    let out = wscope(&[&url, "-x", r#"{"id":1,"method":"lookup"}"#]);
+    out.assert_code(0);
+    assert_eq!(out.stdout, "{\"id\":1,\"method\":\"lookup\"}\n", "{out}");
+}
+
 #[test]
 fn ws_to_a_tls_port_says_it_speaks_tls_and_names_the_wss_url() {
     // The Python server drops a plain request to its TLS port without a

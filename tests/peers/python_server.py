@@ -1,15 +1,17 @@
 """Echo WebSocket server for wscope's end-to-end tests.
 
 Binds 127.0.0.1 on a free port, optionally with TLS and permessage-deflate
-(--deflate, the library's defaults), echoes every message
-back, prints ``PORT <n>`` once listening, and exits when stdin closes.
-With --unix PATH it listens on a Unix socket there instead (``PORT 0``).
+(--deflate, the library's defaults), echoes every message back (after
+--think seconds), prints ``PORT <n>`` once listening, and exits when stdin
+closes. With --unix PATH it listens on a Unix socket there instead
+(``PORT 0``).
 """
 
 import argparse
 import ssl
 import sys
 import threading
+import time
 
 from websockets.sync.server import serve, unix_serve
 
@@ -17,6 +19,17 @@ from websockets.sync.server import serve, unix_serve
 def echo(connection):
     for message in connection:
         connection.send(message)
+
+
+def thinking(seconds):
+    """Echoes after a pause: a server that works on each answer."""
+
+    def handler(connection):
+        for message in connection:
+            time.sleep(seconds)
+            connection.send(message)
+
+    return handler
 
 
 def shout(connection):
@@ -38,6 +51,9 @@ def main():
         "--shout", action="store_true", help="echo text in capitals instead"
     )
     parser.add_argument("--unix", help="listen on a Unix socket at this path")
+    parser.add_argument(
+        "--think", type=float, help="wait this many seconds before each echo"
+    )
     args = parser.parse_args()
 
     context = None
@@ -47,6 +63,8 @@ def main():
 
     compression = "deflate" if args.deflate else None
     handler = shout if args.shout else echo
+    if args.think:
+        handler = thinking(args.think)
     if args.unix:
         listening = unix_serve(handler, args.unix, ssl=context, compression=compression)
     else:
