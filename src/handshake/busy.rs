@@ -11,7 +11,7 @@ use std::thread;
 use crate::net::connect::Transport;
 use crate::net::listen::Door;
 use crate::net::socket::Socket;
-use crate::tls::serve::Server;
+use crate::tls::serve::{NotTls, Server};
 
 /// Clients answered at once; later ones are dropped unanswered.
 const AT_ONCE: usize = 4;
@@ -74,9 +74,11 @@ impl Busy {
 fn answer(socket: Socket, tls: Option<Server>) {
     let transport = match tls {
         None => Transport::Plain(socket),
-        // Not TLS, or no handshake in time: nothing it could read.
         Some(server) => match server.accept(socket, None) {
             Ok(stream) => Transport::Tls(Box::new(stream)),
+            // A plain ws:// client reads a plain answer.
+            Err((socket, NotTls::PlainHttp(_))) => Transport::Plain(socket),
+            // No handshake in time: nothing it could read.
             Err(_) => return,
         },
     };

@@ -309,7 +309,7 @@ fn client_certificate_required_refused_when_missing_shown_when_presented() {
 }
 
 #[test]
-fn a_second_tls_client_reads_the_503_over_tls() {
+fn a_second_client_of_a_tls_listener_reads_the_503_over_tls_or_plain() {
     const CLIENT: &str = "import ssl, sys\n\
         from websockets.sync.client import connect\n\
         from websockets.exceptions import InvalidStatus\n\
@@ -321,6 +321,10 @@ fn a_second_tls_client_reads_the_503_over_tls() {
         \x20       print('second accepted')\n\
         \x20   except InvalidStatus as e:\n\
         \x20       print(e.response.status_code, e.response.body.decode().strip())\n\
+        \x20   import socket\n\
+        \x20   plain = socket.create_connection(('127.0.0.1', int(sys.argv[1])))\n\
+        \x20   plain.sendall(b'GET / HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n')\n\
+        \x20   print(plain.recv(100).split(b'\\r\\n')[0].decode())\n\
         \x20   first.send('still here')\n\
         \x20   print(first.recv())\n";
     let server = Listener::start(&["--self-signed", "--echo", "--json"]);
@@ -337,7 +341,8 @@ fn a_second_tls_client_reads_the_503_over_tls() {
     );
     assert_eq!(
         String::from_utf8_lossy(&client.stdout),
-        "503 wscope serves one client at a time; try again when the current session ends\nstill here\n"
+        "503 wscope serves one client at a time; try again when the current session ends\n\
+         HTTP/1.1 503 Service Unavailable\nstill here\n"
     );
     let out = server.finish();
     out.assert_code(0);
