@@ -9,7 +9,7 @@ use crate::cli::Cli;
 use crate::error::{fail, Failure, Stage};
 use crate::handshake::{self, client::Shaping};
 use crate::net::target::Target;
-use crate::recording::Recording;
+use crate::recording::{Recording, Side};
 
 pub enum Mode {
     /// Connect to a server.
@@ -65,7 +65,14 @@ impl<'c> Plan<'c> {
         let replay = cli
             .replay
             .as_deref()
-            .map(|path| Recording::read(path, cli.entry.as_deref()))
+            .map(|path| {
+                // A mock server (--listen) sends the server's side again.
+                let ours = match cli.listen {
+                    Some(_) => Side::Server,
+                    None => Side::Client,
+                };
+                Recording::read(path, cli.entry.as_deref(), ours)
+            })
             .transpose()?;
         let masks = cli
             .ignore

@@ -263,8 +263,13 @@ impl Replaying {
         }
         obs.event(&Event::Notice(&report.summary()));
         match outcome {
-            Ok(Exit::Normal | Exit::PeerClosedAbnormally) if report.matches() => Ok(Exit::Normal),
-            Ok(Exit::Normal | Exit::PeerClosedAbnormally) => Ok(Exit::ReplayDiffers),
+            Ok(Exit::Normal | Exit::PeerClosedAbnormally) if !report.matches() => {
+                Ok(Exit::ReplayDiffers)
+            }
+            // The server closed with the code it closed with on the
+            // recording: expected. Without a recorded Close there was
+            // nothing to compare, and 4 stays 4.
+            Ok(Exit::PeerClosedAbnormally) if self.recorded_close.is_some() => Ok(Exit::Normal),
             other => other,
         }
     }

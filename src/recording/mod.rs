@@ -97,8 +97,9 @@ pub fn replayable_header(name: &str) -> bool {
 
 impl Recording {
     /// Reads a tape or, when the file is one JSON document with a `log`,
-    /// a HAR. `entry` picks among a HAR's WebSocket entries.
-    pub fn read(path: &Path, entry: Option<&str>) -> Result<Recording, Failure> {
+    /// a HAR. `entry` picks among a HAR's WebSocket entries; what `ours`
+    /// will send again is checked.
+    pub fn read(path: &Path, entry: Option<&str>, ours: Side) -> Result<Recording, Failure> {
         let shown = path.display().to_string();
         let text = std::fs::read(path).map_err(|e| {
             fail(
@@ -117,7 +118,56 @@ impl Recording {
         } else {
             tape::read(&text)
         };
-        result.map_err(|e| fail(Stage::Usage, format!("--replay {shown}: {e}")))
+        result
+            .and_then(|recording| recording.check(ours).map(|()| recording))
+            .map_err(|e| fail(Stage::Usage, format!("--replay {shown}: {e}")))
+    }
+
+    /// What a replay sends must be as valid as what the command line
+    /// sends: a header that would split the request, a control frame that
+    /// breaks RFC 6455, or a close code that may not be sent is refused
+    /// (whoever wrote the file may not be on our side).
+    fn check(&self, ours: Side) -> Result<(), String> {
+        for (name, value) in &self.headers {
+            if !crate::handshake::is_token(name) {
+                return Err(format!(
+                    "the recorded header name \"{}\" is not a valid HTTP header name",
+                    name.escape_debug()
+                ));
+            }
+            crate::handshake::check_value(&format!("the recorded header '{name}'"), value)?;
+        }
+        for (i, sent) in self.sent.iter().enumerate().filter(|(_, s)| s.by == ours) {
+            let at = |what: String| format!("recorded step {}: {what}", i + 1);
+            match &sent.step {
+                Step::Ping(payload) if payload.len() > 125 => {
+                    return Err(at(format!(
+                        "a ping of {} bytes; RFC 6455 §5.5 allows at most 125",
+                        payload.len()
+                    )))
+                }
+                Step::Close {
+                    code: Some(code), ..
+                } => {
+                    if let Some(why) = crate::wire::close_code::forbidden_on_wire(*code) {
+                        return Err(at(format!("a Close with code {code}: {why}")));
+                    }
+                }
+                Step::Close { code: None, reason } if !reason.is_empty() => {
+                    return Err(at("a Close with a reason but no code".into()))
+                }
+                _ => {}
+            }
+            if let Step::Close { reason, .. } = &sent.step {
+                if reason.len() > 123 {
+                    return Err(at(format!(
+                        "a Close reason of {} bytes; RFC 6455 §5.5 allows at most 123",
+                        reason.len()
+                    )));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// What `side` sends, each with how many messages it waits for.

@@ -214,6 +214,89 @@ fn a_bad_tape_is_a_usage_error_naming_file_and_line() {
     );
 }
 
+#[test]
+fn a_recording_that_would_split_the_request_or_break_the_protocol_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let har = |header: serde_json::Value| {
+        serde_json::json!({"log": {"version": "1.2", "entries": [{
+            "_resourceType": "websocket",
+            "request": {"url": "ws://127.0.0.1:9/", "headers": [header]},
+            "_webSocketMessages": [{"type": "send", "time": 1.0, "opcode": 1, "data": "x"}]
+        }]}})
+        .to_string()
+    };
+    let ping = format!(
+        "{{\"event\":\"frame\",\"t\":0,\"dir\":\"out\",\"kind\":\"ping\",\"payload\":\"{}\",\"payload_encoding\":\"utf8\"}}\n",
+        "p".repeat(300)
+    );
+    let cases = [
+        (
+            har(serde_json::json!({"name": "X-A", "value": "1\r\nX-Injected: yes"})),
+            "the recorded header 'X-A': a header value cannot contain a line break",
+        ),
+        (
+            har(serde_json::json!({"name": "Bad Name", "value": "1"})),
+            "the recorded header name \"Bad Name\" is not a valid HTTP header name",
+        ),
+        (
+            ping,
+            "recorded step 1: a ping of 300 bytes; RFC 6455 §5.5 allows at most 125",
+        ),
+        (
+            "{\"event\":\"frame\",\"t\":0,\"dir\":\"out\",\"kind\":\"close\",\"close_code\":1006}\n".into(),
+            "recorded step 1: a Close with code 1006: 1005, 1006 and 1015 are for reporting only",
+        ),
+    ];
+    for (i, (content, said)) in cases.iter().enumerate() {
+        let path = temp_file(&dir, &format!("bad{i}"));
+        std::fs::write(&path, content).unwrap();
+        let out = wscope(&["--replay", path.to_str().unwrap(), "ws://127.0.0.1:9/"]);
+        out.assert_code(2);
+        out.assert_no_panic();
+        let first = out.stderr.lines().next().unwrap_or_default();
+        assert!(first.contains(said), "case {i}: {out}");
+        assert_eq!(out.stderr.lines().count(), 1, "case {i}: {out}");
+    }
+}
+
+#[test]
+fn a_server_close_the_recording_cannot_vouch_for_keeps_exit_4() {
+    use tungstenite::protocol::frame::{coding::CloseCode, CloseFrame};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        let mut ws = tungstenite::accept(stream).unwrap();
+        let message = ws.read().unwrap();
+        ws.send(message).unwrap();
+        ws.close(Some(CloseFrame {
+            code: CloseCode::Error,
+            reason: "".into(),
+        }))
+        .unwrap();
+        while ws.read().is_ok() {}
+    });
+    // A HAR has the messages but never a Close.
+    let dir = tempfile::tempdir().unwrap();
+    let path = temp_file(&dir, "one.har");
+    let har = serde_json::json!({"log": {"version": "1.2", "entries": [{
+        "_resourceType": "websocket",
+        "request": {"url": format!("ws://127.0.0.1:{port}/"), "headers": []},
+        "_webSocketMessages": [
+            {"type": "send", "time": 1.0, "opcode": 1, "data": "x"},
+            {"type": "receive", "time": 1.1, "opcode": 1, "data": "x"}
+        ]
+    }]}});
+    std::fs::write(&path, har.to_string()).unwrap();
+    let out = wscope(&[
+        "--replay",
+        path.to_str().unwrap(),
+        &format!("ws://127.0.0.1:{port}/"),
+    ]);
+    out.assert_code(4);
+    assert!(out.stderr.contains("replay matches the recording"), "{out}");
+}
+
 /// What crossed, frame by frame: (direction, opcode), the text payloads
 /// of each direction, and the close codes.
 #[derive(Debug, Default, PartialEq)]
