@@ -184,7 +184,8 @@ impl Session<'_> {
     /// Sends what is still queued (a Close reply, say) before the socket is
     /// dropped, waiting at most the close timeout for it.
     pub(super) fn finish(&mut self, outcome: &Result<Exit, Failure>) {
-        if !(self.opts.reconnects && super::is_lost(outcome, self.peer_close)) {
+        let we_closed = self.closing.sent_at.is_some();
+        if !(self.opts.reconnects && super::is_lost(outcome, self.peer_close, we_closed)) {
             self.report_unsent();
         }
         if let Some(summary) = self.stats.round_trips.summary() {

@@ -55,6 +55,9 @@ pub struct Ended {
     pub result: Result<Exit, Failure>,
     /// The peer's Close code, and who closed first, when a Close came.
     pub peer_close: Option<(Option<u16>, Initiator)>,
+    /// We had sent our Close (the input ended, the user closed): a peer
+    /// that then drops the connection without answering has not lost it.
+    pub we_closed: bool,
 }
 
 impl Ended {
@@ -62,17 +65,21 @@ impl Ended {
     /// peer started with 1001, 1006, 1011, 1012 or 1013. A handshake that
     /// was refused or failed TLS will fail the same way again.
     pub fn lost(&self) -> bool {
-        is_lost(&self.result, self.peer_close)
+        is_lost(&self.result, self.peer_close, self.we_closed)
     }
 }
 
-fn is_lost(result: &Result<Exit, Failure>, peer_close: Option<(Option<u16>, Initiator)>) -> bool {
+fn is_lost(
+    result: &Result<Exit, Failure>,
+    peer_close: Option<(Option<u16>, Initiator)>,
+    we_closed: bool,
+) -> bool {
     match (result, peer_close) {
         (_, Some((code, Initiator::Remote))) => {
             matches!(code, Some(1001 | 1006 | 1011 | 1012 | 1013))
         }
         (_, Some((_, Initiator::Local))) => false,
-        (Err(failure), None) => matches!(failure.stage, Stage::Io | Stage::Protocol),
+        (Err(failure), None) => !we_closed && matches!(failure.stage, Stage::Io | Stage::Protocol),
         (Ok(_), None) => false,
     }
 }
@@ -189,6 +196,7 @@ impl<'o> Session<'o> {
         Ended {
             result,
             peer_close: self.peer_close,
+            we_closed: self.closing.sent_at.is_some(),
         }
     }
 

@@ -297,3 +297,27 @@ fn an_upgrade_answered_503_is_tried_again_and_a_404_is_not() {
     assert!(out.events_named("reconnect").is_empty(), "{out}");
     assert_eq!(out.single("error")["stage"], "handshake");
 }
+
+#[test]
+fn a_server_that_drops_the_connection_at_our_close_is_not_reconnected() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    thread::spawn(move || {
+        for stream in listener.incoming() {
+            let mut ws = tungstenite::accept(stream.unwrap()).unwrap();
+            // Echoes, and at our Close goes away without answering it.
+            while let Ok(message) = ws.read() {
+                if message.is_close() {
+                    break;
+                }
+                ws.send(message).unwrap();
+            }
+        }
+    });
+    let url = format!("ws://127.0.0.1:{port}/");
+    let out = wscope(&["--json", "--reconnect", "3", "-x", "hello", &url]);
+    out.assert_code(3);
+    assert!(out.events_named("reconnect").is_empty(), "{out}");
+    assert_eq!(out.events_named("connect").len(), 1, "{out}");
+    assert_eq!(incoming_messages(&out), ["hello"]);
+}

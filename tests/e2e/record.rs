@@ -813,15 +813,45 @@ fn a_usage_error_leaves_an_earlier_recording_whole() {
 fn a_recording_that_cannot_be_written_is_said_once_and_the_session_goes_on() {
     let server = PythonServer::start(None);
     let url = format!("ws://127.0.0.1:{}/", server.port);
-    // /dev/full takes the file open and refuses every write (ENOSPC).
-    let out = wscope(&["--log", "/dev/full", "--har", "/dev/full", "-x", "hi", &url]);
+    // A pipe whose reader has left (EPIPE, as with `--log >(head -c 1)`),
+    // and /dev/full, which refuses every write
+    // (ENOSPC).
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = temp_file(&dir, "short.tape");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || drop(std::fs::File::open(fifo).unwrap()))
+    };
+    let args = ["--log", fifo.to_str().unwrap(), "--har", "/dev/full", &url];
+    let lines: Vec<String> = (0..30).map(|i| format!("message {i}")).collect();
+    let input = lines.join("\n") + "\n";
+    let out = crate::common::wscope_with_stdin(&args, input.as_bytes());
+    reader.join().unwrap();
     out.assert_code(0);
-    assert_eq!(out.stdout, "hi\n");
-    for option in ["--log /dev/full", "--har /dev/full"] {
+    assert_eq!(out.stdout, lines.join("\n") + "\n", "{out}");
+    for option in [&format!("--log {}", fifo.display()), "--har /dev/full"] {
         let said = out
             .stderr
             .matches(&format!("{option}: writing failed"))
             .count();
         assert_eq!(said, 1, "{option}: {}", out.stderr);
     }
+}
+
+#[test]
+fn two_recordings_in_one_file_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = temp_file(&dir, "both");
+    let shown = path.to_str().unwrap();
+    let out = wscope(&["--log", shown, "--pcap", shown, "ws://127.0.0.1:9/"]);
+    out.assert_code(2);
+    assert!(
+        out.stderr.contains("--log and --pcap name the same file"),
+        "{out}"
+    );
 }

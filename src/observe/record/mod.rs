@@ -14,6 +14,25 @@ use crate::error::{fail, Failure, Stage};
 
 /// The recorders the command line asks for.
 pub fn open(cli: &Cli, clock: Clock) -> Result<Vec<Box<dyn Observer>>, Failure> {
+    let chosen: Vec<(&str, &Path)> = [
+        ("--log", &cli.log),
+        ("--har", &cli.har),
+        ("--pcap", &cli.pcap),
+    ]
+    .into_iter()
+    .filter_map(|(option, path)| path.as_deref().map(|p| (option, p)))
+    .collect();
+    for (i, (first, a)) in chosen.iter().enumerate() {
+        if let Some((second, _)) = chosen[i + 1..].iter().find(|(_, b)| same_file(a, b)) {
+            return Err(fail(
+                Stage::Usage,
+                format!(
+                    "{first} and {second} name the same file, {}: each recording needs its own",
+                    a.display()
+                ),
+            ));
+        }
+    }
     let mut recorders: Vec<Box<dyn Observer>> = Vec::new();
     if let Some(path) = &cli.log {
         recorders.push(tape::create(
@@ -39,11 +58,7 @@ pub fn open(cli: &Cli, clock: Clock) -> Result<Vec<Box<dyn Observer>>, Failure> 
 /// A recorder's file, or a usage error that names it. The recording
 /// being replayed is never written over.
 fn create(path: &Path, option: &str, replaying: Option<&Path>) -> Result<RecordFile, Failure> {
-    let same = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => a == b,
-    };
-    if replaying.is_some_and(|replayed| same(path, replayed)) {
+    if replaying.is_some_and(|replayed| same_file(path, replayed)) {
         return Err(fail(
             Stage::Usage,
             format!(
@@ -65,8 +80,19 @@ fn create(path: &Path, option: &str, replaying: Option<&Path>) -> Result<RecordF
     })
 }
 
+/// Two paths for one file (the file may not exist yet).
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
+}
+
 /// A recorder's file that says so, once, on stderr when writing to it
-/// fails (a full disk): the recording is cut short, the session goes on.
+/// fails (a full disk, a pipe whose reader left): the recording is cut
+/// short there and later writes are dropped, but the session goes on, so
+/// no error reaches the recorder (a broken pipe would end the session as
+/// if stdout's reader had gone).
 pub struct RecordFile {
     file: File,
     what: String,
@@ -74,7 +100,7 @@ pub struct RecordFile {
 }
 
 impl RecordFile {
-    fn note(&mut self, result: std::io::Result<()>) -> std::io::Result<()> {
+    fn note(&mut self, result: std::io::Result<()>) {
         if let Err(e) = &result {
             if !self.failed {
                 self.failed = true;
@@ -84,23 +110,23 @@ impl RecordFile {
                 ));
             }
         }
-        result
     }
 }
 
 impl std::io::Write for RecordFile {
     fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
-        if self.failed {
-            return Err(std::io::Error::other("an earlier write failed"));
+        if !self.failed {
+            let result = self.file.write_all(data);
+            self.note(result);
         }
-        match self.file.write(data) {
-            Ok(n) => Ok(n),
-            Err(e) => self.note(Err(e)).map(|_| 0),
-        }
+        Ok(data.len())
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
-        let result = self.file.flush();
-        self.note(result)
+        if !self.failed {
+            let result = self.file.flush();
+            self.note(result);
+        }
+        Ok(())
     }
 }
