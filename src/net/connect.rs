@@ -127,7 +127,7 @@ pub fn connect(
         // A socket file needs no name resolution, and no proxy reaches it.
         Some(path) => {
             let started = Instant::now();
-            let unix = std::os::unix::net::UnixStream::connect(path).map_err(|e| {
+            let unix = super::socket::connect_unix(path, timeout).map_err(|e| {
                 fail(
                     Stage::Connect,
                     format!("cannot connect to the Unix socket {}: {e}", path.display()),

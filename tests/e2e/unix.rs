@@ -281,3 +281,42 @@ fn a_second_client_of_a_socket_file_is_turned_away_with_503() {
             .unwrap()
             .contains("turned away a second client (a client of unix:")));
 }
+
+#[test]
+fn a_socket_file_whose_backlog_is_full_fails_within_connect_timeout() {
+    // A listener that accepts nobody, its backlog of one filled already.
+    const FULL: &str = "import socket, sys\n\
+        s = socket.socket(socket.AF_UNIX)\n\
+        s.bind(sys.argv[1])\n\
+        s.listen(0)\n\
+        waiting = []\n\
+        while True:\n\
+        \x20   c = socket.socket(socket.AF_UNIX)\n\
+        \x20   c.setblocking(False)\n\
+        \x20   if c.connect_ex(sys.argv[1]) != 0:\n\
+        \x20       break\n\
+        \x20   waiting.append(c)\n\
+        print('READY', flush=True)\n\
+        sys.stdin.read()\n";
+    let dir = tempfile::tempdir().unwrap();
+    let path = socket_in(&dir);
+    let mut listener = Command::new(crate::common::python())
+        .args(["-c", FULL])
+        .arg(&path)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut ready = String::new();
+    BufReader::new(listener.stdout.as_mut().unwrap())
+        .read_line(&mut ready)
+        .unwrap();
+    assert_eq!(ready, "READY\n");
+    // Unbounded, this would wait until the harness kills it (20 s).
+    let url = format!("ws+unix://{}:/", path.display());
+    let out = wscope(&["--connect-timeout", "1", &url]);
+    drop(listener.stdin.take());
+    let _ = listener.wait();
+    out.assert_code(1);
+    assert!(out.stderr.contains("backlog is full"), "{out}");
+}
