@@ -36,7 +36,7 @@ set edit:completion:arg-completer[wscope] = {|@words|
             cand -n 'Close and exit after N incoming data messages'
             cand --count 'Close and exit after N incoming data messages'
             cand --until 'Close and exit after an incoming message that matches REGEX (binary messages are matched as hex)'
-            cand --reply 'Answer an incoming message that matches REGEX with TEXT, at once (`$1`, `${name}`: the match''s groups; binary messages are matched as hex). Repeatable: the first rule that matches answers. For example ''^2$=>3'' keeps an Engine.IO (socket.io) session alive'
+            cand --reply 'Answer an incoming message that matches REGEX with TEXT, at once (`$1`, `${name}`: the match''s groups; `$$`: a `$`; binary messages are matched as hex). Repeatable: the first rule that matches answers. For example ''^2$=>3'' keeps an Engine.IO (socket.io) session alive'
             cand --ping-interval 'Send a ping every SECS seconds'
             cand --ping-timeout 'With --ping-interval: give up (exit 3) when a pong takes longer'
             cand --layout 'How frame lines are laid out: `wide` decodes every header field; `compact` keeps each frame on one terminal line (direction, kind, flags only when unusual, length, preview); `auto` is compact on a terminal narrower than 100 columns'

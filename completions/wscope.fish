@@ -9,7 +9,7 @@ complete -c wscope -s w -l wait -d 'After the input is used up, stay open until 
 complete -c wscope -l chunk-size -d 'Size of each binary message with --binary' -r
 complete -c wscope -s n -l count -d 'Close and exit after N incoming data messages' -r
 complete -c wscope -l until -d 'Close and exit after an incoming message that matches REGEX (binary messages are matched as hex)' -r
-complete -c wscope -l reply -d 'Answer an incoming message that matches REGEX with TEXT, at once (`$1`, `${name}`: the match\'s groups; binary messages are matched as hex). Repeatable: the first rule that matches answers. For example \'^2$=>3\' keeps an Engine.IO (socket.io) session alive' -r
+complete -c wscope -l reply -d 'Answer an incoming message that matches REGEX with TEXT, at once (`$1`, `${name}`: the match\'s groups; `$$`: a `$`; binary messages are matched as hex). Repeatable: the first rule that matches answers. For example \'^2$=>3\' keeps an Engine.IO (socket.io) session alive' -r
 complete -c wscope -l ping-interval -d 'Send a ping every SECS seconds' -r
 complete -c wscope -l ping-timeout -d 'With --ping-interval: give up (exit 3) when a pong takes longer' -r
 complete -c wscope -l layout -d 'How frame lines are laid out: `wide` decodes every header field; `compact` keeps each frame on one terminal line (direction, kind, flags only when unusual, length, preview); `auto` is compact on a terminal narrower than 100 columns' -r -f -a "auto\t''

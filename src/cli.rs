@@ -111,8 +111,8 @@ pub struct Cli {
     pub until: Option<String>,
 
     /// Answer an incoming message that matches REGEX with TEXT, at once
-    /// (`$1`, `${name}`: the match's groups; binary messages are matched
-    /// as hex). Repeatable: the first rule that matches answers. For
+    /// (`$1`, `${name}`: the match's groups; `$$`: a `$`; binary messages
+    /// are matched as hex). Repeatable: the first rule that matches answers. For
     /// example '^2$=>3' keeps an Engine.IO (socket.io) session alive.
     #[arg(long, value_name = "REGEX=>TEXT")]
     pub reply: Vec<String>,

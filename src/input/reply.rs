@@ -1,15 +1,91 @@
 //! Automatic replies (--reply 'REGEX=>TEXT'): an incoming text message
 //! that matches a rule's pattern is answered at once with the rule's text,
-//! its `$1`, `${name}` replaced by the match's groups. Binary messages are
-//! matched as lowercase hex. The first rule that matches wins.
+//! its `$1`, `${1}`, `$name` and `${name}` replaced by the match's groups
+//! and `$$` by `$`. A reference to a group the pattern does not have is
+//! refused when the rule is read (it would silently send nothing in its
+//! place). Binary messages are matched as lowercase hex. The first rule
+//! that matches wins.
 
 use regex::Regex;
 
 #[derive(Clone)]
 pub struct ReplyRule {
     pub pattern: Regex,
-    /// The reply, with `$1`-style references to the pattern's groups.
-    pub template: String,
+    /// The reply: text, and the pattern's groups by number.
+    pub template: Vec<Piece>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Piece {
+    Text(String),
+    Group(usize),
+}
+
+/// Reads a reply's text into pieces, each group reference checked
+/// against the pattern.
+fn template_of(text: &str, pattern: &Regex) -> Result<Vec<Piece>, String> {
+    let group = |name: &str| -> Result<usize, String> {
+        let index = match name.parse::<usize>() {
+            Ok(n) if n < pattern.captures_len() => Some(n),
+            Ok(_) => None,
+            Err(_) => pattern.capture_names().position(|n| n == Some(name)),
+        };
+        index.ok_or_else(|| {
+            format!(
+                "${name} names no group of the pattern (it has {}); write $$ for a literal $",
+                pattern.captures_len() - 1
+            )
+        })
+    };
+    let mut pieces = Vec::new();
+    let mut literal = String::new();
+    let mut rest = text;
+    while let Some(at) = rest.find('$') {
+        literal.push_str(&rest[..at]);
+        let after = &rest[at + 1..];
+        let word_end = |s: &str, digits: bool| {
+            s.find(|c: char| {
+                if digits {
+                    !c.is_ascii_digit()
+                } else {
+                    !(c.is_ascii_alphanumeric() || c == '_')
+                }
+            })
+            .unwrap_or(s.len())
+        };
+        let (name, used) = if let Some(stripped) = after.strip_prefix('$') {
+            literal.push('$');
+            rest = stripped;
+            continue;
+        } else if let Some(braced) = after.strip_prefix('{') {
+            let Some(close) = braced.find('}') else {
+                return Err("'${' without its '}'; write $$ for a literal $".into());
+            };
+            (&braced[..close], close + 2)
+        } else if after.starts_with(|c: char| c.is_ascii_digit()) {
+            let end = word_end(after, true);
+            (&after[..end], end)
+        } else if after.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') {
+            let end = word_end(after, false);
+            (&after[..end], end)
+        } else {
+            // A lone '$' stands for itself.
+            literal.push('$');
+            rest = after;
+            continue;
+        };
+        let index = group(name)?;
+        if !literal.is_empty() {
+            pieces.push(Piece::Text(std::mem::take(&mut literal)));
+        }
+        pieces.push(Piece::Group(index));
+        rest = &after[used..];
+    }
+    literal.push_str(rest);
+    if !literal.is_empty() {
+        pieces.push(Piece::Text(literal));
+    }
+    Ok(pieces)
 }
 
 #[derive(Clone, Default)]
@@ -40,10 +116,9 @@ impl Replies {
                 let first = first.lines().last().unwrap_or_default().trim().to_string();
                 format!("--reply '{spec}': the pattern is not a valid regex: {first}")
             })?;
-            rules.push(ReplyRule {
-                pattern,
-                template: template.to_string(),
-            });
+            let template = template_of(template, &pattern)
+                .map_err(|why| format!("--reply '{spec}': {why}"))?;
+            rules.push(ReplyRule { pattern, template });
         }
         Ok(Replies { rules })
     }
@@ -71,8 +146,15 @@ impl Replies {
         };
         self.rules.iter().enumerate().find_map(|(i, rule)| {
             let found = rule.pattern.captures(subject)?;
-            let mut text = String::new();
-            found.expand(&rule.template, &mut text);
+            let text = rule
+                .template
+                .iter()
+                .map(|piece| match piece {
+                    Piece::Text(text) => text.as_str(),
+                    // A group that took no part in the match: nothing.
+                    Piece::Group(n) => found.get(*n).map_or("", |m| m.as_str()),
+                })
+                .collect();
             Some(Reply { rule: i + 1, text })
         })
     }
@@ -113,6 +195,34 @@ mod tests {
         assert_eq!(r.answer(true, &[0xca, 0xfe, 0x01]).unwrap().text, "got 01");
         assert_eq!(r.answer(false, b"cafe01").unwrap().text, "got 01");
         assert_eq!(r.answer(true, &[0x01]), None);
+    }
+
+    #[test]
+    fn references_are_checked_against_the_pattern() {
+        let r = rules(&[r#"^ping (\d+)$=>{"$$type":"pong","id":"${1}a","n":$1,"cost":"$ 5"}"#]);
+        assert_eq!(
+            r.answer(false, b"ping 42").unwrap().text,
+            r#"{"$type":"pong","id":"42a","n":42,"cost":"$ 5"}"#
+        );
+        let err = |s: &str| Replies::parse(&[s.to_string()]).err().unwrap();
+        // A number ends at its last digit.
+        assert_eq!(
+            rules(&[r"^ping (\d+)$=>$1a"])
+                .answer(false, b"ping 7")
+                .unwrap()
+                .text,
+            "7a"
+        );
+        assert!(err(r"^(\d+)$=>$5").contains("$5 names no group of the pattern (it has 1)"));
+        assert!(err(r#"^x$=>{"$type":1}"#).contains("$type names no group"));
+        assert!(err(r"^x$=>${1").contains("without its '}'"));
+        assert_eq!(
+            rules(&["^(?<n>x)$=>$n-${n}$"])
+                .answer(false, b"x")
+                .unwrap()
+                .text,
+            "x-x$"
+        );
     }
 
     #[test]
