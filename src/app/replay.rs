@@ -71,20 +71,22 @@ impl Progress {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Waits until `done` holds, the session ends, or `limit` passes.
-    fn wait(&self, limit: Duration, done: impl Fn(&Heard) -> bool) {
+    /// Waits until `done` holds, the session ends, or `limit` passes;
+    /// false when the limit passed.
+    fn wait(&self, limit: Duration, done: impl Fn(&Heard) -> bool) -> bool {
         let deadline = Instant::now() + limit;
         let mut heard = self.lock();
         while !done(&heard) && !heard.ended {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                return;
+                return false;
             }
             heard = match self.changed.wait_timeout(heard, left) {
                 Ok((guard, _)) => guard,
                 Err(e) => e.into_inner().0,
             };
         }
+        true
     }
 }
 
@@ -191,20 +193,26 @@ struct Feed {
 }
 
 impl Feed {
-    fn run(self, progress: &Progress, tx: SyncSender<Input>, waker: &Waker) {
+    fn run(mut self, progress: &Progress, tx: SyncSender<Input>, waker: &Waker) {
         let started = Instant::now();
-        for planned in self.steps {
+        for planned in std::mem::take(&mut self.steps) {
             // The Close waits for its answers whatever the timing: closing
             // early would only make every later message missing.
             let closing = matches!(planned.step, Step::Close { .. });
             match self.timing {
-                _ if closing => progress.wait(self.limit, |h| h.messages >= planned.after),
-                Timing::Paced => progress.wait(self.limit, |h| h.messages >= planned.after),
+                _ if closing || self.timing == Timing::Paced => {
+                    // Once a wait has run out the peer is not answering as
+                    // recorded: later steps go without waiting, so a silent
+                    // server costs one limit, not one per step.
+                    if !progress.wait(self.limit, |h| h.messages >= planned.after) {
+                        self.limit = Duration::ZERO;
+                    }
+                }
                 Timing::Original => {
                     let due = started + Duration::from_secs_f64(planned.at);
                     thread::sleep(due.saturating_duration_since(Instant::now()));
                 }
-                Timing::None => {}
+                Timing::None | Timing::Paced => {}
             }
             if progress.lock().ended {
                 return;
@@ -227,7 +235,7 @@ impl Feed {
         // the rest of what the recording got has come.
         if self.timing != Timing::None {
             let (total, close) = (self.total, self.await_their_close);
-            progress.wait(self.limit, |h| {
+            let _ = progress.wait(self.limit, |h| {
                 h.messages >= total && (!close || h.close.is_some())
             });
         }

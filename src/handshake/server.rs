@@ -283,10 +283,17 @@ pub fn refuse_busy(stream: crate::net::connect::Transport) {
     let mut stream = stream;
     let body = "wscope serves one client at a time; try again when the current session ends\n";
     let _ = stream.set_nonblocking(false);
-    let _ = stream.set_read_timeout(Some(Duration::from_millis(200)));
+    // A client that trickles its request gets 200 ms per read and 1 s in
+    // all: it cannot hold one of the few answering threads for longer.
+    let deadline = Instant::now() + Duration::from_secs(1);
     let mut head = Vec::new();
     let mut chunk = [0u8; 2048];
     while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 64 * 1024 {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        let _ = stream.set_read_timeout(Some(left.min(Duration::from_millis(200))));
         match stream.read(&mut chunk) {
             Ok(0) | Err(_) => break,
             Ok(n) => head.extend_from_slice(&chunk[..n]),

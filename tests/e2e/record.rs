@@ -497,6 +497,82 @@ fn tshark_inflates_a_compressed_session_from_the_capture() {
 }
 
 #[test]
+fn a_silent_server_costs_one_replay_timeout_not_one_per_step() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        let mut ws = tungstenite::accept(stream).unwrap();
+        // Reads everything, answers nothing but the Close.
+        while ws.read().is_ok() {}
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let tape = temp_file(&dir, "asks.tape");
+    let mut lines = String::new();
+    for i in 0..10 {
+        for (dir, data) in [("out", format!("ask {i}")), ("in", format!("answer {i}"))] {
+            lines += &serde_json::json!({"event": "message", "t": i, "dir": dir, "kind": "text", "data": data})
+                .to_string();
+            lines.push('\n');
+        }
+    }
+    std::fs::write(&tape, lines).unwrap();
+    // Ten waits of 3 s each would outlast the harness's 20 s.
+    let out = wscope(&[
+        "--replay",
+        tape.to_str().unwrap(),
+        "--replay-timeout",
+        "3",
+        &format!("ws://127.0.0.1:{port}/"),
+    ]);
+    out.assert_code(5);
+    assert_eq!(out.stdout, "", "nothing came back: {out}");
+    assert!(
+        out.stderr.contains("missing: message 10 (text) never came"),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_capture_made_by_a_listener_opens_before_its_first_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let capture = temp_file(&dir, "served.pcapng");
+    let server =
+        crate::common::Listener::start(&["--echo", "--json", "--pcap", capture.to_str().unwrap()]);
+    let url = format!("ws://127.0.0.1:{}/", server.port);
+    let (mut ws, _) = tungstenite::connect(url.as_str()).unwrap();
+    ws.send(tungstenite::Message::text("served")).unwrap();
+    assert_eq!(ws.read().unwrap().to_text().unwrap(), "served");
+    ws.close(None).unwrap();
+    while ws.read().is_ok() {}
+    server.finish().assert_code(0);
+    let listed = std::process::Command::new("tshark")
+        .arg("-r")
+        .arg(&capture)
+        .args([
+            "-T",
+            "fields",
+            "-e",
+            "frame.time_epoch",
+            "-e",
+            "tcp.flags.syn",
+        ])
+        .args(["-e", "websocket.payload.text"])
+        .output()
+        .unwrap();
+    let listed = String::from_utf8_lossy(&listed.stdout).to_string();
+    let rows: Vec<Vec<&str>> = listed.lines().map(|l| l.split('\t').collect()).collect();
+    // SYN first, then times that never go back.
+    assert_eq!(rows[0][1], "1", "{listed}");
+    let times: Vec<f64> = rows.iter().map(|r| r[0].parse().unwrap()).collect();
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "{listed}");
+    assert_eq!(
+        rows.iter().filter(|r| r.get(2) == Some(&"served")).count(),
+        2
+    );
+}
+
+#[test]
 fn a_har_written_by_wscope_has_the_har_1_2_shape_and_replays() {
     let server = PythonServer::start(None);
     let url = format!("ws://127.0.0.1:{}/har?room=7", server.port);

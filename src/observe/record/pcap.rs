@@ -43,6 +43,13 @@ pub struct Pcap {
     wall_base: f64,
     role: Role,
     tcp: Option<Connection>,
+    /// The connection's opening (SYN, SYN-ACK, ACK) and when it was
+    /// seen, written with the first bytes: with --listen the connect
+    /// event comes after the handshake's bytes, which must not precede it.
+    opening: Option<(f64, Vec<Vec<u8>>)>,
+    /// Connections so far: each gets its own sequence numbers and, where
+    /// the ports are made up (Unix sockets), its own client port.
+    connections: u32,
     failed: bool,
 }
 
@@ -70,6 +77,8 @@ impl Pcap {
             wall_base: now - clock.now(),
             role: Role::Client,
             tcp: None,
+            opening: None,
+            connections: 0,
             failed: false,
         }
     }
@@ -115,13 +124,15 @@ impl Pcap {
                 Err(_) => self.failed = true,
             }
         }
+        self.connections = self.connections.wrapping_add(1);
+        let n = self.connections;
         // Our end, or one of the same family when the socket did not say.
         let local = local.unwrap_or_else(|| {
             let ip = match peer.ip() {
                 IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::LOCALHOST),
                 IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::LOCALHOST),
             };
-            SocketAddr::new(ip, 1)
+            SocketAddr::new(ip, 1 + (n % 60_000) as u16)
         });
         let (client, server) = match role {
             Role::Client => (local, peer),
@@ -132,27 +143,35 @@ impl Pcap {
         let mut tcp = Connection {
             client: End {
                 addr: client,
-                next: 0x1000_0000,
+                next: 0x1000_0000_u32.wrapping_add(n.wrapping_mul(0x0100_0000)),
             },
             server: End {
                 addr: server,
-                next: 0x2000_0000,
+                next: 0x2000_0000_u32.wrapping_add(n.wrapping_mul(0x0100_0000)),
             },
         };
-        let at = self.timestamp(self.clock.now());
         let syn = segment(&tcp.client, &tcp.server, SYN, 0, &[]);
         tcp.client.next = tcp.client.next.wrapping_add(1);
         let syn_ack = segment(&tcp.server, &tcp.client, SYN | ACK, tcp.client.next, &[]);
         tcp.server.next = tcp.server.next.wrapping_add(1);
         let ack = segment(&tcp.client, &tcp.server, ACK, tcp.server.next, &[]);
         self.tcp = Some(tcp);
-        for packet in [syn, syn_ack, ack] {
-            self.write(at, &packet);
+        self.opening = Some((self.clock.now(), vec![syn, syn_ack, ack]));
+    }
+
+    /// Writes the connection's opening, no later than `at`.
+    fn open(&mut self, at: f64) {
+        if let Some((seen, packets)) = self.opening.take() {
+            let at = self.timestamp(seen.min(at));
+            for packet in packets {
+                self.write(at, &packet);
+            }
         }
     }
 
     /// Bytes that crossed: `dir` is from our side's view.
     fn bytes(&mut self, dir: Dir, at: f64, bytes: &[u8]) {
+        self.open(at);
         let Some(tcp) = &mut self.tcp else {
             return;
         };
@@ -175,10 +194,12 @@ impl Pcap {
 
     /// Both sides send FIN, as a closed connection would.
     fn finish(&mut self) {
+        let now = self.clock.now();
+        self.open(now);
         let Some(mut tcp) = self.tcp.take() else {
             return;
         };
-        let at = self.timestamp(self.clock.now());
+        let at = self.timestamp(now);
         let fin = segment(&tcp.client, &tcp.server, FIN | ACK, tcp.server.next, &[]);
         tcp.client.next = tcp.client.next.wrapping_add(1);
         let fin_ack = segment(&tcp.server, &tcp.client, FIN | ACK, tcp.client.next, &[]);
