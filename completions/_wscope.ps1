@@ -74,7 +74,7 @@ Register-ArgumentCompleter -Native -CommandName 'wscope' -ScriptBlock {
             [CompletionResult]::new('--timing', '--timing', [CompletionResultType]::ParameterName, 'With --replay: wait before each message for as many messages as the recording had received by then (paced), keep the recording''s gaps (original), or send at once (none)')
             [CompletionResult]::new('--replay-timeout', '--replay-timeout', [CompletionResultType]::ParameterName, 'With --replay, paced: how long to wait for each awaited message')
             [CompletionResult]::new('--ignore', '--ignore', [CompletionResultType]::ParameterName, 'With --replay: mask what matches REGEX in both the recorded and the received messages before comparing (repeatable; binary as hex)')
-            [CompletionResult]::new('--entry', '--entry', [CompletionResultType]::ParameterName, 'With --replay of a HAR: the WebSocket entry whose URL contains this')
+            [CompletionResult]::new('--entry', '--entry', [CompletionResultType]::ParameterName, 'With --replay of a HAR or a tape of several connections: the WebSocket entry (or connection) whose URL contains this, or the Nth (from 1)')
             [CompletionResult]::new('--echo', '--echo', [CompletionResultType]::ParameterName, 'With --listen: send every message back to the client')
             [CompletionResult]::new('--slash', '--slash', [CompletionResultType]::ParameterName, 'Treat stdin lines that start with ''/'' as commands, as at the prompt (/ping, /close 4000 bye, /frame ...)')
             [CompletionResult]::new('--binary', '--binary', [CompletionResultType]::ParameterName, 'Send stdin as binary messages of --chunk-size bytes instead of lines')

@@ -71,7 +71,7 @@ set edit:completion:arg-completer[wscope] = {|@words|
             cand --timing 'With --replay: wait before each message for as many messages as the recording had received by then (paced), keep the recording''s gaps (original), or send at once (none)'
             cand --replay-timeout 'With --replay, paced: how long to wait for each awaited message'
             cand --ignore 'With --replay: mask what matches REGEX in both the recorded and the received messages before comparing (repeatable; binary as hex)'
-            cand --entry 'With --replay of a HAR: the WebSocket entry whose URL contains this'
+            cand --entry 'With --replay of a HAR or a tape of several connections: the WebSocket entry (or connection) whose URL contains this, or the Nth (from 1)'
             cand --echo 'With --listen: send every message back to the client'
             cand --slash 'Treat stdin lines that start with ''/'' as commands, as at the prompt (/ping, /close 4000 bye, /frame ...)'
             cand --binary 'Send stdin as binary messages of --chunk-size bytes instead of lines'

@@ -59,7 +59,7 @@ original\t''
 none\t''"
 complete -c wscope -l replay-timeout -d 'With --replay, paced: how long to wait for each awaited message' -r
 complete -c wscope -l ignore -d 'With --replay: mask what matches REGEX in both the recorded and the received messages before comparing (repeatable; binary as hex)' -r
-complete -c wscope -l entry -d 'With --replay of a HAR: the WebSocket entry whose URL contains this' -r
+complete -c wscope -l entry -d 'With --replay of a HAR or a tape of several connections: the WebSocket entry (or connection) whose URL contains this, or the Nth (from 1)' -r
 complete -c wscope -l echo -d 'With --listen: send every message back to the client'
 complete -c wscope -l slash -d 'Treat stdin lines that start with \'/\' as commands, as at the prompt (/ping, /close 4000 bye, /frame ...)'
 complete -c wscope -l binary -d 'Send stdin as binary messages of --chunk-size bytes instead of lines'

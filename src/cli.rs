@@ -338,8 +338,10 @@ pub struct Cli {
     #[arg(long, value_name = "REGEX", requires = "replay")]
     pub ignore: Vec<String>,
 
-    /// With --replay of a HAR: the WebSocket entry whose URL contains this.
-    #[arg(long, value_name = "URL-SUBSTRING", requires = "replay")]
+    /// With --replay of a HAR or a tape of several connections: the
+    /// WebSocket entry (or connection) whose URL contains this, or the
+    /// Nth (from 1).
+    #[arg(long, value_name = "URL-SUBSTRING|N", requires = "replay")]
     pub entry: Option<String>,
 }
 

@@ -14,23 +14,43 @@ pub fn read(text: &[u8], entry: Option<&str>) -> Result<Recording, String> {
         .pointer("/log/entries")
         .and_then(Value::as_array)
         .ok_or("no log.entries: not a HAR")?;
-    let sockets: Vec<(usize, &Value)> = entries
+    let all: Vec<(usize, &Value)> = entries
         .iter()
         .enumerate()
         .filter(|(_, e)| {
             e.get("_resourceType").and_then(Value::as_str) == Some("websocket")
                 || e.get("_webSocketMessages").is_some()
         })
-        .filter(|(_, e)| entry.is_none_or(|want| url(e).contains(want)))
         .collect();
+    // --entry N: the Nth WebSocket entry (a --reconnect run's entries
+    // share one URL); otherwise a piece of the URL.
+    let sockets: Vec<(usize, &Value)> = match entry.map(|want| (want, want.parse::<usize>())) {
+        None => all.clone(),
+        Some((_, Ok(n))) => all.get(n.wrapping_sub(1)).copied().into_iter().collect(),
+        Some((want, Err(_))) => all
+            .iter()
+            .copied()
+            .filter(|(_, e)| url(e).contains(want))
+            .collect(),
+    };
     let (index, socket) = match (sockets.as_slice(), entry) {
         ([one], _) => one,
         ([], None) => return Err("no WebSocket entry (_resourceType \"websocket\")".into()),
+        ([], Some(want)) if want.parse::<usize>().is_ok() => {
+            return Err(format!(
+                "--entry {want}: there are {} WebSocket entries",
+                all.len()
+            ))
+        }
         ([], Some(want)) => return Err(format!("no WebSocket entry whose URL contains {want:?}")),
         (many, _) => {
-            let urls: Vec<&str> = many.iter().map(|(_, e)| url(e)).collect();
+            let urls: Vec<String> = many
+                .iter()
+                .enumerate()
+                .map(|(i, (_, e))| format!("{} {}", i + 1, crate::escape::escape(url(e))))
+                .collect();
             return Err(format!(
-                "{} WebSocket entries ({}); pick one with --entry URL-SUBSTRING",
+                "{} WebSocket entries ({}); pick one with --entry URL-SUBSTRING or --entry N",
                 many.len(),
                 urls.join(", ")
             ));

@@ -116,7 +116,7 @@ impl Recording {
         let result = if looks_like_har {
             har::read(&text, entry)
         } else {
-            tape::read(&text)
+            tape::read(&text, entry)
         };
         result
             .and_then(|recording| recording.check(ours).map(|()| recording))

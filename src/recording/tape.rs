@@ -7,7 +7,11 @@ use serde_json::Value;
 use super::{replayable_header, Msg, Recording, Sent, Side, Step};
 
 /// The recording in a tape, or what is wrong with it ("line 3: ...").
-pub fn read(text: &[u8]) -> Result<Recording, String> {
+/// A tape of several connections (--reconnect) holds one recording each;
+/// `entry` picks one, by number or by a piece of its URL.
+pub fn read(text: &[u8], entry: Option<&str>) -> Result<Recording, String> {
+    let mut connections = Vec::new();
+    let mut upgraded = false;
     let mut rec = Recording::default();
     // Until a connect event says otherwise, the recorder was the client.
     let mut recorder = Side::Client;
@@ -37,11 +41,24 @@ pub fn read(text: &[u8]) -> Result<Recording, String> {
         };
         events += 1;
         match event {
-            "connect" if value.get("role").and_then(Value::as_str) == Some("server") => {
-                recorder = Side::Server;
+            "connect" => {
+                // Only connections that were upgraded (not a redirect's
+                // first hop, not a refused upgrade) are worth replaying.
+                if upgraded || !rec.sent.is_empty() {
+                    connections.push(std::mem::take(&mut rec));
+                } else {
+                    rec = Recording::default();
+                }
+                upgraded = false;
+                closes = 0;
+                if value.get("role").and_then(Value::as_str) == Some("server") {
+                    recorder = Side::Server;
+                } else {
+                    rec.url = value.get("url").and_then(Value::as_str).map(str::to_string);
+                }
             }
-            "connect" if rec.url.is_none() => {
-                rec.url = value.get("url").and_then(Value::as_str).map(str::to_string);
+            "response" => {
+                upgraded |= value.get("status").and_then(Value::as_u64) == Some(101);
             }
             "request" => {
                 let raw = value
@@ -103,7 +120,40 @@ pub fn read(text: &[u8]) -> Result<Recording, String> {
     if events == 0 {
         return Err("the tape is empty (write one with --log FILE)".into());
     }
-    Ok(rec)
+    if upgraded || !rec.sent.is_empty() || connections.is_empty() {
+        connections.push(rec);
+    }
+    pick(connections, entry)
+}
+
+/// One connection of several: the Nth (from 1), or the one whose URL
+/// holds `entry`.
+fn pick(mut connections: Vec<Recording>, entry: Option<&str>) -> Result<Recording, String> {
+    let count = connections.len();
+    let url = |r: &Recording| r.url.clone().unwrap_or_default();
+    match entry.map(|want| (want, want.parse::<usize>())) {
+        None if count == 1 => Ok(connections.remove(0)),
+        None => Err(format!(
+            "the tape holds {count} connections (a --reconnect run); pick one with --entry N (1 to {count})"
+        )),
+        Some((_, Ok(n))) if (1..=count).contains(&n) => Ok(connections.remove(n - 1)),
+        Some((want, Ok(_))) => Err(format!(
+            "--entry {want}: the tape holds {count} connections"
+        )),
+        Some((want, Err(_))) => {
+            let mut found: Vec<Recording> = connections
+                .into_iter()
+                .filter(|r| url(r).contains(want))
+                .collect();
+            match found.len() {
+                1 => Ok(found.remove(0)),
+                0 => Err(format!("no connection on the tape whose URL contains {want:?}")),
+                n => Err(format!(
+                    "{n} connections on the tape have a URL that contains {want:?}; pick one with --entry N"
+                )),
+            }
+        }
+    }
 }
 
 /// The headers of a raw request head worth sending again.
@@ -179,7 +229,7 @@ mod tests {
 {"event":"frame","t":0.4,"dir":"out","kind":"close","close_code":1000,"close_reason":""}
 {"event":"frame","t":0.5,"dir":"in","kind":"close","close_code":4000,"close_reason":"x"}
 "#;
-        let rec = read(tape).unwrap();
+        let rec = read(tape, None).unwrap();
         assert_eq!(rec.headers, [("Cookie".to_string(), "a=b".to_string())]);
         assert_eq!(rec.sent.len(), 4);
         assert_eq!(rec.sent[1].step, Step::Ping(vec![1, 2]));
@@ -189,14 +239,47 @@ mod tests {
     }
 
     #[test]
+    fn a_tape_of_several_connections_needs_entry() {
+        let tape = br#"{"event":"connect","t":0.1,"url":"ws://x/a","role":"client"}
+{"event":"response","t":0.1,"status":101}
+{"event":"message","t":0.2,"dir":"out","kind":"text","data":"first"}
+{"event":"connect","t":1.1,"url":"ws://x/a","role":"client"}
+{"event":"response","t":1.1,"status":503}
+{"event":"connect","t":2.1,"url":"ws://x/b","role":"client"}
+{"event":"response","t":2.1,"status":101}
+{"event":"message","t":2.2,"dir":"out","kind":"text","data":"second"}
+"#;
+        let err = read(tape, None).unwrap_err();
+        assert!(err.contains("holds 2 connections"), "{err}");
+        let data = |entry| {
+            read(tape, Some(entry)).unwrap().messages(Side::Client)[0]
+                .data
+                .clone()
+        };
+        assert_eq!(data("1"), b"first");
+        assert_eq!(data("2"), b"second");
+        assert_eq!(data("/b"), b"second");
+        assert!(read(tape, Some("3"))
+            .unwrap_err()
+            .contains("holds 2 connections"));
+        assert!(read(tape, Some("x/"))
+            .unwrap_err()
+            .contains("2 connections"));
+    }
+
+    #[test]
     fn bad_lines_are_named() {
-        let err = read(b"{\"event\":\"connect\"}\nnot json\n").unwrap_err();
+        let err = read(b"{\"event\":\"connect\"}\nnot json\n", None).unwrap_err();
         assert!(err.starts_with("line 2: not a JSON object"), "{err}");
-        let err = read(b"{\"event\":\"message\",\"dir\":\"out\",\"kind\":\"text\"}\n").unwrap_err();
+        let err = read(
+            b"{\"event\":\"message\",\"dir\":\"out\",\"kind\":\"text\"}\n",
+            None,
+        )
+        .unwrap_err();
         assert!(
             err.contains("line 1: a message event without \"data\""),
             "{err}"
         );
-        assert!(read(b"\n").is_err());
+        assert!(read(b"\n", None).is_err());
     }
 }

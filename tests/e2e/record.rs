@@ -764,6 +764,83 @@ fn a_har_with_several_sockets_needs_entry() {
     out.assert_code(0);
 }
 
+#[test]
+fn a_reconnecting_run_records_each_connection_apart() {
+    // Node's ws: 1011 at the first message, a reset at the second, then
+    // an echo.
+    let server = NodeServer::with_args(&["--fail-first"]);
+    let dir = tempfile::tempdir().unwrap();
+    let path = temp_file(&dir, "three.har");
+    let tape = temp_file(&dir, "three.tape");
+    let out = wscope(&[
+        "--log",
+        tape.to_str().unwrap(),
+        "--har",
+        path.to_str().unwrap(),
+        "--reconnect",
+        "3",
+        "--reconnect-delay",
+        "0.1",
+        "-x",
+        "hello",
+        &server.url(),
+    ]);
+    out.assert_code(0);
+    let har: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let entries = har["log"]["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 3, "{har}");
+    let kinds = |entry: &Value| -> Vec<String> {
+        entry["_webSocketMessages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| {
+                format!(
+                    "{} {}",
+                    m["type"].as_str().unwrap(),
+                    m["data"].as_str().unwrap()
+                )
+            })
+            .collect()
+    };
+    assert_eq!(kinds(&entries[0]), ["send hello"]);
+    assert_eq!(kinds(&entries[1]), ["send hello"]);
+    assert_eq!(kinds(&entries[2]), ["send hello", "receive hello"]);
+    for entry in entries {
+        assert_eq!(entry["response"]["status"], 101);
+    }
+    // They share one URL: --entry picks by number.
+    let echo = PythonServer::start(None);
+    let url = format!("ws://127.0.0.1:{}/", echo.port);
+    let out = wscope(&["--replay", path.to_str().unwrap(), &url]);
+    out.assert_code(2);
+    assert!(out.stderr.contains("3 WebSocket entries"), "{out}");
+    assert!(out.stderr.contains("--entry N"), "{out}");
+    let out = wscope(&["--replay", path.to_str().unwrap(), "--entry", "3", &url]);
+    out.assert_code(0);
+    assert!(
+        out.stderr.contains("replay matches the recording: 1 of 1"),
+        "{out}"
+    );
+    let out = wscope(&["--replay", path.to_str().unwrap(), "--entry", "4", &url]);
+    out.assert_code(2);
+    assert!(
+        out.stderr
+            .contains("--entry 4: there are 3 WebSocket entries"),
+        "{out}"
+    );
+    // The tape of the same run, likewise.
+    let out = wscope(&["--replay", tape.to_str().unwrap(), &url]);
+    out.assert_code(2);
+    assert!(out.stderr.contains("holds 3 connections"), "{out}");
+    let out = wscope(&["--replay", tape.to_str().unwrap(), "--entry", "3", &url]);
+    out.assert_code(0);
+    assert!(
+        out.stderr.contains("replay matches the recording: 1 of 1"),
+        "{out}"
+    );
+}
+
 /// A tape as a client would have recorded it: the server answered "one"
 /// with two messages and "two" with one, then the client closed.
 const MOCK_TAPE: &str = r#"{"event":"connect","t":0.001,"wall":1700000000.001,"url":"ws://example.test/feed","addr":"192.0.2.1:80","tls":false,"role":"client"}

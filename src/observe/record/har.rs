@@ -28,9 +28,11 @@ pub struct Har {
     /// The connection and request, until the response completes the entry.
     entry: Value,
     started: f64,
-    /// Whether the document is open at the message list.
+    /// Whether the document is open at the current entry's message list.
     open: bool,
     messages: u64,
+    /// Entries written: a --reconnect run makes one per connection.
+    entries: u64,
 }
 
 impl Har {
@@ -46,6 +48,7 @@ impl Har {
             started: now,
             open: false,
             messages: 0,
+            entries: 0,
         }
     }
 
@@ -53,16 +56,26 @@ impl Har {
         self.wall_base + t
     }
 
-    /// Writes the document up to the message list.
+    /// Writes the document up to the current entry's message list (after
+    /// closing the previous entry, for a later connection).
     fn open(&mut self) {
         if self.open {
             return;
         }
         self.open = true;
+        self.messages = 0;
         let mut entry = std::mem::take(&mut self.entry);
         if let Some(object) = entry.as_object_mut() {
             object.insert("_resourceType".into(), json!("websocket"));
             object.insert("_webSocketMessages".into(), json!([]));
+        }
+        self.entries += 1;
+        if self.entries > 1 {
+            let text = entry.to_string();
+            let head = text.strip_suffix("]}").unwrap_or(&text);
+            let _ = self.out.write_all(b"]},");
+            let _ = self.out.write_all(head.as_bytes());
+            return;
         }
         let document = json!({
             "log": {
@@ -151,7 +164,10 @@ impl Har {
 impl Observer for Har {
     fn event(&mut self, event: &Event) -> Flow {
         match event {
-            Event::Connect { url, facts, .. } if !self.open => {
+            Event::Connect { url, facts, .. } => {
+                // A new connection (--reconnect, a redirect) is a new
+                // entry; the last one's messages are complete.
+                self.open = false;
                 let timings = facts.timings.map(|t| (t.dns_ms, t.tcp_ms, t.tls_ms));
                 self.connect(url, facts.addr, timings);
             }
