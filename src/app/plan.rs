@@ -62,6 +62,9 @@ impl<'c> Plan<'c> {
                 )));
             }
         }
+        for file in &cli.ca {
+            crate::tls::check_ca_file(file)?;
+        }
         let replay = cli
             .replay
             .as_deref()

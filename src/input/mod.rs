@@ -206,7 +206,16 @@ fn read_lines<R: Read>(
                         let parsed = if mode == StdinMode::Hex {
                             command::parse_hex(&text).map(Command::Binary)
                         } else {
-                            command::parse(&text)
+                            // A /file is read here, so that a file that
+                            // cannot be read is named with its line.
+                            command::parse(&text).and_then(|command| match command {
+                                Command::File(path) => {
+                                    std::fs::read(&path).map(Command::Binary).map_err(|e| {
+                                        format!("/file: cannot read {}: {e}", path.display())
+                                    })
+                                }
+                                other => Ok(other),
+                            })
                         };
                         match parsed {
                             Ok(command) => Some(command),

@@ -410,7 +410,7 @@ impl Human {
                 self.out,
                 " {}",
                 format!(
-                    "(cut short: {} of {} bytes had arrived when the connection ended)",
+                    "(cut short: {} of {} bytes had arrived when the session ended)",
                     frame.preview.len(),
                     h.payload_len
                 )

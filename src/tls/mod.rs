@@ -149,6 +149,14 @@ fn pem_error(e: rustls::pki_types::pem::Error) -> String {
     }
 }
 
+/// A --ca file checked when the command line is read, so that a bad one
+/// is a usage error even when the URL is ws:// (a redirect may still
+/// lead to wss://).
+pub fn check_ca_file(file: &Path) -> Result<(), Failure> {
+    let mut roots = RootCertStore::empty();
+    add_ca_file(&mut roots, file).map(|_| ())
+}
+
 /// Adds the certificates of one --ca file to the roots; returns them.
 fn add_ca_file(
     roots: &mut RootCertStore,

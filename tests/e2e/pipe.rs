@@ -105,7 +105,11 @@ fn refused_script_lines_are_error_events_in_json() {
         })
         .collect();
     assert_eq!(errors.len(), 2, "{errors:?}");
-    assert!(errors[0].contains("/no/such/file"), "{errors:?}");
+    assert!(
+        errors[0].starts_with("stdin line 2: /file: cannot read /no/such/file")
+            && errors[0].ends_with("; not sent"),
+        "{errors:?}"
+    );
     assert!(
         errors[1].starts_with("stdin line 3:") && errors[1].contains("'g' at position 2"),
         "{errors:?}"

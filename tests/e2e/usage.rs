@@ -41,6 +41,17 @@ fn a_url_without_a_scheme_suggests_the_url_meant() {
 }
 
 #[test]
+fn an_unreadable_ca_file_is_a_usage_error_even_for_ws() {
+    // A ws:// URL may still be redirected to wss://: the file is read
+    // first either way.
+    let line = usage_error(&["--ca", "/nonexistent/ca.pem", "ws://127.0.0.1:9/"]);
+    assert!(
+        line.contains("cannot read --ca file /nonexistent/ca.pem"),
+        "{line}"
+    );
+}
+
+#[test]
 fn url_without_host_is_rejected() {
     let line = usage_error(&["ws://"]);
     assert!(line.starts_with("wscope: error: "), "{line}");
