@@ -112,10 +112,16 @@ impl<'c> Plan<'c> {
                     );
                     shaping.headers = headers;
                     if !dropped.is_empty() {
+                        let why = match &recording.url {
+                            Some(_) => {
+                                format!("{} is not the origin it was recorded against", target.url)
+                            }
+                            None => "the recording does not say which origin it was made against"
+                                .to_string(),
+                        };
                         crate::error::warn(&format!(
-                            "--replay: the recording's {} not sent: {} is not the origin it was recorded against (give them with -H)",
+                            "--replay: the recording's {} not sent: {why} (give them with -H)",
                             dropped.join(", "),
-                            target.url
                         ));
                     }
                 }
