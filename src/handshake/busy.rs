@@ -7,6 +7,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread;
+use std::time::{Duration, Instant};
 
 use crate::net::connect::Transport;
 use crate::net::listen::Door;
@@ -15,6 +16,7 @@ use crate::tls::serve::{NotTls, Server};
 
 /// Clients answered at once; later ones are dropped unanswered.
 const AT_ONCE: usize = 4;
+const TLS_LIMIT: Duration = Duration::from_secs(2);
 
 /// The listening socket while a session runs.
 pub struct Busy {
@@ -59,7 +61,7 @@ impl Busy {
                 });
             notices.push(match spawned {
                 Ok(_) => format!(
-                    "turned away a second client ({who}) with 503: wscope serves one client at a time"
+                    "turning away a second client ({who}) with 503: wscope serves one client at a time"
                 ),
                 Err(e) => {
                     self.answering.fetch_sub(1, Ordering::AcqRel);
@@ -74,7 +76,8 @@ impl Busy {
 fn answer(socket: Socket, tls: Option<Server>) {
     let transport = match tls {
         None => Transport::Plain(socket),
-        Some(server) => match server.accept(socket, None) {
+        // Its TLS handshake gets 2 s, not the 10 s a served client gets.
+        Some(server) => match server.accept(socket, Some(Instant::now() + TLS_LIMIT)) {
             Ok(stream) => Transport::Tls(Box::new(stream)),
             // A plain ws:// client reads a plain answer.
             Err((socket, NotTls::PlainHttp(_))) => Transport::Plain(socket),

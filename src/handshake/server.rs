@@ -276,38 +276,54 @@ fn check_request(head: &[u8], offer: &[String]) -> Result<Checked, String> {
     })
 }
 
-/// A second client while one is connected: told why, then closed. Its
-/// request is read first (briefly), since closing a socket with unread
-/// data resets it and the answer would be lost.
+/// A second client while one is connected: told why, then closed, within
+/// about a second whatever the client does. Over plain TCP its request
+/// head is read first; over TLS the answer goes out at once (a record
+/// trickled a byte at a time would hold a TLS read for as long as the
+/// client likes). Either way what it sent is then drained from the socket
+/// itself, chunk by chunk and within the second, since closing a socket
+/// with unread data resets it and the answer would be lost.
 pub fn refuse_busy(stream: crate::net::connect::Transport) {
+    use crate::net::connect::Transport;
     let mut stream = stream;
     let body = "wscope serves one client at a time; try again when the current session ends\n";
     let _ = stream.set_nonblocking(false);
-    // A client that trickles its request gets 200 ms per read and 1 s in
-    // all: it cannot hold one of the few answering threads for longer.
     let deadline = Instant::now() + Duration::from_secs(1);
-    let mut head = Vec::new();
-    let mut chunk = [0u8; 2048];
-    while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 64 * 1024 {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            break;
-        }
-        let _ = stream.set_read_timeout(Some(left.min(Duration::from_millis(200))));
-        match stream.read(&mut chunk) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => head.extend_from_slice(&chunk[..n]),
-        }
+    if let Transport::Plain(socket) = &stream {
+        read_within(socket, deadline, true);
     }
     let _ = write!(
         stream,
         "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
-    if let crate::net::connect::Transport::Tls(tls) = &mut stream {
+    if let Transport::Tls(tls) = &mut stream {
         tls.close_notify();
     }
     let _ = stream.socket().shutdown(Shutdown::Write);
+    if let Transport::Tls(tls) = &stream {
+        read_within(&tls.sock, deadline, false);
+    }
+}
+
+/// Reads from the socket itself until `deadline`, 200 ms per read at most:
+/// up to the end of a request head when `head`, otherwise until the
+/// client closes (what it sent is only drained).
+fn read_within(socket: &crate::net::socket::Socket, deadline: Instant, head: bool) {
+    let mut seen = Vec::new();
+    let mut chunk = [0u8; 2048];
+    while !(head && seen.windows(4).any(|w| w == b"\r\n\r\n")) && seen.len() < 64 * 1024 {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        let _ = socket.set_read_timeout(Some(left.min(Duration::from_millis(200))));
+        match (&*socket).read(&mut chunk) {
+            Ok(0) | Err(_) => break,
+            Ok(n) if head => seen.extend_from_slice(&chunk[..n]),
+            Ok(_) => {}
+        }
+    }
 }
 
 #[cfg(test)]

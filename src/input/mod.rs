@@ -206,14 +206,16 @@ fn read_lines<R: Read>(
                         let parsed = if mode == StdinMode::Hex {
                             command::parse_hex(&text).map(Command::Binary)
                         } else {
-                            // A /file is read here, so that a file that
-                            // cannot be read is named with its line.
+                            // A /file that cannot be opened is named with
+                            // its line here; it is read only when it is
+                            // sent, so a slow peer holds one file at a time.
                             command::parse(&text).and_then(|command| match command {
-                                Command::File(path) => {
-                                    std::fs::read(&path).map(Command::Binary).map_err(|e| {
-                                        format!("/file: cannot read {}: {e}", path.display())
-                                    })
-                                }
+                                Command::File(path) => match can_open(&path) {
+                                    Ok(()) => Ok(Command::File(path)),
+                                    Err(e) => {
+                                        Err(format!("/file: cannot read {}: {e}", path.display()))
+                                    }
+                                },
                                 other => Ok(other),
                             })
                         };
@@ -307,6 +309,16 @@ fn strip_line_end(buf: &mut Vec<u8>) {
             buf.pop();
         }
     }
+}
+
+/// Whether a file opens for reading (without waiting, should it be a FIFO).
+fn can_open(path: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map(drop)
 }
 
 #[cfg(test)]

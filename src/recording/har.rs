@@ -24,10 +24,14 @@ pub fn read(text: &[u8], entry: Option<&str>) -> Result<Recording, String> {
         .collect();
     // --entry N: the Nth WebSocket entry (a --reconnect run's entries
     // share one URL); otherwise a piece of the URL.
-    let sockets: Vec<(usize, &Value)> = match entry.map(|want| (want, want.parse::<usize>())) {
-        None => all.clone(),
-        Some((_, Ok(n))) => all.get(n.wrapping_sub(1)).copied().into_iter().collect(),
-        Some((want, Err(_))) => all
+    let by_number = entry
+        .and_then(|want| want.parse::<usize>().ok())
+        .and_then(|n| all.get(n.wrapping_sub(1)));
+    let sockets: Vec<(usize, &Value)> = match (by_number, entry) {
+        (Some(one), _) => vec![*one],
+        (None, None) => all.clone(),
+        // Not a number in range: a piece of the URL (a port, say).
+        (None, Some(want)) => all
             .iter()
             .copied()
             .filter(|(_, e)| url(e).contains(want))
@@ -38,7 +42,7 @@ pub fn read(text: &[u8], entry: Option<&str>) -> Result<Recording, String> {
         ([], None) => return Err("no WebSocket entry (_resourceType \"websocket\")".into()),
         ([], Some(want)) if want.parse::<usize>().is_ok() => {
             return Err(format!(
-                "--entry {want}: there are {} WebSocket entries",
+                "--entry {want}: there are {} WebSocket entries, and none has {want:?} in its URL",
                 all.len()
             ))
         }

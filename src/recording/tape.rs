@@ -137,17 +137,17 @@ fn pick(mut connections: Vec<Recording>, entry: Option<&str>) -> Result<Recordin
             "the tape holds {count} connections (a --reconnect run); pick one with --entry N (1 to {count})"
         )),
         Some((_, Ok(n))) if (1..=count).contains(&n) => Ok(connections.remove(n - 1)),
-        Some((want, Ok(_))) => Err(format!(
-            "--entry {want}: the tape holds {count} connections"
-        )),
-        Some((want, Err(_))) => {
+        // Not a number in range: a piece of the URL (a port, say).
+        Some((want, _)) => {
             let mut found: Vec<Recording> = connections
                 .into_iter()
                 .filter(|r| url(r).contains(want))
                 .collect();
             match found.len() {
                 1 => Ok(found.remove(0)),
-                0 => Err(format!("no connection on the tape whose URL contains {want:?}")),
+                0 => Err(format!(
+                    "--entry {want}: the tape holds {count} connections, and none has {want:?} in its URL"
+                )),
                 n => Err(format!(
                     "{n} connections on the tape have a URL that contains {want:?}; pick one with --entry N"
                 )),

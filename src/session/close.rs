@@ -136,10 +136,12 @@ impl Session<'_> {
         let wait = match self.opts.wait {
             Some(wait) => wait,
             None if self.stop.waits() => return None,
+            // A greeting that came before our first message answers
+            // nothing.
             None => super::linger::silence(
                 self.opts.rtt,
-                self.stats.messages_out,
-                self.stats.messages_in,
+                self.stats.messages_out(),
+                self.stats.answers(),
             ),
         };
         Some(ended.max(self.last_received).max(self.last_written) + wait)
@@ -194,13 +196,27 @@ impl Session<'_> {
         if let Some(unmet) = self.stop.unmet(self.opts.role.peer()) {
             self.notice(&unmet);
         }
+        // What is still queued (our Close, its answer) goes out within one
+        // budget: --close-timeout after a good end, a moment after a
+        // failed one (--max-time, a peer that stopped reading), so that
+        // exiting never waits on a peer that will not read.
+        let budget = match outcome {
+            Ok(_) => self.opts.close_timeout.max(Duration::from_millis(100)),
+            Err(_) => Duration::from_millis(100),
+        };
+        let deadline = Instant::now() + budget;
         let tcp = self.ws.get_ref().tap().get_ref().socket();
         let _ = tcp.set_nonblocking(false);
-        let _ = tcp.set_write_timeout(Some(
-            self.opts.close_timeout.max(Duration::from_millis(100)),
-        ));
+        let left = || {
+            deadline
+                .saturating_duration_since(Instant::now())
+                .max(Duration::from_millis(1))
+        };
+        let _ = tcp.set_write_timeout(Some(left()));
         let _ = self.ws.flush();
         self.write_pending_raw();
+        let tcp = self.ws.get_ref().tap().get_ref().socket();
+        let _ = tcp.set_write_timeout(Some(left()));
         let _ = self.ws.flush();
         self.show_all();
         self.pass_chunks();

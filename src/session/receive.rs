@@ -62,7 +62,7 @@ impl Session<'_> {
     fn on_message(&mut self, message: Message) {
         let tap = self.ws.get_mut().tap_mut();
         if matches!(message, Message::Text(_) | Message::Binary(_)) {
-            self.stats.messages_in += 1;
+            self.stats.received();
         }
         match &message {
             Message::Text(text) => {

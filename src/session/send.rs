@@ -139,14 +139,14 @@ impl Session<'_> {
             by_id.sent(text.as_bytes(), std::time::Instant::now());
         }
         let text = Utf8Bytes::from(text);
-        self.stats.messages_out += 1;
+        self.stats.sent();
         self.view.sending(false, &Bytes::from(text.clone()));
         self.write(Message::Text(text));
     }
 
     pub(super) fn send_binary(&mut self, data: Vec<u8>) {
         let data = Bytes::from(data);
-        self.stats.messages_out += 1;
+        self.stats.sent();
         self.view.sending(true, &data);
         self.write(Message::Binary(data));
     }

@@ -8,7 +8,12 @@ pub struct Stats {
     pub started: Instant,
     /// Data messages each way.
     pub messages_in: u64,
-    pub messages_out: u64,
+    messages_out: u64,
+    /// Messages that came before we sent any (a greeting): not answers.
+    /// (One that crosses our first message cannot be told from a fast
+    /// answer, and counts as one.)
+    unasked: u64,
+    first_sent: Option<Instant>,
     /// Pings the user sent, to time the matching pongs.
     pings: VecDeque<(Vec<u8>, Instant)>,
     pub last_rtt: Option<Duration>,
@@ -69,11 +74,38 @@ impl RoundTrips {
 }
 
 impl Stats {
+    /// Counts a data message we send.
+    pub fn sent(&mut self) {
+        if self.first_sent.is_none() {
+            self.first_sent = Some(Instant::now());
+        }
+        self.messages_out += 1;
+    }
+
+    /// Counts a data message that came.
+    pub fn received(&mut self) {
+        self.messages_in += 1;
+        if self.first_sent.is_none() {
+            self.unasked += 1;
+        }
+    }
+
+    pub fn messages_out(&self) -> u64 {
+        self.messages_out
+    }
+
+    /// Messages that came since we first sent one: what may answer us.
+    pub fn answers(&self) -> u64 {
+        self.messages_in - self.unasked
+    }
+
     pub fn new(now: Instant) -> Self {
         Stats {
             started: now,
             messages_in: 0,
             messages_out: 0,
+            unasked: 0,
+            first_sent: None,
             pings: VecDeque::new(),
             last_rtt: None,
             round_trips: RoundTrips::default(),

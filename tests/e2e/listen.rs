@@ -203,9 +203,12 @@ fn a_second_client_is_turned_away_with_503() {
     drop(second);
     let (code, events) = server.finish();
     assert_eq!(code, 3, "the first client vanished without a Close");
-    assert!(events
-        .iter()
-        .any(|e| e["event"] == "notice" && e["message"].as_str().unwrap().contains("turned away")));
+    assert!(
+        events
+            .iter()
+            .any(|e| e["event"] == "notice"
+                && e["message"].as_str().unwrap().contains("turning away"))
+    );
 }
 
 #[test]
@@ -365,7 +368,7 @@ fn a_flood_of_silent_clients_does_not_hold_up_the_session() {
         .collect();
     let turned = notices
         .iter()
-        .filter(|m| m.starts_with("turned away"))
+        .filter(|m| m.starts_with("turning away"))
         .count();
     let dropped = notices
         .iter()

@@ -350,7 +350,7 @@ fn a_second_client_of_a_tls_listener_reads_the_503_over_tls_or_plain() {
         out.events_named("notice").iter().any(|n| n["message"]
             .as_str()
             .unwrap()
-            .starts_with("turned away a second client (127.0.0.1:")),
+            .starts_with("turning away a second client (127.0.0.1:")),
         "{out}"
     );
 }
@@ -411,4 +411,86 @@ fn bad_certificate_inputs_are_one_line_usage_errors() {
         assert_eq!(out.stderr.trim_end().lines().count(), 1, "{out}");
         assert!(out.stderr.contains(expected), "{expected:?}\n{out}");
     }
+}
+
+#[test]
+fn a_later_client_trickling_its_request_over_tls_is_answered_at_once() {
+    // Finishes the TLS handshake, then sends its request's record a byte
+    // every 50 ms (2 KiB: minutes), and waits up to 15 s for the answer.
+    const TRICKLE: &str = r#"
+import socket, ssl, sys, threading, time
+ctx = ssl.create_default_context(cafile=sys.argv[2])
+raw = socket.create_connection(('127.0.0.1', int(sys.argv[1])))
+inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+tls = ctx.wrap_bio(inc, out, server_hostname='localhost')
+while True:
+    try:
+        tls.do_handshake()
+        break
+    except ssl.SSLWantReadError:
+        raw.sendall(out.read())
+        inc.write(raw.recv(65536))
+raw.sendall(out.read())
+tls.write(b'GET / HTTP/1.1\r\nHost: x\r\nX-Pad: ' + b'a' * 2000 + b'\r\n\r\n')
+record = out.read()
+def trickle():
+    for byte in record:
+        try:
+            raw.send(bytes([byte]))
+        except OSError:
+            return
+        time.sleep(0.05)
+threading.Thread(target=trickle, daemon=True).start()
+raw.settimeout(15)
+data = b''
+while b'\r\n' not in data:
+    chunk = raw.recv(65536)
+    if not chunk:
+        break
+    inc.write(chunk)
+    try:
+        data += tls.read(65536)
+    except ssl.SSLWantReadError:
+        pass
+print(data.split(b'\r\n')[0].decode())
+"#;
+    const HOLD: &str = "import ssl, sys, time\n\
+        from websockets.sync.client import connect\n\
+        ctx = ssl.create_default_context(cafile=sys.argv[2])\n\
+        with connect(f'wss://127.0.0.1:{sys.argv[1]}/', ssl=ctx, server_hostname='localhost') as ws:\n\
+        \x20   print('OPEN', flush=True)\n\
+        \x20   sys.stdin.read()\n";
+    let server = Listener::start(&["--self-signed", "--echo", "--json"]);
+    let pem = made_certificate(&server);
+    let mut first = Command::new(python())
+        .args(["-c", HOLD, &server.port.to_string()])
+        .arg(&pem)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut opened = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(first.stdout.as_mut().unwrap()),
+        &mut opened,
+    )
+    .unwrap();
+    assert_eq!(opened, "OPEN\n");
+    let later = Command::new(python())
+        .args(["-c", TRICKLE, &server.port.to_string()])
+        .arg(&pem)
+        .output()
+        .unwrap();
+    drop(first.stdin.take());
+    let _ = first.wait();
+    assert!(
+        later.status.success(),
+        "{}",
+        String::from_utf8_lossy(&later.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&later.stdout),
+        "HTTP/1.1 503 Service Unavailable\n"
+    );
+    server.finish().assert_code(0);
 }

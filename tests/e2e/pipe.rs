@@ -374,3 +374,32 @@ fn status_in_a_script_counts_what_was_sent_before_it() {
     out.assert_code(0);
     assert!(out.stderr.contains("out: 1 frames, 7 bytes"), "{out}");
 }
+
+#[test]
+fn files_queued_behind_a_server_that_reads_nothing_are_not_held_in_memory() {
+    // The server takes the connection and never reads: wscope's writes
+    // block, and the 400 /file lines behind them must wait as paths.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        let _ws = tungstenite::accept(stream).unwrap();
+        std::thread::sleep(Duration::from_secs(30));
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("one.bin");
+    std::fs::write(&file, vec![7u8; 1 << 20]).unwrap();
+    let script = dir.path().join("script");
+    let line = format!("/file {}\n", file.display());
+    std::fs::write(&script, line.repeat(400)).unwrap();
+    let mut command = std::process::Command::new("sh");
+    command.arg("-c").arg(format!(
+        "exec '{}' --slash --max-time 3 ws://127.0.0.1:{port}/ < '{}'",
+        env!("CARGO_BIN_EXE_wscope"),
+        script.display()
+    ));
+    let (out, peak_kib) = crate::common::run_measured(command);
+    out.assert_code(3);
+    // 400 MiB if each file were read as its line was.
+    assert!(peak_kib < 100 * 1024, "peak {peak_kib} KiB\n{out}");
+}

@@ -154,6 +154,24 @@ fn an_answer_that_takes_a_tenth_of_a_second_is_not_lost() {
     assert_eq!(out.stdout, "{\"id\":1,\"method\":\"lookup\"}\n", "{out}");
 }
 
+/// A greeting that came before our first message is not an answer: the
+/// reply to our message is still waited for.
+#[test]
+fn a_server_that_greets_first_still_gets_time_to_answer() {
+    let server = PythonServer::with_args(None, &["--greet", "welcome", "--think", "0.06"]);
+    let url = format!("ws://127.0.0.1:{}/", server.port);
+    for run in 0..3 {
+        // The line comes a moment after the greeting, as a person's or a
+        // script's would.
+        let out = crate::common::wscope_with_paced_stdin(
+            &[&url],
+            vec![(std::time::Duration::from_millis(200), b"query\n".to_vec())],
+        );
+        out.assert_code(0);
+        assert_eq!(out.stdout, "welcome\nquery\n", "run {run}: {out}");
+    }
+}
+
 #[test]
 fn ws_to_a_tls_port_says_it_speaks_tls_and_names_the_wss_url() {
     // The Python server drops a plain request to its TLS port without a

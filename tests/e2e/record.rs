@@ -822,11 +822,12 @@ fn a_reconnecting_run_records_each_connection_apart() {
         out.stderr.contains("replay matches the recording: 1 of 1"),
         "{out}"
     );
-    let out = wscope(&["--replay", path.to_str().unwrap(), "--entry", "4", &url]);
+    // Out of range, and in no URL (a port is at most 65535).
+    let out = wscope(&["--replay", path.to_str().unwrap(), "--entry", "99999", &url]);
     out.assert_code(2);
     assert!(
         out.stderr
-            .contains("--entry 4: there are 3 WebSocket entries"),
+            .contains("--entry 99999: there are 3 WebSocket entries, and none"),
         "{out}"
     );
     // The tape of the same run, likewise.
@@ -1000,11 +1001,14 @@ fn a_recording_that_cannot_be_written_is_said_once_and_the_session_goes_on() {
 fn two_recordings_in_one_file_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let path = temp_file(&dir, "both");
-    let shown = path.to_str().unwrap();
-    let out = wscope(&["--log", shown, "--pcap", shown, "ws://127.0.0.1:9/"]);
+    // The file does not exist yet, and the second spelling differs.
+    let other = dir.path().join(".").join("both");
+    let (a, b) = (path.to_str().unwrap(), other.to_str().unwrap());
+    let out = wscope(&["--log", a, "--pcap", b, "ws://127.0.0.1:9/"]);
     out.assert_code(2);
     assert!(
         out.stderr.contains("--log and --pcap name the same file"),
         "{out}"
     );
+    assert!(!path.exists(), "a refused recording was created");
 }

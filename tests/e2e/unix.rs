@@ -279,7 +279,7 @@ fn a_second_client_of_a_socket_file_is_turned_away_with_503() {
         && e["message"]
             .as_str()
             .unwrap()
-            .contains("turned away a second client (a client of unix:")));
+            .contains("turning away a second client (a client of unix:")));
 }
 
 #[test]

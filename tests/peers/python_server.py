@@ -2,7 +2,7 @@
 
 Binds 127.0.0.1 on a free port, optionally with TLS and permessage-deflate
 (--deflate, the library's defaults), echoes every message back (after
---think seconds), prints ``PORT <n>`` once listening, and exits when stdin
+--think seconds; --greet TEXT sends TEXT first), prints ``PORT <n>`` once listening, and exits when stdin
 closes. With --unix PATH it listens on a Unix socket there instead
 (``PORT 0``).
 """
@@ -21,10 +21,13 @@ def echo(connection):
         connection.send(message)
 
 
-def thinking(seconds):
-    """Echoes after a pause: a server that works on each answer."""
+def thinking(seconds, greeting):
+    """Echoes after a pause: a server that works on each answer (and may
+    greet first)."""
 
     def handler(connection):
+        if greeting:
+            connection.send(greeting)
         for message in connection:
             time.sleep(seconds)
             connection.send(message)
@@ -54,6 +57,7 @@ def main():
     parser.add_argument(
         "--think", type=float, help="wait this many seconds before each echo"
     )
+    parser.add_argument("--greet", help="send this message when a client connects")
     args = parser.parse_args()
 
     context = None
@@ -63,8 +67,8 @@ def main():
 
     compression = "deflate" if args.deflate else None
     handler = shout if args.shout else echo
-    if args.think:
-        handler = thinking(args.think)
+    if args.think or args.greet:
+        handler = thinking(args.think or 0, args.greet)
     if args.unix:
         listening = unix_serve(handler, args.unix, ssl=context, compression=compression)
     else:

@@ -80,12 +80,23 @@ fn create(path: &Path, option: &str, replaying: Option<&Path>) -> Result<RecordF
     })
 }
 
-/// Two paths for one file (the file may not exist yet).
+/// Two paths for one file (the file may not exist yet: then its folder
+/// is resolved instead).
 fn same_file(a: &Path, b: &Path) -> bool {
-    match (a.canonicalize(), b.canonicalize()) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => a == b,
+    fn resolved(path: &Path) -> std::path::PathBuf {
+        if let Ok(full) = path.canonicalize() {
+            return full;
+        }
+        let folder = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        match (folder.canonicalize(), path.file_name()) {
+            (Ok(folder), Some(name)) => folder.join(name),
+            _ => path.to_path_buf(),
+        }
     }
+    resolved(a) == resolved(b)
 }
 
 /// A recorder's file that says so, once, on stderr when writing to it
