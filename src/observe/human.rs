@@ -570,12 +570,24 @@ fn compact_frame(
     line.trim_end().to_string()
 }
 
-/// `text` cut to `room` columns, with `…` marking the cut.
+/// `text` cut to `room` terminal columns, with `…` marking the cut. Wide
+/// characters (CJK, most emoji) take two columns.
 fn fit(text: &str, room: usize) -> String {
-    if text.chars().count() <= room {
+    use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
+    if text.width() <= room {
         return text.to_string();
     }
-    let kept: String = text.chars().take(room.saturating_sub(1)).collect();
+    let room = room.saturating_sub(1);
+    let mut kept = String::new();
+    let mut used = 0;
+    for c in text.chars() {
+        let width = c.width().unwrap_or(0);
+        if used + width > room {
+            break;
+        }
+        used += width;
+        kept.push(c);
+    }
     format!("{kept}…")
 }
 
@@ -727,5 +739,14 @@ mod tests {
             format!("\"{}\"{}", "é".repeat(64), "…(+172 bytes)".dimmed())
         );
         assert_eq!(preview(Shown::Hex(&[0xca, 0xfe]), 2), "hex:cafe");
+    }
+
+    #[test]
+    fn a_cut_counts_terminal_columns_not_characters() {
+        assert_eq!(fit("abcdef", 6), "abcdef");
+        assert_eq!(fit("abcdefg", 6), "abcde…");
+        // Each of these takes two columns: three of them and the mark fill 7.
+        assert_eq!(fit("漢字漢字漢字", 7), "漢字漢…");
+        assert_eq!(fit("漢字漢字漢字", 12), "漢字漢字漢字");
     }
 }
