@@ -277,20 +277,21 @@ fn check_request(head: &[u8], offer: &[String]) -> Result<Checked, String> {
 }
 
 /// A second client while one is connected: told why, then closed, within
-/// about a second whatever the client does. Over plain TCP its request
-/// head is read first; over TLS the answer goes out at once (a record
-/// trickled a byte at a time would hold a TLS read for as long as the
-/// client likes). Either way what it sent is then drained from the socket
-/// itself, chunk by chunk and within the second, since closing a socket
-/// with unread data resets it and the answer would be lost.
+/// about a second whatever the client does. Its request head is read
+/// first, one socket read at a time so that a client trickling it cannot
+/// hold the answer back past the second; over TLS what it sent after is
+/// drained from the socket, since closing a socket with unread data
+/// resets it and the answer would be lost.
 pub fn refuse_busy(stream: crate::net::connect::Transport) {
     use crate::net::connect::Transport;
     let mut stream = stream;
     let body = "wscope serves one client at a time; try again when the current session ends\n";
     let _ = stream.set_nonblocking(false);
     let deadline = Instant::now() + Duration::from_secs(1);
-    if let Transport::Plain(socket) = &stream {
-        read_within(socket, deadline, true);
+    let head_done = |seen: &[u8]| seen.windows(4).any(|w| w == b"\r\n\r\n");
+    match &mut stream {
+        Transport::Plain(socket) => read_within(socket, deadline, true),
+        Transport::Tls(tls) => drop(tls.read_within(deadline, head_done)),
     }
     let _ = write!(
         stream,

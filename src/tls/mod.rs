@@ -12,6 +12,7 @@ use crate::net::socket::Socket;
 use std::io::{self, Read, Write};
 use std::path::Path;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
@@ -232,6 +233,41 @@ impl TlsStream {
             conn: conn.into(),
             sock,
         })
+    }
+
+    /// Reads what plaintext comes until `deadline`, one socket read (at
+    /// most 200 ms) at a time, stopping once `enough` holds or 64 KiB came.
+    /// Unlike `read`, which waits for a whole record however slowly it
+    /// trickles in, this never outlasts the deadline.
+    pub fn read_within(&mut self, deadline: Instant, enough: impl Fn(&[u8]) -> bool) -> Vec<u8> {
+        let mut got = Vec::new();
+        let mut buf = [0u8; 2048];
+        while !enough(&got) && got.len() < 64 * 1024 {
+            match self.conn.reader().read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    got.extend_from_slice(&buf[..n]);
+                    continue;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(_) => break,
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            let _ = self
+                .sock
+                .set_read_timeout(Some(left.min(Duration::from_millis(200))));
+            match self.conn.read_tls(&mut self.sock) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+            if self.conn.process_new_packets().is_err() {
+                break;
+            }
+        }
+        got
     }
 
     /// Ends the TLS session cleanly (close_notify), as far as the socket

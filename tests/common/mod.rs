@@ -823,8 +823,9 @@ impl Drop for PythonServer {
 // Test certificates
 // ---------------------------------------------------------------------------
 
-/// A fresh CA and a server certificate for `localhost` and 127.0.0.1, as
-/// PEM files in a temporary directory.
+/// A fresh CA and a certificate it issued, as PEM files in a temporary
+/// directory: a server's for `localhost` and 127.0.0.1 (`generate`), or a
+/// client's (`client`).
 pub struct Pki {
     _dir: tempfile::TempDir,
     pub ca: PathBuf,
@@ -834,6 +835,17 @@ pub struct Pki {
 
 impl Pki {
     pub fn generate() -> Pki {
+        let names = vec!["localhost".to_string(), "127.0.0.1".to_string()];
+        Pki::issue("wscope test CA", "localhost", names, true)
+    }
+
+    /// A client certificate (clientAuth), CN "test client", from the CA
+    /// "wscope client CA".
+    pub fn client() -> Pki {
+        Pki::issue("wscope client CA", "test client", Vec::new(), false)
+    }
+
+    fn issue(ca_name: &str, name: &str, alt_names: Vec<String>, server: bool) -> Pki {
         use rcgen::{
             BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer,
             KeyPair, KeyUsagePurpose,
@@ -843,28 +855,29 @@ impl Pki {
         ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
         ca_params
             .distinguished_name
-            .push(DnType::CommonName, "wscope test CA");
+            .push(DnType::CommonName, ca_name);
         ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
         let ca_key = KeyPair::generate().unwrap();
         let ca_cert = ca_params.self_signed(&ca_key).unwrap();
         let issuer = Issuer::new(ca_params, ca_key);
 
-        let mut params =
-            CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()]).unwrap();
-        params
-            .distinguished_name
-            .push(DnType::CommonName, "localhost");
+        let mut params = CertificateParams::new(alt_names).unwrap();
+        params.distinguished_name.push(DnType::CommonName, name);
         params.use_authority_key_identifier_extension = true;
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        params.extended_key_usages = vec![if server {
+            ExtendedKeyUsagePurpose::ServerAuth
+        } else {
+            ExtendedKeyUsagePurpose::ClientAuth
+        }];
         let key = KeyPair::generate().unwrap();
         let cert = params.signed_by(&key, &issuer).unwrap();
 
         let dir = tempfile::tempdir().unwrap();
         let pki = Pki {
             ca: dir.path().join("ca.pem"),
-            cert: dir.path().join("server.pem"),
-            key: dir.path().join("server.key"),
+            cert: dir.path().join("cert.pem"),
+            key: dir.path().join("cert.key"),
             _dir: dir,
         };
         std::fs::write(&pki.ca, ca_cert.pem()).unwrap();

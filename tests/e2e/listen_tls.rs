@@ -219,51 +219,9 @@ fn spki_of(pem: &Path) -> String {
     base64::engine::general_purpose::STANDARD.encode(digest.as_ref())
 }
 
-/// A CA and a client certificate it issued (clientAuth), as PEM files.
-struct ClientPki {
-    _dir: tempfile::TempDir,
-    ca: PathBuf,
-    cert: PathBuf,
-    key: PathBuf,
-}
-
-fn client_pki() -> ClientPki {
-    use rcgen::{
-        BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer,
-        KeyPair, KeyUsagePurpose,
-    };
-    let mut ca_params = CertificateParams::new(Vec::new()).unwrap();
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(DnType::CommonName, "wscope client CA");
-    ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign];
-    let ca_key = KeyPair::generate().unwrap();
-    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
-    let issuer = Issuer::new(ca_params, ca_key);
-    let mut params = CertificateParams::new(Vec::new()).unwrap();
-    params
-        .distinguished_name
-        .push(DnType::CommonName, "test client");
-    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-    let key = KeyPair::generate().unwrap();
-    let cert = params.signed_by(&key, &issuer).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let pki = ClientPki {
-        ca: dir.path().join("client-ca.pem"),
-        cert: dir.path().join("client.pem"),
-        key: dir.path().join("client.key"),
-        _dir: dir,
-    };
-    std::fs::write(&pki.ca, ca_cert.pem()).unwrap();
-    std::fs::write(&pki.cert, cert.pem()).unwrap();
-    std::fs::write(&pki.key, key.serialize_pem()).unwrap();
-    pki
-}
-
 #[test]
 fn client_certificate_required_refused_when_missing_shown_when_presented() {
-    let clients = client_pki();
+    let clients = Pki::client();
     let server = Listener::start(&[
         "--self-signed",
         "--client-ca",
@@ -414,7 +372,7 @@ fn bad_certificate_inputs_are_one_line_usage_errors() {
 }
 
 #[test]
-fn a_later_client_trickling_its_request_over_tls_is_answered_at_once() {
+fn a_later_client_trickling_its_request_over_tls_is_answered_within_a_second() {
     // Finishes the TLS handshake, then sends its request's record a byte
     // every 50 ms (2 KiB: minutes), and waits up to 15 s for the answer.
     const TRICKLE: &str = r#"
