@@ -24,6 +24,22 @@ fn certificate_notice(out: &Output) -> String {
         .unwrap_or_else(|| panic!("no certificate notice\n{out}"))
 }
 
+/// Runs a Python client script with the listener's port and the PEM it
+/// trusts as arguments; what it printed, once it succeeded.
+fn python_client(script: &str, port: u16, pem: &Path) -> String {
+    let client = Command::new(python())
+        .args(["-c", script, &port.to_string()])
+        .arg(pem)
+        .output()
+        .unwrap();
+    assert!(
+        client.status.success(),
+        "{}",
+        String::from_utf8_lossy(&client.stderr)
+    );
+    String::from_utf8_lossy(&client.stdout).into_owned()
+}
+
 fn connect_event(out: &Output) -> Value {
     out.single("connect")
 }
@@ -38,18 +54,9 @@ fn self_signed_serves_python_websockets_trusting_the_printed_certificate() {
         \x20   print(ws.recv())\n";
     let server = Listener::start(&["--self-signed", "--echo", "--json"]);
     let pem = made_certificate(&server);
-    let client = Command::new(python())
-        .args(["-c", CLIENT, &server.port.to_string()])
-        .arg(&pem)
-        .output()
-        .unwrap();
-    assert!(
-        client.status.success(),
-        "{}",
-        String::from_utf8_lossy(&client.stderr)
-    );
+    let printed = python_client(CLIENT, server.port, &pem);
     let out = server.finish();
-    assert_eq!(String::from_utf8_lossy(&client.stdout), "over tls\n");
+    assert_eq!(printed, "over tls\n");
     out.assert_code(0);
     let notice = certificate_notice(&out);
     assert!(notice.contains("localhost, 127.0.0.1, ::1"), "{notice}");
@@ -287,18 +294,8 @@ fn a_second_client_of_a_tls_listener_reads_the_503_over_tls_or_plain() {
         \x20   print(first.recv())\n";
     let server = Listener::start(&["--self-signed", "--echo", "--json"]);
     let pem = made_certificate(&server);
-    let client = Command::new(python())
-        .args(["-c", CLIENT, &server.port.to_string()])
-        .arg(&pem)
-        .output()
-        .unwrap();
-    assert!(
-        client.status.success(),
-        "{}",
-        String::from_utf8_lossy(&client.stderr)
-    );
     assert_eq!(
-        String::from_utf8_lossy(&client.stdout),
+        python_client(CLIENT, server.port, &pem),
         "503 wscope serves one client at a time; try again when the current session ends\n\
          HTTP/1.1 503 Service Unavailable\nstill here\n"
     );
@@ -434,21 +431,9 @@ print(data.split(b'\r\n')[0].decode())
     )
     .unwrap();
     assert_eq!(opened, "OPEN\n");
-    let later = Command::new(python())
-        .args(["-c", TRICKLE, &server.port.to_string()])
-        .arg(&pem)
-        .output()
-        .unwrap();
+    let later = python_client(TRICKLE, server.port, &pem);
     drop(first.stdin.take());
     let _ = first.wait();
-    assert!(
-        later.status.success(),
-        "{}",
-        String::from_utf8_lossy(&later.stderr)
-    );
-    assert_eq!(
-        String::from_utf8_lossy(&later.stdout),
-        "HTTP/1.1 503 Service Unavailable\n"
-    );
+    assert_eq!(later, "HTTP/1.1 503 Service Unavailable\n");
     server.finish().assert_code(0);
 }

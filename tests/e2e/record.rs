@@ -16,6 +16,14 @@ fn read_tape(path: &Path) -> Vec<Value> {
     json_events(&std::fs::read_to_string(path).expect("the tape was written"))
 }
 
+/// Fails unless a notice starts with `start`.
+fn assert_noticed(out: &Output, start: &str) {
+    assert!(
+        notices(out).iter().any(|n| n.starts_with(start)),
+        "no notice starting {start:?}\n{out}"
+    );
+}
+
 fn notices(out: &Output) -> Vec<String> {
     out.events_named("notice")
         .iter()
@@ -101,12 +109,7 @@ fn a_tape_replays_against_the_same_server_with_exit_0() {
             .map(|m| m["data"].as_str().unwrap().to_string())
             .collect();
         assert_eq!(sent, ["hello", "order 17 at 12:00:01", "bye"], "{out}");
-        assert!(
-            notices(&out)
-                .iter()
-                .any(|n| n.starts_with("replay matches the recording: 3 of 3")),
-            "{out}"
-        );
+        assert_noticed(&out, "replay matches the recording: 3 of 3");
     }
 }
 
@@ -658,12 +661,7 @@ fn a_har_written_by_wscope_has_the_har_1_2_shape_and_replays() {
     // And it plays again.
     let out = wscope(&["--json", "--replay", har_path.to_str().unwrap(), &url]);
     out.assert_code(0);
-    assert!(
-        notices(&out)
-            .iter()
-            .any(|n| n.starts_with("replay matches the recording: 2 of 2")),
-        "{out}"
-    );
+    assert_noticed(&out, "replay matches the recording: 2 of 2");
 }
 
 fn chrome_fixture() -> PathBuf {
@@ -728,12 +726,7 @@ fn a_har_saved_by_chrome_replays_with_its_headers() {
         ],
         "{out}"
     );
-    assert!(
-        notices(&out)
-            .iter()
-            .any(|n| n.starts_with("replay matches the recording: 3 of 3")),
-        "{out}"
-    );
+    assert_noticed(&out, "replay matches the recording: 3 of 3");
 }
 
 #[test]
