@@ -21,8 +21,9 @@ Register-ArgumentCompleter -Native -CommandName 'wscope' -ScriptBlock {
 
     $completions = @(switch ($command) {
         'wscope' {
-            [CompletionResult]::new('-l', '-l', [CompletionResultType]::ParameterName, 'Be the server: wait on [ADDR:]PORT (a bare port means 127.0.0.1), or on a Unix socket with unix:PATH (removed on exit), for one client and show its session the same way. A second client meanwhile is turned away with 503. With --cert/--key or --self-signed it serves wss://')
-            [CompletionResult]::new('--listen', '--listen', [CompletionResultType]::ParameterName, 'Be the server: wait on [ADDR:]PORT (a bare port means 127.0.0.1), or on a Unix socket with unix:PATH (removed on exit), for one client and show its session the same way. A second client meanwhile is turned away with 503. With --cert/--key or --self-signed it serves wss://')
+            [CompletionResult]::new('-l', '-l', [CompletionResultType]::ParameterName, 'Be the server: wait on [ADDR:]PORT (a bare port means 127.0.0.1), or on a Unix socket with unix:PATH (removed on exit), for clients, and show their sessions the same way, each with its number. Several are served at once (--max-clients), until Ctrl-C or SIGTERM (--once: one client). With --cert/--key or --self-signed it serves wss://')
+            [CompletionResult]::new('--listen', '--listen', [CompletionResultType]::ParameterName, 'Be the server: wait on [ADDR:]PORT (a bare port means 127.0.0.1), or on a Unix socket with unix:PATH (removed on exit), for clients, and show their sessions the same way, each with its number. Several are served at once (--max-clients), until Ctrl-C or SIGTERM (--once: one client). With --cert/--key or --self-signed it serves wss://')
+            [CompletionResult]::new('--max-clients', '--max-clients', [CompletionResultType]::ParameterName, 'With --listen: how many clients are served at once; one more is answered 503')
             [CompletionResult]::new('-H', '-H ', [CompletionResultType]::ParameterName, 'Add a request header, ''Name: value'' (repeatable, order kept); one named like a header wscope writes replaces it')
             [CompletionResult]::new('--header', '--header', [CompletionResultType]::ParameterName, 'Add a request header, ''Name: value'' (repeatable, order kept); one named like a header wscope writes replaces it')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Send this Origin header')
@@ -76,6 +77,7 @@ Register-ArgumentCompleter -Native -CommandName 'wscope' -ScriptBlock {
             [CompletionResult]::new('--ignore', '--ignore', [CompletionResultType]::ParameterName, 'With --replay: mask what matches REGEX in both the recorded and the received messages before comparing (repeatable; binary as hex)')
             [CompletionResult]::new('--entry', '--entry', [CompletionResultType]::ParameterName, 'With --replay of a HAR or a tape of several connections: the WebSocket entry (or connection) whose URL contains this, or the Nth (from 1)')
             [CompletionResult]::new('--echo', '--echo', [CompletionResultType]::ParameterName, 'With --listen: send every message back to the client')
+            [CompletionResult]::new('--once', '--once', [CompletionResultType]::ParameterName, 'With --listen: serve one client, then exit with that session''s exit code (without it, wscope keeps serving until Ctrl-C or SIGTERM)')
             [CompletionResult]::new('--slash', '--slash', [CompletionResultType]::ParameterName, 'Treat stdin lines that start with ''/'' as commands, as at the prompt (/ping, /close 4000 bye, /frame ...)')
             [CompletionResult]::new('--binary', '--binary', [CompletionResultType]::ParameterName, 'Send stdin as binary messages of --chunk-size bytes instead of lines')
             [CompletionResult]::new('--hex', '--hex', [CompletionResultType]::ParameterName, 'Each stdin line is hex for one binary message (48656c, 48 65 6c, ...)')

@@ -23,7 +23,7 @@ _wscope() {
 
     case "${cmd}" in
         wscope)
-            opts="-l -H -o -s -x -w -n -k -4 -6 -L -h -V --listen --echo --header --origin --subprotocol --auth --user-agent --execute --wait --slash --binary --chunk-size --hex --raw --count --until --reply --ping-interval --ping-timeout --json --frames --layout --time --pretty --no-pretty --only --hide --grep --rtt-json-id --color --ca --cert --key --self-signed --client-ca --tls-server-name --tls-min --insecure --preview --max-message-size --max-frame-size --close-timeout --proxy --ipv4 --ipv6 --location --deflate --location-trusted --max-redirects --max-time --reconnect --reconnect-delay --reconnect-max-delay --connect-timeout --log --har --pcap --replay --timing --replay-timeout --ignore --entry --help --version"
+            opts="-l -H -o -s -x -w -n -k -4 -6 -L -h -V --listen --echo --once --max-clients --header --origin --subprotocol --auth --user-agent --execute --wait --slash --binary --chunk-size --hex --raw --count --until --reply --ping-interval --ping-timeout --json --frames --layout --time --pretty --no-pretty --only --hide --grep --rtt-json-id --color --ca --cert --key --self-signed --client-ca --tls-server-name --tls-min --insecure --preview --max-message-size --max-frame-size --close-timeout --proxy --ipv4 --ipv6 --location --deflate --location-trusted --max-redirects --max-time --reconnect --reconnect-delay --reconnect-max-delay --connect-timeout --log --har --pcap --replay --timing --replay-timeout --ignore --entry --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -34,6 +34,10 @@ _wscope() {
                     return 0
                     ;;
                 -l)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-clients)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -18,8 +18,9 @@ set edit:completion:arg-completer[wscope] = {|@words|
     }
     var completions = [
         &'wscope'= {
-            cand -l 'Be the server: wait on [ADDR:]PORT (a bare port means 127.0.0.1), or on a Unix socket with unix:PATH (removed on exit), for one client and show its session the same way. A second client meanwhile is turned away with 503. With --cert/--key or --self-signed it serves wss://'
-            cand --listen 'Be the server: wait on [ADDR:]PORT (a bare port means 127.0.0.1), or on a Unix socket with unix:PATH (removed on exit), for one client and show its session the same way. A second client meanwhile is turned away with 503. With --cert/--key or --self-signed it serves wss://'
+            cand -l 'Be the server: wait on [ADDR:]PORT (a bare port means 127.0.0.1), or on a Unix socket with unix:PATH (removed on exit), for clients, and show their sessions the same way, each with its number. Several are served at once (--max-clients), until Ctrl-C or SIGTERM (--once: one client). With --cert/--key or --self-signed it serves wss://'
+            cand --listen 'Be the server: wait on [ADDR:]PORT (a bare port means 127.0.0.1), or on a Unix socket with unix:PATH (removed on exit), for clients, and show their sessions the same way, each with its number. Several are served at once (--max-clients), until Ctrl-C or SIGTERM (--once: one client). With --cert/--key or --self-signed it serves wss://'
+            cand --max-clients 'With --listen: how many clients are served at once; one more is answered 503'
             cand -H 'Add a request header, ''Name: value'' (repeatable, order kept); one named like a header wscope writes replaces it'
             cand --header 'Add a request header, ''Name: value'' (repeatable, order kept); one named like a header wscope writes replaces it'
             cand -o 'Send this Origin header'
@@ -73,6 +74,7 @@ set edit:completion:arg-completer[wscope] = {|@words|
             cand --ignore 'With --replay: mask what matches REGEX in both the recorded and the received messages before comparing (repeatable; binary as hex)'
             cand --entry 'With --replay of a HAR or a tape of several connections: the WebSocket entry (or connection) whose URL contains this, or the Nth (from 1)'
             cand --echo 'With --listen: send every message back to the client'
+            cand --once 'With --listen: serve one client, then exit with that session''s exit code (without it, wscope keeps serving until Ctrl-C or SIGTERM)'
             cand --slash 'Treat stdin lines that start with ''/'' as commands, as at the prompt (/ping, /close 4000 bye, /frame ...)'
             cand --binary 'Send stdin as binary messages of --chunk-size bytes instead of lines'
             cand --hex 'Each stdin line is hex for one binary message (48656c, 48 65 6c, ...)'

@@ -1,4 +1,5 @@
-complete -c wscope -s l -l listen -d 'Be the server: wait on [ADDR:]PORT (a bare port means 127.0.0.1), or on a Unix socket with unix:PATH (removed on exit), for one client and show its session the same way. A second client meanwhile is turned away with 503. With --cert/--key or --self-signed it serves wss://' -r
+complete -c wscope -s l -l listen -d 'Be the server: wait on [ADDR:]PORT (a bare port means 127.0.0.1), or on a Unix socket with unix:PATH (removed on exit), for clients, and show their sessions the same way, each with its number. Several are served at once (--max-clients), until Ctrl-C or SIGTERM (--once: one client). With --cert/--key or --self-signed it serves wss://' -r
+complete -c wscope -l max-clients -d 'With --listen: how many clients are served at once; one more is answered 503' -r
 complete -c wscope -s H -l header -d 'Add a request header, \'Name: value\' (repeatable, order kept); one named like a header wscope writes replaces it' -r
 complete -c wscope -s o -l origin -d 'Send this Origin header' -r
 complete -c wscope -s s -l subprotocol -d 'Offer this subprotocol (repeatable); a server that picks one not offered fails the handshake' -r
@@ -61,6 +62,7 @@ complete -c wscope -l replay-timeout -d 'With --replay, paced: how long to wait 
 complete -c wscope -l ignore -d 'With --replay: mask what matches REGEX in both the recorded and the received messages before comparing (repeatable; binary as hex)' -r
 complete -c wscope -l entry -d 'With --replay of a HAR or a tape of several connections: the WebSocket entry (or connection) whose URL contains this, or the Nth (from 1)' -r
 complete -c wscope -l echo -d 'With --listen: send every message back to the client'
+complete -c wscope -l once -d 'With --listen: serve one client, then exit with that session\'s exit code (without it, wscope keeps serving until Ctrl-C or SIGTERM)'
 complete -c wscope -l slash -d 'Treat stdin lines that start with \'/\' as commands, as at the prompt (/ping, /close 4000 bye, /frame ...)'
 complete -c wscope -l binary -d 'Send stdin as binary messages of --chunk-size bytes instead of lines'
 complete -c wscope -l hex -d 'Each stdin line is hex for one binary message (48656c, 48 65 6c, ...)'

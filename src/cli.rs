@@ -23,9 +23,10 @@ pub struct Cli {
     pub url: Option<String>,
 
     /// Be the server: wait on [ADDR:]PORT (a bare port means 127.0.0.1),
-    /// or on a Unix socket with unix:PATH (removed on exit), for one client
-    /// and show its session the same way. A second client meanwhile is
-    /// turned away with 503. With --cert/--key or --self-signed it serves
+    /// or on a Unix socket with unix:PATH (removed on exit), for clients,
+    /// and show their sessions the same way, each with its number. Several
+    /// are served at once (--max-clients), until Ctrl-C or SIGTERM (--once:
+    /// one client). With --cert/--key or --self-signed it serves
     /// wss://.
     #[arg(
         short = 'l',
@@ -39,6 +40,16 @@ pub struct Cli {
     // `requires` alone lets a flag through beside a URL.
     #[arg(long, requires = "listen", conflicts_with = "url")]
     pub echo: bool,
+
+    /// With --listen: serve one client, then exit with that session's exit
+    /// code (without it, wscope keeps serving until Ctrl-C or SIGTERM).
+    #[arg(long, requires = "listen", conflicts_with = "url")]
+    pub once: bool,
+
+    /// With --listen: how many clients are served at once; one more is
+    /// answered 503.
+    #[arg(long, value_name = "N", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=4096), requires = "listen", conflicts_with = "url")]
+    pub max_clients: u32,
 
     /// Add a request header, 'Name: value' (repeatable, order kept); one
     /// named like a header wscope writes replaces it.

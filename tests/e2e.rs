@@ -79,3 +79,6 @@ mod views;
 // Recording and replaying: --log tapes, --replay, HAR and pcap.
 #[path = "e2e/record.rs"]
 mod record;
+// Several clients of one listener at once, and a listener that keeps serving.
+#[path = "e2e/clients.rs"]
+mod clients;

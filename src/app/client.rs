@@ -292,8 +292,9 @@ pub fn run(
         return super::reconnect::run(plan, obs, target, shaping, reconnect);
     }
     let keep = super::launch::keep(plan, obs);
-    let opened = open(plan.cli, obs, target, shaping, keep, plan.deadline)?;
-    super::launch::run(plan, obs, opened.ready())
+    let mut conn = obs.for_conn(1);
+    let opened = open(plan.cli, &mut conn, target, shaping, keep, plan.deadline)?;
+    super::launch::run(plan, &mut conn, opened.ready())
 }
 
 impl Opened {
@@ -307,7 +308,6 @@ impl Opened {
             rtt: Some(self.upgrade),
             role: Role::Client,
             summary,
-            listener: None,
         }
     }
 }

@@ -15,7 +15,7 @@ use crate::input::command::Command;
 use crate::input::{prompt, InputQueue, StdinMode};
 use crate::net::connect::Transport;
 use crate::observe::{Event, Observers, Role};
-use crate::session::{self, Ended, Session};
+use crate::session::{self, driver, Ended, Session};
 use crate::wire::deflate::DeflateLayer;
 use crate::wire::guard::Guard;
 use crate::wire::stack::Stack;
@@ -33,8 +33,6 @@ pub struct Ready {
     pub role: Role,
     /// What /status says about the connection.
     pub summary: String,
-    /// --listen's socket, to turn away further clients.
-    pub listener: Option<crate::handshake::busy::Busy>,
 }
 
 /// What the tap keeps, from what the observers want: no previews and no
@@ -70,6 +68,24 @@ pub fn session(
     ready: Ready,
     inputs: &mut Inputs,
 ) -> Result<Ended, Failure> {
+    inputs.queue.push_front(preamble(plan.cli));
+    let queue = std::mem::replace(&mut inputs.queue, InputQueue::new(Vec::new()));
+    let session = build(plan, obs, ready, queue, inputs.reconnects)?;
+    let (ended, queue) = driver::run_one(&mut inputs.poll, session)?;
+    inputs.queue = queue;
+    obs.event(&Event::Gone);
+    Ok(ended)
+}
+
+/// The session of a connection whose heads have crossed: the wire stack
+/// under tungstenite, the options from the plan, and its input.
+pub fn build(
+    plan: &Plan,
+    obs: &Observers,
+    ready: Ready,
+    input: InputQueue,
+    reconnects: bool,
+) -> Result<Session, Failure> {
     let cli = plan.cli;
     let mut tap = ready.tap;
     tap.get_ref()
@@ -102,7 +118,7 @@ pub fn session(
         wait: cli.wait.map(Duration::from_secs_f64),
         rtt: ready.rtt,
         close_timeout: Duration::from_secs_f64(cli.close_timeout),
-        summary: ready.summary.clone(),
+        summary: ready.summary,
         count: cli.count,
         until: plan.until.clone(),
         ping_interval: cli.ping_interval.map(Duration::from_secs_f64),
@@ -111,29 +127,23 @@ pub fn session(
         interactive: plan.prompt,
         deadline: plan.deadline,
         replies: plan.replies.clone(),
-        reconnects: inputs.reconnects,
+        reconnects,
         rtt_json_id: cli.rtt_json_id.clone(),
     };
-    inputs.queue.push_front(preamble(plan.cli));
-    let waker = inputs.waker.clone();
-    let mut session = Session::new(ws, obs, opts, (&mut inputs.poll, waker), &mut inputs.queue);
-    if let Some(listener) = ready.listener {
-        session = session.with_listener(listener);
-    }
-    Ok(session.run())
+    Ok(Session::new(ws, obs.clone(), opts, input))
 }
 
 /// The -x messages.
-fn preamble(cli: &crate::cli::Cli) -> Vec<Command> {
+pub fn preamble(cli: &crate::cli::Cli) -> Vec<Command> {
     cli.execute.iter().cloned().map(Command::Text).collect()
 }
 
 /// Where messages to send come from, and the readiness they wake: made
 /// once per run.
 pub struct Inputs {
-    poll: mio::Poll,
+    pub poll: mio::Poll,
     waker: std::sync::Arc<mio::Waker>,
-    queue: InputQueue,
+    pub queue: InputQueue,
     /// Another connection follows if this one is lost (--reconnect, with
     /// attempts left).
     pub reconnects: bool,
@@ -150,8 +160,18 @@ impl Inputs {
         role: Role,
         summary: &str,
     ) -> Result<Inputs, Failure> {
+        Inputs::open(plan, obs, role, summary, true)
+    }
+
+    fn open(
+        plan: &Plan,
+        obs: &mut Observers,
+        role: Role,
+        summary: &str,
+        replay: bool,
+    ) -> Result<Inputs, Failure> {
         let cli = plan.cli;
-        let (poll, waker) = session::readiness()
+        let (poll, waker) = driver::readiness()
             .map_err(|e| fail(Stage::Io, format!("cannot set up the session: {e}")))?;
         // The preamble is put in front by each session.
         let mut queue = InputQueue::new(Vec::new());
@@ -161,8 +181,12 @@ impl Inputs {
         let stdin_tty = std::io::stdin().is_terminal();
         let typing = stdin_tty && cli.execute.is_empty() && !cli.echo;
         let terminal = plan.prompt.then(prompt::TerminalGuard::save);
-        let replaying = super::replay::start(plan, role, &mut queue, waker.clone(), obs);
-        if replaying.is_some() {
+        let replaying = if replay {
+            super::replay::start(plan, role, &mut queue, waker.clone(), obs)
+        } else {
+            None
+        };
+        if plan.replay.is_some() {
             // The recording is the input.
         } else if plan.prompt {
             let printer =
@@ -197,6 +221,21 @@ impl Inputs {
             terminal,
             replaying,
         })
+    }
+
+    /// A listener's inputs: the prompt or stdin, shared by its clients
+    /// (each client's --replay is started apart, for it alone).
+    pub fn start_serving(
+        plan: &Plan,
+        obs: &mut Observers,
+        summary: &str,
+    ) -> Result<Inputs, Failure> {
+        Inputs::open(plan, obs, Role::Server, summary, false)
+    }
+
+    /// The waker input threads use.
+    pub fn waker(&self) -> std::sync::Arc<mio::Waker> {
+        self.waker.clone()
     }
 
     /// After the last connection of --reconnect: input kept for a next

@@ -2,6 +2,7 @@
 //! then connecting (or serving), then the session.
 
 pub mod client;
+pub mod clients;
 pub mod launch;
 pub mod plan;
 pub mod reconnect;

@@ -83,9 +83,13 @@ pub fn run(
     let mut inputs: Option<Inputs> = None;
     // The last session kept its unsent input for a next connection.
     let mut input_kept = false;
+    let mut attempt = 0;
     let last = loop {
         let keep = launch::keep(plan, obs);
-        let (result, cause) = match open(cli, obs, target.clone(), shaping, keep, plan.deadline) {
+        // Each attempt is a connection of its own, numbered from 1.
+        attempt += 1;
+        let conn = &mut obs.for_conn(attempt);
+        let (result, cause) = match open(cli, conn, target.clone(), shaping, keep, plan.deadline) {
             Ok(opened) => {
                 backoff.opened();
                 let ready = opened.ready();
@@ -94,7 +98,7 @@ pub fn run(
                     None => inputs.insert(Inputs::start(plan, obs, Role::Client, &ready.summary)?),
                 };
                 inputs.reconnects = backoff.attempts_left();
-                let ended = launch::session(plan, obs, ready, inputs)?;
+                let ended = launch::session(plan, conn, ready, inputs)?;
                 input_kept = inputs.reconnects && ended.lost();
                 let cause = ended
                     .lost()

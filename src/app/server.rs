@@ -1,11 +1,16 @@
-//! Server mode (`--listen`): bind, wait for one client with a good
-//! upgrade (answering and reporting anything else while the wait goes
-//! on), and hand the connection, tap and all, to the session. The tap goes
-//! on the stream as soon as a client connects, so the client's request
-//! crosses it too.
+//! Server mode (`--listen`): bind, accept clients and answer their
+//! upgrades on threads of their own (reporting anything that is not a good
+//! upgrade), and hand each connection, tap and all, to the driver that
+//! serves them all. The tap goes on the stream as soon as a client
+//! connects, so the client's request crosses it too.
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::Path;
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::Arc;
+use std::thread;
 
 use crate::error::{fail, Failure, Stage};
 use crate::handshake::busy::Busy;
@@ -13,7 +18,7 @@ use crate::handshake::server::{self as handshake, Accepted};
 use crate::net::connect::{ConnectFacts, Transport};
 use crate::net::listen::{bind_unix, Door};
 use crate::net::socket::Socket;
-use crate::observe::{Event, Observers, Role};
+use crate::observe::{Event, Observers};
 use crate::tls::serve::{self as tls, NotTls};
 use crate::wire::tap::{Keep, Tap};
 
@@ -22,174 +27,265 @@ pub fn bind(addr: SocketAddr) -> Result<TcpListener, Failure> {
         .map_err(|e| fail(Stage::Connect, format!("cannot listen on {addr}: {e}")))
 }
 
-/// Waits on the listener and on SIGINT/SIGTERM together, so that Ctrl-C
-/// while waiting ends like Ctrl-C in a session. Made before wscope says it
-/// listens, so that no signal in between finds the default action.
-pub struct ClientWait {
-    poll: mio::Poll,
-    signals: signal_hook_mio::v1_0::Signals,
-    /// --max-time: when to stop waiting.
-    pub deadline: Option<std::time::Instant>,
-}
-
-const CLIENT: mio::Token = mio::Token(0);
-const SIGNALS: mio::Token = mio::Token(1);
-
-impl ClientWait {
-    pub fn new(listener: &Door) -> Result<ClientWait, Failure> {
-        use mio::unix::SourceFd;
-        use mio::Interest;
-        use std::os::fd::AsRawFd;
-        let io = |e: std::io::Error| fail(Stage::Io, format!("cannot wait for a client: {e}"));
-        let poll = mio::Poll::new().map_err(io)?;
-        listener.set_nonblocking().map_err(io)?;
-        poll.registry()
-            .register(
-                &mut SourceFd(&listener.as_raw_fd()),
-                CLIENT,
-                Interest::READABLE,
-            )
-            .map_err(io)?;
-        let mut signals =
-            signal_hook_mio::v1_0::Signals::new([libc::SIGINT, libc::SIGTERM]).map_err(io)?;
-        poll.registry()
-            .register(&mut signals, SIGNALS, Interest::READABLE)
-            .map_err(io)?;
-        Ok(ClientWait {
-            poll,
-            signals,
-            deadline: None,
-        })
-    }
-
-    /// True when a client is at the door, false when a signal came.
-    pub fn wait(&mut self) -> Result<bool, Failure> {
-        let mut events = mio::Events::with_capacity(4);
-        loop {
-            let left = self
-                .deadline
-                .map(|end| end.saturating_duration_since(std::time::Instant::now()));
-            if left.is_some_and(|left| left.is_zero()) {
-                return Err(fail(Stage::Connect, "--max-time reached: no client came"));
-            }
-            match self.poll.poll(&mut events, left) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(fail(Stage::Io, format!("cannot wait for a client: {e}"))),
-            }
-            if self.signals.pending().next().is_some() {
-                return Ok(false);
-            }
-            if events.iter().any(|e| e.token() == CLIENT) {
-                return Ok(true);
-            }
-        }
-    }
-}
-
-/// A client whose upgrade we answered with 101.
+/// A client whose upgrade we answered with 101, and what to show of it.
 pub struct Served {
     pub tap: Tap<Transport>,
     pub peer: String,
     pub accepted: Accepted,
+    pub facts: ConnectFacts,
+    pub url: String,
 }
 
-/// Waits for a client with a good upgrade request and answers it with
-/// 101; shows its connection and both heads. Anything else is answered
-/// (400) or dropped, reported, and the wait goes on. `Ok(None)`: SIGINT or
-/// SIGTERM came first; the user stopped waiting.
-pub fn serve(
-    listener: &Door,
-    waiting: &mut ClientWait,
-    offer: &[String],
-    deflate: bool,
-    obs: &mut Observers,
-    keep: Keep,
-    tls: Option<&tls::Server>,
-) -> Result<Option<Served>, Failure> {
-    let local = listener.local()?;
-    let unix = listener.unix_path().map(Path::to_path_buf);
-    loop {
-        // Readiness is reported once per change (edge-triggered): take
-        // whoever is queued before waiting again.
-        let (stream, peer) = match listener.accept() {
-            Ok(accepted) => accepted,
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                if !waiting.wait()? {
-                    return Ok(None);
+/// What the accepting threads hand the driver.
+pub enum Arrival {
+    Client(Box<Served>),
+    /// A client that was refused or turned away, in words.
+    Notice(String),
+}
+
+/// What every accepted client is answered with.
+#[derive(Clone)]
+pub struct Offer {
+    pub subprotocols: Vec<String>,
+    pub deflate: bool,
+    pub keep: Keep,
+}
+
+/// Accepts clients on a thread of its own and answers each one's opening
+/// handshake (TLS, then HTTP) on a thread of its own, so that a slow or
+/// silent client holds up neither the connections being served nor the
+/// next client. Clients past `max` (counting those still in their
+/// handshake) are turned away with 503. The driver gets each arrival on
+/// `rx`, woken by `waker`, and gives a place back with `left`.
+pub struct Acceptor {
+    pub rx: Receiver<Arrival>,
+    live: Arc<AtomicUsize>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Acceptor {
+    pub fn start(
+        door: Door,
+        tls: Option<tls::Server>,
+        offer: Offer,
+        max: usize,
+        waker: Arc<mio::Waker>,
+        deadline: Option<std::time::Instant>,
+    ) -> Result<Acceptor, Failure> {
+        let (tx, rx) = mpsc::channel();
+        let live = Arc::new(AtomicUsize::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let lobby = Lobby {
+            tls,
+            offer,
+            local: door.local()?,
+            unix: door.unix_path().map(Path::to_path_buf),
+            deadline,
+            tx,
+            waker,
+            live: live.clone(),
+            handshaking: Arc::new(AtomicUsize::new(0)),
+        };
+        let stopped = stop.clone();
+        thread::Builder::new()
+            .name("accept".into())
+            .spawn(move || lobby.accept_loop(&door, max, &stopped))
+            .map_err(|e| fail(Stage::Io, format!("cannot start accepting clients: {e}")))?;
+        Ok(Acceptor { rx, live, stop })
+    }
+
+    /// A served client's connection ended: its place is free again.
+    pub fn left(&self) {
+        self.live.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    /// No more clients: later ones are dropped.
+    pub fn stop(&self) {
+        self.stop.store(true, Ordering::Release);
+    }
+}
+
+/// A client not served: the notice, and its connection when it was
+/// answered (to be closed politely).
+type Refused = (String, Option<Box<Tap<Transport>>>);
+
+/// Clients that may be in their opening handshake beyond the limit of
+/// those served.
+const HANDSHAKES_BEYOND: usize = 16;
+
+/// Why a client is turned away, and when to try again.
+fn busy_words(max: usize) -> (String, &'static str) {
+    match max {
+        1 => (
+            "wscope serves one client at a time".to_string(),
+            "when the current session ends",
+        ),
+        n => (
+            format!("wscope serves {n} clients at a time (--max-clients)"),
+            "when one of them leaves",
+        ),
+    }
+}
+
+/// What the accepting threads share: how to answer a client, and where
+/// to hand it.
+struct Lobby {
+    tls: Option<tls::Server>,
+    offer: Offer,
+    local: String,
+    unix: Option<std::path::PathBuf>,
+    deadline: Option<std::time::Instant>,
+    tx: Sender<Arrival>,
+    waker: Arc<mio::Waker>,
+    /// Clients served.
+    live: Arc<AtomicUsize>,
+    /// Clients in their opening handshake.
+    handshaking: Arc<AtomicUsize>,
+}
+
+impl Clone for Lobby {
+    fn clone(&self) -> Lobby {
+        Lobby {
+            tls: self.tls.as_ref().map(tls::Server::shared),
+            offer: self.offer.clone(),
+            local: self.local.clone(),
+            unix: self.unix.clone(),
+            deadline: self.deadline,
+            tx: self.tx.clone(),
+            waker: self.waker.clone(),
+            live: self.live.clone(),
+            handshaking: self.handshaking.clone(),
+        }
+    }
+}
+
+impl Lobby {
+    fn tell(&self, arrival: Arrival) -> bool {
+        let sent = self.tx.send(arrival).is_ok();
+        let _ = self.waker.wake();
+        sent
+    }
+
+    fn accept_loop(self, door: &Door, max: usize, stop: &AtomicBool) {
+        let busy = Busy::new(self.tls.as_ref());
+        loop {
+            let (socket, who) = match door.accept() {
+                Ok(accepted) => accepted,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    self.tell(Arrival::Notice(format!("accepting a client failed: {e}")));
+                    // A full file table passes; do not spin on it.
+                    thread::sleep(std::time::Duration::from_millis(100));
+                    continue;
+                }
+            };
+            if stop.load(Ordering::Acquire) {
+                continue;
+            }
+            // Clients in their handshake are bounded too: a flood of
+            // silent connections costs a few threads, not one each.
+            if self.live.load(Ordering::Acquire) >= max
+                || self.handshaking.load(Ordering::Acquire) >= max + HANDSHAKES_BEYOND
+            {
+                let (why, when) = busy_words(max);
+                if !self.tell(Arrival::Notice(busy.turn_away(socket, &who, &why, when))) {
+                    return;
                 }
                 continue;
             }
-            Err(e) => {
-                return Err(fail(
-                    Stage::Connect,
-                    format!("accepting a client failed: {e}"),
-                ))
+            self.handshaking.fetch_add(1, Ordering::AcqRel);
+            let lobby = self.clone();
+            let spawned = thread::Builder::new()
+                .name("handshake".into())
+                .spawn(move || {
+                    let (arrival, answered) = match lobby.handshake(socket, who, max) {
+                        Ok(served) => (Arrival::Client(Box::new(served)), None),
+                        Err((notice, answered)) => (Arrival::Notice(notice), answered),
+                    };
+                    lobby.handshaking.fetch_sub(1, Ordering::AcqRel);
+                    lobby.tell(arrival);
+                    // Told first: the polite close can take a second.
+                    if let Some(tap) = answered {
+                        handshake::close_politely(tap.get_ref().socket());
+                    }
+                });
+            if let Err(e) = spawned {
+                self.handshaking.fetch_sub(1, Ordering::AcqRel);
+                self.tell(Arrival::Notice(format!("cannot answer a client: {e}")));
             }
-        };
-        let transport = match tls {
-            None => Transport::Plain(stream),
-            Some(server) => match server.accept(stream, waiting.deadline) {
+        }
+    }
+
+    /// One client's opening handshake: TLS when the listener serves
+    /// wss://, then its upgrade request, answered 101 if a place is free
+    /// (taken then, so that clients in their handshakes at once never
+    /// exceed `max`), 503 if not, or refused.
+    fn handshake(&self, socket: Socket, who: String, max: usize) -> Result<Served, Refused> {
+        let peer_addr = socket.peer_addr();
+        let transport = match &self.tls {
+            None => Transport::Plain(socket),
+            Some(server) => match server.accept(socket, self.deadline) {
                 Ok(session) => Transport::Tls(Box::new(session)),
-                Err((stream, why)) => {
-                    obs.event(&Event::Notice(&not_tls(&stream, peer, why).describe()));
-                    obs.flush();
-                    continue;
-                }
+                Err((stream, why)) => return Err((not_tls(&stream, who, why).describe(), None)),
             },
+        };
+        let admit = || {
+            self.live
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                    (n < max).then_some(n + 1)
+                })
+                .map(|_| ())
+                .map_err(|_| {
+                    let (why, when) = busy_words(max);
+                    format!("{why}; try again {when}")
+                })
         };
         let tls_facts = match &transport {
             Transport::Tls(session) => Some(session.facts()),
             Transport::Plain(_) => None,
         };
         // The tap sits above TLS: it sees the handshake and frames in clear.
-        let mut tap = Tap::new(transport, keep);
-        match handshake::answer(&mut tap, &peer, offer, deflate) {
+        let mut tap = Tap::new(transport, self.offer.keep);
+        let offer = &self.offer;
+        match handshake::answer(&mut tap, &who, &offer.subprotocols, offer.deflate, admit) {
             Ok(accepted) => {
                 let facts = ConnectFacts {
-                    addr: peer
-                        .parse()
-                        .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0))),
+                    // A Unix socket's client has no address: the
+                    // unspecified one stands in (the view shows the path).
+                    addr: peer_addr.unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0))),
                     // Our end, for --pcap; a Unix socket has no address.
-                    local: local.parse().ok(),
+                    local: self.local.parse().ok(),
                     via: None,
-                    unix: unix.clone(),
+                    unix: self.unix.clone(),
                     timings: None,
                     tls: tls_facts,
                 };
-                let scheme = if tls.is_some() { "wss" } else { "ws" };
-                let url = match &unix {
+                let scheme = if self.tls.is_some() { "wss" } else { "ws" };
+                let url = match &self.unix {
                     Some(path) => {
                         format!("{scheme}+unix://{}:{}", path.display(), accepted.resource)
                     }
-                    None => format!("{scheme}://{local}{}", accepted.resource),
+                    None => format!("{scheme}://{}{}", self.local, accepted.resource),
                 };
-                obs.event(&Event::Connect {
-                    url: &url,
-                    role: Role::Server,
-                    facts: &facts,
-                });
-                obs.event(&Event::Request {
-                    raw: &accepted.request,
-                });
-                obs.event(&Event::Response {
-                    response: &accepted.response,
-                    negotiated: &accepted.negotiated,
-                    upgrade_ms: None,
-                });
-                super::launch::pass_chunks(&mut tap, obs);
-                return Ok(Some(Served {
+                Ok(Served {
                     tap,
-                    peer,
+                    peer: who,
                     accepted,
-                }));
+                    facts,
+                    url,
+                })
             }
             Err(refusal) => {
-                if refusal.status.is_some() {
-                    handshake::close_politely(tap.get_ref().socket());
-                }
-                obs.event(&Event::Notice(&refusal.describe()));
-                obs.flush();
+                let notice = match refusal.status {
+                    Some(503) => format!(
+                        "turning away a client ({who}) with 503: {}",
+                        busy_words(max).0
+                    ),
+                    _ => refusal.describe(),
+                };
+                // An answered client is closed politely, so that it reads
+                // the answer.
+                Err((notice, refusal.status.map(|_| Box::new(tap))))
             }
         }
     }
@@ -228,8 +324,8 @@ fn not_tls(stream: &Socket, peer: String, why: NotTls) -> handshake::Refusal {
     }
 }
 
-/// Listen mode: wait for a client, answer it, then run the session from
-/// the server's side.
+/// Listen mode: serve clients, several at once, until a signal (or, with
+/// --once, the first client's end).
 pub fn run(
     plan: &super::plan::Plan,
     obs: &mut Observers,
@@ -252,18 +348,14 @@ pub fn run_unix(
 fn run_at(
     plan: &super::plan::Plan,
     obs: &mut Observers,
-    listener: Door,
+    mut listener: Door,
     tls: Option<tls::Server>,
 ) -> Result<crate::error::Exit, Failure> {
+    // Kept here, so that the socket file and the made certificate's copy
+    // are removed when the run ends.
+    let _socket_file = listener.take_socket_file();
     let cli = plan.cli;
     let local = listener.local()?;
-    let mut waiting = ClientWait::new(&listener)?;
-    waiting.deadline = plan.deadline;
-    let later = if plan.prompt {
-        "; the prompt opens when one connects"
-    } else {
-        ""
-    };
     if let Some(made) = tls.as_ref().and_then(|t| t.made.as_ref()) {
         obs.event(&Event::Notice(&format!(
             "self-signed certificate for {}; SHA-256 fingerprint {}; public key (SPKI) SHA-256 {}; PEM copy at {} (trust it with --ca, NODE_EXTRA_CA_CERTS or SSL_CERT_FILE)",
@@ -274,63 +366,24 @@ fn run_at(
         )));
     }
     let url = listener.url(tls.is_some(), &local);
-    obs.event(&Event::Notice(&format!(
-        "listening on {local}; waiting for a client ({url}){later}"
-    )));
-    obs.flush();
-    let keep = super::launch::keep(plan, obs);
-    let served = serve(
-        &listener,
-        &mut waiting,
-        &cli.subprotocols,
-        cli.deflate,
-        obs,
-        keep,
-        tls.as_ref(),
-    )?;
-    drop(waiting);
-    let Some(Served {
-        tap,
-        peer,
-        accepted,
-    }) = served
-    else {
-        obs.event(&Event::Notice("stopped waiting for a client (signal)"));
-        return Ok(crate::error::Exit::Normal);
+    let waiting = format!("listening on {local}; waiting for clients ({url})");
+    let mut inputs =
+        super::launch::Inputs::start_serving(plan, obs, &format!("listening on {local}"))?;
+    let offer = Offer {
+        subprotocols: cli.subprotocols.clone(),
+        deflate: cli.deflate,
+        keep: super::launch::keep(plan, obs),
     };
-    let chosen = accepted.negotiated.subprotocol.clone();
-    if accepted.declined_deflate {
-        obs.event(&Event::Notice(
-            "the client offered permessage-deflate; declined (--deflate accepts it)",
-        ));
-    }
-    if !cli.subprotocols.is_empty() && chosen.is_none() {
-        // The client may well give up on this session; say why.
-        let offered = match accepted.offered.as_slice() {
-            [] => "none".to_string(),
-            some => crate::escape::escape(&some.join(", ")),
-        };
-        obs.event(&Event::Notice(&format!(
-            "no subprotocol chosen: the client offered {offered}; -s accepts {}",
-            cli.subprotocols.join(", ")
-        )));
-    }
-    super::launch::run(
-        plan,
-        obs,
-        super::launch::Ready {
-            tap,
-            leftover: accepted.leftover,
-            deflate: accepted.negotiated.deflate,
-            rtt: None,
-            role: Role::Server,
-            summary: format!(
-                "serving {peer} on {local}; subprotocol: {}",
-                crate::escape::escape(chosen.as_deref().unwrap_or("none"))
-            ),
-            listener: Some(Busy::new(listener, tls.as_ref())),
-        },
-    )
+    let max = if cli.once {
+        1
+    } else {
+        cli.max_clients as usize
+    };
+    let shared = tls.as_ref().map(tls::Server::shared);
+    let acceptor = Acceptor::start(listener, shared, offer, max, inputs.waker(), plan.deadline)?;
+    let ended = super::clients::serve(plan, obs, &mut inputs, acceptor, waiting, &local);
+    inputs.finish(obs);
+    ended
 }
 
 /// The listener's TLS, when --cert/--key or --self-signed ask for it.

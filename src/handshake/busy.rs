@@ -1,8 +1,8 @@
-//! Clients that come while one is connected: each is answered 503 on a
+//! Clients past the limit (--max-clients): each is answered 503 on a
 //! thread of its own (over TLS when the listener serves wss://, so that a
-//! TLS client can read why), and the session never waits on them. A few
-//! are answered at a time; beyond that a client is dropped at once, so a
-//! flood costs neither the session's time nor unbounded threads.
+//! TLS client can read why), so the connections being served never wait
+//! on them. A few are answered at a time; beyond that a client is dropped
+//! at once, so a flood costs neither time nor unbounded threads.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -10,7 +10,6 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::net::connect::Transport;
-use crate::net::listen::Door;
 use crate::net::socket::Socket;
 use crate::tls::serve::{NotTls, Server};
 
@@ -18,62 +17,50 @@ use crate::tls::serve::{NotTls, Server};
 const AT_ONCE: usize = 4;
 const TLS_LIMIT: Duration = Duration::from_secs(2);
 
-/// The listening socket while a session runs.
+/// Turns clients away with 503.
 pub struct Busy {
-    door: Door,
     tls: Option<Server>,
     answering: Arc<AtomicUsize>,
 }
 
 impl Busy {
-    pub fn new(door: Door, tls: Option<&Server>) -> Self {
+    pub fn new(tls: Option<&Server>) -> Self {
         Busy {
-            door,
             tls: tls.map(Server::shared),
             answering: Arc::new(AtomicUsize::new(0)),
         }
     }
 
-    pub fn door(&self) -> &Door {
-        &self.door
-    }
-
-    /// Turns away every client waiting to be accepted; returns a notice
-    /// for each.
-    pub fn turn_away(&self) -> Vec<String> {
-        let mut notices = Vec::new();
-        while let Ok((socket, who)) = self.door.accept() {
-            if self.answering.load(Ordering::Acquire) >= AT_ONCE {
-                drop(socket);
-                notices.push(format!(
-                    "dropped a client ({who}) unanswered: {AT_ONCE} others are being turned away"
-                ));
-                continue;
-            }
-            self.answering.fetch_add(1, Ordering::AcqRel);
-            let answering = Arc::clone(&self.answering);
-            let tls = self.tls.as_ref().map(Server::shared);
-            let spawned = thread::Builder::new()
-                .name("turn-away".into())
-                .spawn(move || {
-                    answer(socket, tls);
-                    answering.fetch_sub(1, Ordering::AcqRel);
-                });
-            notices.push(match spawned {
-                Ok(_) => format!(
-                    "turning away a second client ({who}) with 503: wscope serves one client at a time"
-                ),
-                Err(e) => {
-                    self.answering.fetch_sub(1, Ordering::AcqRel);
-                    format!("dropped a client ({who}) unanswered: {e}")
-                }
-            });
+    /// Answers this client 503, saying `why` and when to try again;
+    /// returns the notice.
+    pub fn turn_away(&self, socket: Socket, who: &str, why: &str, when: &str) -> String {
+        if self.answering.load(Ordering::Acquire) >= AT_ONCE {
+            drop(socket);
+            return format!(
+                "dropped a client ({who}) unanswered: {AT_ONCE} others are being turned away"
+            );
         }
-        notices
+        self.answering.fetch_add(1, Ordering::AcqRel);
+        let answering = Arc::clone(&self.answering);
+        let tls = self.tls.as_ref().map(Server::shared);
+        let body = format!("{why}; try again {when}\n");
+        let spawned = thread::Builder::new()
+            .name("turn-away".into())
+            .spawn(move || {
+                answer(socket, tls, &body);
+                answering.fetch_sub(1, Ordering::AcqRel);
+            });
+        match spawned {
+            Ok(_) => format!("turning away a client ({who}) with 503: {why}"),
+            Err(e) => {
+                self.answering.fetch_sub(1, Ordering::AcqRel);
+                format!("dropped a client ({who}) unanswered: {e}")
+            }
+        }
     }
 }
 
-fn answer(socket: Socket, tls: Option<Server>) {
+fn answer(socket: Socket, tls: Option<Server>, body: &str) {
     let transport = match tls {
         None => Transport::Plain(socket),
         // Its TLS handshake gets 2 s, not the 10 s a served client gets.
@@ -85,5 +72,5 @@ fn answer(socket: Socket, tls: Option<Server>) {
             Err(_) => return,
         },
     };
-    super::server::refuse_busy(transport);
+    super::server::refuse_busy(transport, body);
 }

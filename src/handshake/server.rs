@@ -59,12 +59,14 @@ impl Refusal {
 }
 
 /// Reads one client's request head (through `stream`, which may be the
-/// wire tap) and answers it.
+/// wire tap) and answers it. A good upgrade is answered 101 only if
+/// `admit` takes it; otherwise 503 with the body `admit` gives.
 pub fn answer<S: TimedRead + Write>(
     stream: &mut S,
     peer: impl std::fmt::Display,
     offer: &[String],
     deflate: bool,
+    admit: impl FnOnce() -> Result<(), String>,
 ) -> Result<Accepted, Refusal> {
     let peer = peer.to_string();
     let refusal = |request_line: Option<String>, status, why: String| Refusal {
@@ -115,6 +117,15 @@ pub fn answer<S: TimedRead + Write>(
             return Err(refusal(request_line(&buf), Some(400), why));
         }
     };
+    if let Err(busy) = admit() {
+        let body = format!("{busy}\n");
+        let _ = write!(
+            stream,
+            "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        return Err(refusal(request_line(&buf), Some(503), busy));
+    }
     let mut headers = vec![
         ("Upgrade".to_string(), "websocket".to_string()),
         ("Connection".to_string(), "Upgrade".to_string()),
@@ -282,10 +293,9 @@ fn check_request(head: &[u8], offer: &[String]) -> Result<Checked, String> {
 /// hold the answer back past the second; over TLS what it sent after is
 /// drained from the socket, since closing a socket with unread data
 /// resets it and the answer would be lost.
-pub fn refuse_busy(stream: crate::net::connect::Transport) {
+pub fn refuse_busy(stream: crate::net::connect::Transport, body: &str) {
     use crate::net::connect::Transport;
     let mut stream = stream;
-    let body = "wscope serves one client at a time; try again when the current session ends\n";
     let _ = stream.set_nonblocking(false);
     let deadline = Instant::now() + Duration::from_secs(1);
     let head_done = |seen: &[u8]| seen.windows(4).any(|w| w == b"\r\n\r\n");

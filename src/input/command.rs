@@ -23,6 +23,19 @@ pub enum Command {
     Status,
     Help,
     Quit,
+    /// With --listen: where typed lines go from now on.
+    To(Target),
+    /// With --listen: list the connections.
+    Clients,
+}
+
+/// Which of a listener's clients typed input goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// The client that connected last (the default).
+    Newest,
+    One(u32),
+    All,
 }
 
 /// Every command with a one-line example, for /help and completion.
@@ -78,6 +91,16 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
         "/status",
         "show the connection, counters and last ping round trip",
     ),
+    (
+        "/to",
+        "/to 2   /to all   /to newest",
+        "with --listen: send what you type to client 2, to every client, or to the newest",
+    ),
+    (
+        "/clients",
+        "/clients",
+        "with --listen: list the clients: number, address, path, age and counters",
+    ),
     ("/help", "/help", "list the commands"),
     (
         "/quit",
@@ -85,6 +108,20 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
         "close the connection (Close 1000) and quit",
     ),
 ];
+
+fn parse_target(arg: &str) -> Result<Target, String> {
+    match arg.trim() {
+        "all" | "*" => Ok(Target::All),
+        "newest" | "new" | "last" => Ok(Target::Newest),
+        n => match n.trim_start_matches('#').parse::<u32>() {
+            Ok(n) if n > 0 => Ok(Target::One(n)),
+            _ => Err(format!(
+                "/to takes a client number, 'all' or 'newest', not '{}'",
+                crate::escape::escape(n)
+            )),
+        },
+    }
+}
 
 /// Parses one input line. A line that does not start with '/' is text.
 pub fn parse(line: &str) -> Result<Command, String> {
@@ -115,6 +152,8 @@ pub fn parse(line: &str) -> Result<Command, String> {
         "close!" => parse_close(arg, true),
         "frame" => parse_frame(arg).map(Command::Frame),
         "status" => Ok(Command::Status),
+        "clients" => Ok(Command::Clients),
+        "to" => parse_target(arg).map(Command::To),
         "help" | "?" => Ok(Command::Help),
         "quit" | "exit" | "q" => Ok(Command::Quit),
         "" => Err("empty command: type /help for the list, or /text / to send a lone '/'".into()),

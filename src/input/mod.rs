@@ -40,6 +40,9 @@ pub enum Input {
 
 pub struct InputQueue {
     preset: VecDeque<Input>,
+    /// A driver feeds `preset` (a listener's shared input): empty means
+    /// more may come, until it says the input ended.
+    fed: bool,
     rx: Option<Receiver<Input>>,
     /// Set by the stdin reader once it has read stdin to its end; `None`
     /// when stdin is not read.
@@ -80,11 +83,22 @@ impl InputQueue {
     pub fn new(preset: Vec<Command>) -> Self {
         InputQueue {
             preset: preset.into_iter().map(Input::Command).collect(),
+            fed: false,
             rx: None,
             stdin_done: None,
             _held: None,
             refused: 0,
         }
+    }
+
+    /// How many inputs wait in front (put there, or taken from a batch).
+    pub fn queued(&self) -> usize {
+        self.preset.len()
+    }
+
+    /// Adds one input after what waits in front.
+    pub fn push_back(&mut self, input: Input) {
+        self.preset.push_back(input);
     }
 
     /// Puts these in front of everything else (the -x preamble, again
@@ -93,6 +107,19 @@ impl InputQueue {
         for command in commands.into_iter().rev() {
             self.preset.push_front(Input::Command(command));
         }
+    }
+
+    /// Input that a driver feeds with `push_back`, until `feed_ended`.
+    pub fn fed(preset: Vec<Command>) -> Self {
+        InputQueue {
+            fed: true,
+            ..InputQueue::new(preset)
+        }
+    }
+
+    /// The driver has no more to feed: input ends once `preset` is sent.
+    pub fn feed_ended(&mut self) {
+        self.fed = false;
     }
 
     /// Input that never ends: the peer decides when the session closes.
@@ -162,7 +189,7 @@ impl InputQueue {
             return Next::Item(item);
         }
         let Some(rx) = &self.rx else {
-            return Next::End;
+            return if self.fed { Next::Pending } else { Next::End };
         };
         match rx.try_recv() {
             Ok(Input::Batch(commands)) => {

@@ -24,7 +24,42 @@ use super::command::{self, Command, COMMANDS};
 use super::Input;
 use crate::wire::close_code;
 
-const PROMPT: &str = "wscope> ";
+/// The prompt; a listener puts where typed lines go in it (`wscope #2> `).
+static PROMPT: std::sync::Mutex<String> = std::sync::Mutex::new(String::new());
+
+/// Bumped by each `set_label`, so that the prompt can wait for the answer
+/// to a line that changes it (/to).
+static LABELS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Sets what the prompt says before `> ` from the next line on: `wscope`,
+/// then `label` when there is one.
+pub fn set_label(label: Option<&str>) {
+    if let Ok(mut prompt) = PROMPT.lock() {
+        *prompt = match label {
+            Some(label) => format!("wscope {label}> "),
+            None => String::new(),
+        };
+    }
+    LABELS.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+}
+
+/// After a line that changes the prompt, waits a moment for the change,
+/// so that the next prompt already shows it.
+fn await_label(since: u64) {
+    let end = std::time::Instant::now() + std::time::Duration::from_millis(300);
+    while LABELS.load(std::sync::atomic::Ordering::Acquire) == since
+        && std::time::Instant::now() < end
+    {
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+}
+
+fn prompt_text() -> String {
+    match PROMPT.lock() {
+        Ok(prompt) if !prompt.is_empty() => prompt.clone(),
+        _ => "wscope> ".to_string(),
+    }
+}
 
 type Line = Editor<ReplHelper, rustyline::history::DefaultHistory>;
 
@@ -65,7 +100,7 @@ pub fn start(
 fn prompt_loop(mut editor: Line, history: Option<PathBuf>, tx: &SyncSender<Input>, waker: &Waker) {
     let mut closing = false;
     loop {
-        let input = match editor.readline(PROMPT) {
+        let input = match editor.readline(&prompt_text()) {
             Ok(line) => {
                 if !line.trim().is_empty() {
                     let _ = editor.add_history_entry(line.as_str());
@@ -104,8 +139,15 @@ fn prompt_loop(mut editor: Line, history: Option<PathBuf>, tx: &SyncSender<Input
                         }),
                     }
                 }
+                let relabels = commands
+                    .iter()
+                    .any(|c| matches!(c, Input::Command(Command::To(_))));
+                let labels = LABELS.load(std::sync::atomic::Ordering::Acquire);
                 if !send_all(tx, waker, commands) {
                     return;
+                }
+                if relabels {
+                    await_label(labels);
                 }
                 continue;
             }
@@ -362,9 +404,10 @@ mod tests {
 
     #[test]
     fn completes_commands_and_close_code_names() {
-        let (start, found) = complete("/cl");
+        let (start, found) = complete("/clo");
         assert_eq!(start, 0);
         assert_eq!(found, vec!["/close ", "/close! "]);
+        assert_eq!(complete("/cli").1, vec!["/clients "]);
         let (start, found) = complete("/close go");
         assert_eq!(start, 7);
         assert_eq!(found, vec!["going-away "]);

@@ -1,6 +1,5 @@
 //! Where --listen waits for clients: a TCP port, or a Unix socket file
-//! that is removed again when wscope ends. The session keeps it, to turn
-//! away the clients that come while one is connected.
+//! that is removed again when wscope ends.
 
 use std::net::TcpListener;
 use std::os::fd::{AsRawFd, RawFd};
@@ -20,11 +19,15 @@ pub enum Door {
 pub struct UnixDoor {
     listener: UnixListener,
     path: PathBuf,
+    file: Option<SocketFile>,
 }
 
-impl Drop for UnixDoor {
+/// Removes the socket file when dropped.
+pub struct SocketFile(PathBuf);
+
+impl Drop for SocketFile {
     fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
+        let _ = std::fs::remove_file(&self.0);
     }
 }
 
@@ -59,10 +62,20 @@ pub fn bind_unix(path: &Path) -> Result<UnixDoor, Failure> {
     Ok(UnixDoor {
         listener,
         path: path.to_path_buf(),
+        file: Some(SocketFile(path.to_path_buf())),
     })
 }
 
 impl Door {
+    /// What removes the socket file at the end, for whoever outlives the
+    /// door (the thread that accepts on it is never joined).
+    pub fn take_socket_file(&mut self) -> Option<SocketFile> {
+        match self {
+            Door::Tcp(_) => None,
+            Door::Unix(u) => u.file.take(),
+        }
+    }
+
     /// The socket file, when clients come over a Unix socket.
     pub fn unix_path(&self) -> Option<&Path> {
         match self {

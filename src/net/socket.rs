@@ -15,6 +15,14 @@ pub enum Socket {
 }
 
 impl Socket {
+    /// The peer's address; a Unix socket's peer has none.
+    pub fn peer_addr(&self) -> Option<std::net::SocketAddr> {
+        match self {
+            Socket::Tcp(s) => s.peer_addr().ok(),
+            Socket::Unix(_) => None,
+        }
+    }
+
     pub fn set_nonblocking(&self, on: bool) -> io::Result<()> {
         match self {
             Socket::Tcp(s) => s.set_nonblocking(on),

@@ -38,6 +38,10 @@ pub struct Human {
     /// shown once their message matches. `held_bytes` bounds them.
     held: Vec<(Dir, u64, Vec<u8>)>,
     held_bytes: usize,
+    /// The connection the events being shown belong to; once a second
+    /// connection has been seen, every stamped line names its own.
+    conn: Option<u32>,
+    numbered: bool,
 }
 
 /// How much of the frames of unfinished messages --grep holds back; the
@@ -65,6 +69,8 @@ impl Human {
             filter: ViewFilter::default(),
             held: Vec::new(),
             held_bytes: 0,
+            conn: None,
+            numbered: false,
         }
     }
 
@@ -182,7 +188,16 @@ impl Human {
     }
 
     fn stamp_at(&self, t: f64) -> ColoredString {
-        self.stamps.at(t, self.compact_width().is_some()).dimmed()
+        self.stamp_text(t, self.compact_width().is_some()).dimmed()
+    }
+
+    /// The time, and the connection's number once there are several.
+    fn stamp_text(&self, t: f64, compact: bool) -> String {
+        let mut stamp = self.stamps.at(t, compact);
+        if let Some(conn) = self.conn.filter(|_| self.numbered) {
+            stamp.push_str(&format!(" #{conn}"));
+        }
+        stamp
     }
 
     fn connect(&mut self, url: &str, role: Role, facts: &ConnectFacts) -> io::Result<()> {
@@ -334,7 +349,7 @@ impl Human {
 
     fn frame(&mut self, dir: Dir, frame: &Frame, t: f64) -> io::Result<()> {
         if let Some(columns) = self.compact_width() {
-            let stamp = self.stamps.at(t, true);
+            let stamp = self.stamp_text(t, true);
             let json = self.json_preview(frame, false);
             let line = compact_frame(
                 frame,
@@ -648,7 +663,7 @@ impl Screen for Human {
                 wire,
                 at,
             } => self.filtered_message(*dir, *binary, data, wire, self.clock.at(*at))?,
-            Event::Wire(_) => {}
+            Event::Wire(_) | Event::Gone => {}
             Event::Close {
                 code,
                 reason,
@@ -724,6 +739,11 @@ impl Screen for Human {
 
     fn interest(&self) -> Interest {
         Interest::SESSION
+    }
+
+    fn set_conn(&mut self, conn: Option<u32>) {
+        self.conn = conn;
+        self.numbered |= conn.is_some_and(|n| n > 1);
     }
 }
 

@@ -20,6 +20,8 @@ pub struct Json {
     /// Epoch seconds when the clock started: a tape (--log) gives every
     /// event its wall-clock time too, so tapes of different runs line up.
     wall_base: Option<f64>,
+    /// The connection the next events belong to (`conn` on each).
+    conn: Option<u32>,
 }
 
 impl Json {
@@ -28,6 +30,7 @@ impl Json {
             out,
             clock,
             wall_base: None,
+            conn: None,
         }
     }
 
@@ -40,6 +43,7 @@ impl Json {
             out,
             clock,
             wall_base: Some(now - clock.now()),
+            conn: None,
         }
     }
 
@@ -47,6 +51,7 @@ impl Json {
         Stamp {
             t,
             wall: self.wall_base.map(|base| base + t),
+            conn: self.conn,
         }
     }
 
@@ -175,7 +180,9 @@ impl Json {
                 "data": text,
             }),
             // Written by hand; see `show`.
-            Event::Frame { .. } | Event::Message { .. } | Event::Wire(_) => Value::Null,
+            Event::Frame { .. } | Event::Message { .. } | Event::Wire(_) | Event::Gone => {
+                Value::Null
+            }
         }
     }
 }
@@ -197,11 +204,16 @@ macro_rules! k {
 struct Stamp {
     t: f64,
     wall: Option<f64>,
+    conn: Option<u32>,
 }
 
 impl From<f64> for Stamp {
     fn from(t: f64) -> Stamp {
-        Stamp { t, wall: None }
+        Stamp {
+            t,
+            wall: None,
+            conn: None,
+        }
     }
 }
 
@@ -218,6 +230,10 @@ impl Line<'_> {
         if let Some(wall) = stamp.wall {
             buf.extend_from_slice(b",\"wall\":");
             push_seconds(buf, wall);
+        }
+        if let Some(conn) = stamp.conn {
+            buf.extend_from_slice(b",\"conn\":");
+            buf.extend_from_slice(itoa::Buffer::new().format(conn).as_bytes());
         }
         Line(buf)
     }
@@ -496,12 +512,17 @@ impl Screen for Json {
                     },
                 )
             }
-            Event::Wire(_) => return Ok(()),
+            Event::Wire(_) | Event::Gone => return Ok(()),
             rare => {
                 let stamp = self.stamp(self.clock.now());
                 let mut value = self.rare_event(rare, stamp.t);
-                if let (Some(wall), Some(object)) = (stamp.wall, value.as_object_mut()) {
-                    object.insert("wall".into(), json!(wall));
+                if let Some(object) = value.as_object_mut() {
+                    if let Some(wall) = stamp.wall {
+                        object.insert("wall".into(), json!(wall));
+                    }
+                    if let Some(conn) = stamp.conn {
+                        object.insert("conn".into(), json!(conn));
+                    }
                 }
                 let text = serde_json::to_vec(&value)?;
                 push_escaping_c1(self.out.buf(), &text);
@@ -517,6 +538,10 @@ impl Screen for Json {
 
     fn interest(&self) -> Interest {
         Interest::SESSION
+    }
+
+    fn set_conn(&mut self, conn: Option<u32>) {
+        self.conn = conn;
     }
 }
 

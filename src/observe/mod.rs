@@ -13,7 +13,9 @@ mod pretty;
 pub mod record;
 mod stamp;
 
+use std::cell::{RefCell, RefMut};
 use std::io::{self, Write};
+use std::rc::Rc;
 use std::time::Instant;
 
 pub use crate::escape::{escape, escape_bytes};
@@ -107,6 +109,9 @@ pub enum Event<'a> {
     Refused(&'a str),
     /// Raw bytes as they crossed, handshake included (for recorders).
     Wire(&'a Chunk),
+    /// The connection is over and its socket closed: recorders finish
+    /// what they keep for it (its HAR entry, its TCP flow).
+    Gone,
 }
 
 /// Whether an observer can go on.
@@ -150,6 +155,9 @@ pub trait Observer {
     /// Called before the session waits, so batched output is not held back.
     fn flush(&mut self) -> Flow;
     fn interest(&self) -> Interest;
+    /// The events that follow belong to connection `conn` (none: to the
+    /// run as a whole). Told only when it changes.
+    fn set_conn(&mut self, _conn: Option<u32>) {}
 }
 
 /// An observer that draws on stdout: its output can be moved above the
@@ -158,6 +166,7 @@ pub trait Screen {
     fn show(&mut self, event: &Event) -> io::Result<()>;
     fn out(&mut self) -> &mut Out;
     fn interest(&self) -> Interest;
+    fn set_conn(&mut self, _conn: Option<u32>) {}
 }
 
 impl<T: Screen + ?Sized> Observer for T {
@@ -175,64 +184,108 @@ impl<T: Screen + ?Sized> Observer for T {
     fn interest(&self) -> Interest {
         Screen::interest(self)
     }
+
+    fn set_conn(&mut self, conn: Option<u32>) {
+        Screen::set_conn(self, conn)
+    }
 }
 
-/// The screen and every recorder, fed the same events.
+/// The screen and every recorder, fed the same events. A handle: each
+/// connection holds one tagged with its number, so that every event it
+/// sends names its connection; all of them feed the same observers (one
+/// thread drives every connection, so a `RefCell` is enough).
+#[derive(Clone)]
 pub struct Observers {
+    shared: Rc<RefCell<Fanout>>,
+    conn: Option<u32>,
+}
+
+struct Fanout {
     screen: Box<dyn Screen>,
     recorders: Vec<Box<dyn Observer>>,
     interest: Interest,
     stopped: bool,
+    /// The connection the observers were last told about.
+    told: Option<u32>,
 }
 
 impl Observers {
     pub fn new(screen: Box<dyn Screen>) -> Observers {
         let interest = Screen::interest(screen.as_ref());
         Observers {
-            screen,
-            recorders: Vec::new(),
-            interest,
-            stopped: false,
+            shared: Rc::new(RefCell::new(Fanout {
+                screen,
+                recorders: Vec::new(),
+                interest,
+                stopped: false,
+                told: None,
+            })),
+            conn: None,
         }
     }
 
-    pub fn add(&mut self, recorder: Box<dyn Observer>) {
-        self.interest = self.interest.or(recorder.interest());
-        self.recorders.push(recorder);
+    /// The same observers, for the events of connection `conn`.
+    pub fn for_conn(&self, conn: u32) -> Observers {
+        Observers {
+            shared: Rc::clone(&self.shared),
+            conn: Some(conn),
+        }
     }
 
-    pub fn event(&mut self, event: &Event) {
-        let mut flow = Observer::event(self.screen.as_mut(), event);
-        for recorder in &mut self.recorders {
+    /// The connection this handle speaks for.
+    pub fn conn(&self) -> Option<u32> {
+        self.conn
+    }
+
+    pub fn add(&self, recorder: Box<dyn Observer>) {
+        let mut fan = self.shared.borrow_mut();
+        fan.interest = fan.interest.or(recorder.interest());
+        fan.recorders.push(recorder);
+    }
+
+    pub fn event(&self, event: &Event) {
+        let mut fan = self.shared.borrow_mut();
+        let fan = &mut *fan;
+        if fan.told != self.conn {
+            fan.told = self.conn;
+            Observer::set_conn(fan.screen.as_mut(), self.conn);
+            for recorder in &mut fan.recorders {
+                recorder.set_conn(self.conn);
+            }
+        }
+        let mut flow = Observer::event(fan.screen.as_mut(), event);
+        for recorder in &mut fan.recorders {
             if recorder.event(event) == Flow::Stop {
                 flow = Flow::Stop;
             }
         }
-        self.stopped |= flow == Flow::Stop;
+        fan.stopped |= flow == Flow::Stop;
     }
 
-    pub fn flush(&mut self) {
-        let mut flow = Observer::flush(self.screen.as_mut());
-        for recorder in &mut self.recorders {
+    pub fn flush(&self) {
+        let mut fan = self.shared.borrow_mut();
+        let fan = &mut *fan;
+        let mut flow = Observer::flush(fan.screen.as_mut());
+        for recorder in &mut fan.recorders {
             if recorder.flush() == Flow::Stop {
                 flow = Flow::Stop;
             }
         }
-        self.stopped |= flow == Flow::Stop;
+        fan.stopped |= flow == Flow::Stop;
     }
 
     /// An observer cannot go on: the session should end.
     pub fn stopped(&self) -> bool {
-        self.stopped
+        self.shared.borrow().stopped
     }
 
     pub fn interest(&self) -> Interest {
-        self.interest
+        self.shared.borrow().interest
     }
 
     /// The screen's output, to move it above the prompt and back.
-    pub fn screen_out(&mut self) -> &mut Out {
-        self.screen.out()
+    pub fn screen_out(&self) -> RefMut<'_, Out> {
+        RefMut::map(self.shared.borrow_mut(), |fan| fan.screen.out())
     }
 }
 

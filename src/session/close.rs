@@ -32,7 +32,7 @@ pub fn exit_for_close(code: Option<u16>, initiator: Initiator, user_code: Option
     }
 }
 
-impl Session<'_> {
+impl Session {
     pub(super) fn start_close(&mut self, code: Option<u16>, reason: &str) {
         if self.closing.sent_at.is_some() || !self.ws.can_write() {
             return;
@@ -185,7 +185,7 @@ impl Session<'_> {
 
     /// Sends what is still queued (a Close reply, say) before the socket is
     /// dropped, waiting at most the close timeout for it.
-    pub(super) fn finish(&mut self, outcome: &Result<Exit, Failure>) {
+    pub(super) fn finish(&mut self, outcome: &Result<Exit, Failure>, alone: bool) {
         let we_closed = self.closing.sent_at.is_some();
         if !(self.opts.reconnects && super::is_lost(outcome, self.peer_close, we_closed)) {
             self.report_unsent();
@@ -200,8 +200,11 @@ impl Session<'_> {
         // budget: --close-timeout after a good end, a moment after a
         // failed one (--max-time, a peer that stopped reading), so that
         // exiting never waits on a peer that will not read.
+        // Beside other connections, a peer that reads nothing costs them
+        // a moment at most.
         let budget = match outcome {
-            Ok(_) => self.opts.close_timeout.max(Duration::from_millis(100)),
+            Ok(_) if alone => self.opts.close_timeout.max(Duration::from_millis(100)),
+            Ok(_) => Duration::from_millis(50),
             Err(_) => Duration::from_millis(100),
         };
         let deadline = Instant::now() + budget;

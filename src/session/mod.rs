@@ -1,11 +1,12 @@
-//! The session loop. It owns the socket and waits on readiness (the
-//! socket, the waker that input uses, signals), so an idle session costs
-//! nothing and a frame is shown the moment it arrives. tungstenite does the
+//! A connection's session: an endpoint that a driver (`driver.rs`) turns
+//! whenever its socket, its input or a deadline may have something, so an
+//! idle session costs nothing and a frame is shown the moment it arrives. tungstenite does the
 //! protocol; the loop decides what to send and when to close, and hands
 //! every frame and message to the observers on the way past.
 
 mod by_id;
 mod close;
+pub mod driver;
 mod keepalive;
 mod linger;
 mod order;
@@ -14,21 +15,20 @@ mod send;
 mod stats;
 mod view;
 
-use std::io;
 use std::os::fd::AsRawFd;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mio::unix::SourceFd;
-use mio::{Events, Interest, Poll, Token, Waker};
+use mio::{Interest, Token};
 use tungstenite::WebSocket;
 
 use crate::error::{fail, Exit, Failure, Stage};
-use crate::handshake::busy::Busy;
 use crate::input::InputQueue;
 use crate::observe::{Event, Initiator, Observers};
 use crate::wire::stack::Stack;
 use crate::wire::{Dir, Role};
+
+pub use send::help;
 
 use close::Closing;
 use keepalive::Keepalive;
@@ -36,19 +36,11 @@ use send::Outbox;
 use stats::{Stats, StopRules};
 use view::WireView;
 
-const SOCKET: Token = Token(0);
-const WAKER: Token = Token(1);
-const LISTENER: Token = Token(2);
-const SIGNALS: Token = Token(3);
+/// The input a connection may hold ahead of what it has sent, when a
+/// driver feeds it from the run's input.
+const INPUT_AHEAD: usize = 64;
 
 pub type Socket = WebSocket<Stack>;
-
-/// The poll the session waits on, and the waker input threads use.
-pub fn readiness() -> io::Result<(Poll, Arc<Waker>)> {
-    let poll = Poll::new()?;
-    let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
-    Ok((poll, waker))
-}
 
 /// How a session ended.
 pub struct Ended {
@@ -117,15 +109,16 @@ pub struct Options {
     pub reconnects: bool,
 }
 
-pub struct Session<'o> {
+/// One connection's endpoint: its socket under tungstenite, what it has
+/// shown, what it waits to send and how far its close has got. It owns no
+/// poll: a driver (`driver.rs`) waits for it and calls `turn` whenever its
+/// socket, its input or one of its deadlines may have something.
+pub struct Session {
     ws: Socket,
-    obs: &'o mut Observers,
+    /// The observers, tagged with this connection's number.
+    obs: Observers,
     opts: Options,
-    poll: &'o mut Poll,
-    /// Held here too: if only an input thread held it, its exit would
-    /// close the eventfd and drop a wake-up not yet collected.
-    _waker: Arc<Waker>,
-    input: &'o mut InputQueue,
+    input: InputQueue,
     view: WireView,
     stats: Stats,
     stop: StopRules,
@@ -146,26 +139,27 @@ pub struct Session<'o> {
     /// The peer's Close, when one came: its code, and whether it answered
     /// ours.
     peer_close: Option<(Option<u16>, Initiator)>,
-    /// --listen's socket: clients that come while one is connected are
-    /// turned away.
-    listener: Option<Busy>,
 }
 
-impl<'o> Session<'o> {
-    pub fn new(
-        ws: Socket,
-        obs: &'o mut Observers,
-        opts: Options,
-        (poll, waker): (&'o mut Poll, Arc<Waker>),
-        input: &'o mut InputQueue,
-    ) -> Self {
+/// What a turn left to do.
+pub enum Step {
+    /// More may be ready at once (input, bytes already read): turn again
+    /// without waiting.
+    Again,
+    /// Nothing until the socket or the input wakes the poll, or until
+    /// this deadline.
+    Wait(Option<Instant>),
+    /// The connection is over; `Session::end` puts it away.
+    Done(Result<Exit, Failure>),
+}
+
+impl Session {
+    pub fn new(ws: Socket, obs: Observers, opts: Options, input: InputQueue) -> Self {
         let now = Instant::now();
         Session {
             ws,
             view: WireView::new(obs.interest()),
             obs,
-            poll,
-            _waker: waker,
             input,
             stats: Stats::new(now),
             stop: StopRules::new(opts.count, opts.until.clone()),
@@ -179,102 +173,104 @@ impl<'o> Session<'o> {
             unsent: 0,
             outcome: None,
             peer_close: None,
-            listener: None,
             opts,
         }
     }
 
-    /// Keeps watching the listening socket, to turn away further clients.
-    pub fn with_listener(mut self, listener: Busy) -> Self {
-        self.listener = Some(listener);
-        self
+    /// The socket, for the driver to watch.
+    pub fn register(&self, registry: &mio::Registry, token: Token) -> Result<(), Failure> {
+        let fd = self.ws.get_ref().tap().get_ref().as_raw_fd();
+        registry
+            .register(
+                &mut SourceFd(&fd),
+                token,
+                Interest::READABLE | Interest::WRITABLE,
+            )
+            .map_err(|e| fail(Stage::Io, format!("cannot watch the socket: {e}")))
     }
 
-    /// Runs the session to its end; `Ended` says how, for --reconnect.
-    pub fn run(mut self) -> Ended {
-        let result = self.run_loop();
-        Ended {
+    pub fn deregister(&self, registry: &mio::Registry) {
+        let fd = self.ws.get_ref().tap().get_ref().as_raw_fd();
+        let _ = registry.deregister(&mut SourceFd(&fd));
+    }
+
+    /// The input this connection sends from: the driver may feed it.
+    pub fn input(&mut self) -> &mut InputQueue {
+        &mut self.input
+    }
+
+    /// Whether its input has room for more: a peer that stops reading
+    /// holds back our writes, then the input, which then fills.
+    pub fn has_room(&self) -> bool {
+        self.input.queued() < INPUT_AHEAD
+    }
+
+    /// How long the peer has left our writes waiting, if it has.
+    pub fn stalled_for(&self) -> Option<Duration> {
+        self.outbox.stalled_for()
+    }
+
+    /// Our Close has gone out (or the connection is over).
+    pub fn closing(&self) -> bool {
+        self.closing.sent_at.is_some() || self.outcome.is_some()
+    }
+
+    /// Counters for /clients.
+    pub fn counters(&self) -> String {
+        let tap = self.ws.get_ref().tap();
+        format!(
+            "{} frames out, {} in; {} bytes out, {} in",
+            tap.frames(Dir::Out),
+            tap.frames(Dir::In),
+            tap.bytes(Dir::Out),
+            tap.bytes(Dir::In)
+        )
+    }
+
+    /// Does what is due: deadlines that passed, input to send, bytes to
+    /// read, writes to push; says what is left.
+    pub fn turn(&mut self) -> Step {
+        self.on_deadline();
+        let more_input = self.send_input();
+        let more_incoming = self.receive();
+        let was_blocked = self.outbox.blocked;
+        self.flush_socket();
+        // Writes can get through again without a writable edge (the
+        // socket had some room, not a third of its buffer); input
+        // may be waiting, and its wake-up was used already.
+        let unblocked = was_blocked && !self.outbox.blocked && self.input_ended_at.is_none();
+        self.watch_stall();
+        self.pass_chunks();
+        if self.obs.stopped() && self.outcome.is_none() {
+            // Whoever read our output has gone (EPIPE): end quietly.
+            self.start_close(Some(1001), "");
+            self.outcome = Some(Ok(Exit::Normal));
+        }
+        if let Some(outcome) = self.outcome.take() {
+            return Step::Done(outcome);
+        }
+        if more_input || more_incoming || unblocked {
+            Step::Again
+        } else {
+            // About to wait: what was shown goes out now.
+            self.obs.flush();
+            Step::Wait(self.next_deadline())
+        }
+    }
+
+    /// Puts the connection away after `Step::Done`: what is queued goes
+    /// out within a bounded budget (`alone`: the budget may block, no other
+    /// connection waits on this thread), then the counts are told. The
+    /// input is handed back for a next connection (--reconnect).
+    pub fn end(mut self, outcome: Result<Exit, Failure>, alone: bool) -> (Ended, InputQueue) {
+        self.finish(&outcome, alone);
+        let result = self.count_refused(outcome);
+        let ended = Ended {
             result,
             peer_close: self.peer_close,
             we_closed: self.closing.sent_at.is_some(),
-        }
-    }
-
-    fn run_loop(&mut self) -> Result<Exit, Failure> {
-        let fd = self.ws.get_ref().tap().get_ref().as_raw_fd();
-        let watch = |e: io::Error| fail(Stage::Io, format!("cannot watch the socket: {e}"));
-        self.poll
-            .registry()
-            .register(
-                &mut SourceFd(&fd),
-                SOCKET,
-                Interest::READABLE | Interest::WRITABLE,
-            )
-            .map_err(watch)?;
-        if let Some(listener) = self.listener.as_ref().map(Busy::door) {
-            let _ = listener.set_nonblocking();
-            self.poll
-                .registry()
-                .register(
-                    &mut SourceFd(&listener.as_raw_fd()),
-                    LISTENER,
-                    Interest::READABLE,
-                )
-                .map_err(watch)?;
-        }
-        // SIGINT and SIGTERM close cleanly (Close 1001, going away); a
-        // second one quits at once.
-        let mut signals = signal_hook_mio::v1_0::Signals::new([libc::SIGINT, libc::SIGTERM])
-            .map_err(|e| fail(Stage::Io, format!("cannot watch signals: {e}")))?;
-        self.poll
-            .registry()
-            .register(&mut signals, SIGNALS, Interest::READABLE)
-            .map_err(|e| fail(Stage::Io, format!("cannot watch signals: {e}")))?;
-        let mut events = Events::with_capacity(8);
-        loop {
-            for signal in signals.pending() {
-                self.on_signal(signal);
-            }
-            self.turn_away_clients();
-            let more_input = self.send_input();
-            let more_incoming = self.receive();
-            let was_blocked = self.outbox.blocked;
-            self.flush_socket();
-            // Writes can get through again without a writable edge (the
-            // socket had some room, not a third of its buffer); input
-            // may be waiting, and its wake-up was used already.
-            let unblocked = was_blocked && !self.outbox.blocked && self.input_ended_at.is_none();
-            self.watch_stall();
-            self.pass_chunks();
-            if self.obs.stopped() && self.outcome.is_none() {
-                // Whoever read our output has gone (EPIPE): end quietly.
-                self.start_close(Some(1001), "");
-                self.outcome = Some(Ok(Exit::Normal));
-            }
-            if let Some(outcome) = self.outcome.take() {
-                self.finish(&outcome);
-                return self.count_refused(outcome);
-            }
-            let timeout = if more_input || more_incoming || unblocked {
-                Some(Duration::ZERO)
-            } else {
-                // About to wait: what was shown goes out now.
-                self.obs.flush();
-                self.next_deadline()
-                    .map(|d| d.saturating_duration_since(Instant::now()))
-            };
-            match self.poll.poll(&mut events, timeout) {
-                Ok(()) => {}
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    return Err(fail(
-                        Stage::Io,
-                        format!("waiting on the socket failed: {e}"),
-                    ))
-                }
-            }
-            self.on_deadline();
-        }
+        };
+        (ended, self.input)
     }
 
     fn notice(&mut self, text: &str) {
@@ -343,7 +339,17 @@ impl<'o> Session<'o> {
         self.on_close_deadline(now);
     }
 
-    fn on_signal(&mut self, signal: i32) {
+    /// Closes with `code`, or, when our Close went out already, ends at
+    /// once (the user asked twice).
+    pub fn close_or_quit(&mut self, code: u16) {
+        if self.closing.sent_at.is_some() {
+            self.outcome = Some(Ok(Exit::Normal));
+        } else {
+            self.start_close(Some(code), "");
+        }
+    }
+
+    pub fn on_signal(&mut self, signal: i32) {
         if self.closing.sent_at.is_some() {
             self.outcome = Some(Ok(Exit::Normal));
             return;
@@ -357,16 +363,6 @@ impl<'o> Session<'o> {
             "{name}: closing (Close 1001); a second signal quits at once"
         ));
         self.start_close(Some(1001), "");
-    }
-
-    /// One client at a time: later ones get a 503 that says why.
-    fn turn_away_clients(&mut self) {
-        let Some(busy) = &self.listener else {
-            return;
-        };
-        for notice in busy.turn_away() {
-            self.notice(&notice);
-        }
     }
 
     /// The /status line.

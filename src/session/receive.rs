@@ -14,7 +14,7 @@ use crate::observe::Event;
 /// must not keep signals, typed commands and our writes from their turn.
 const RECEIVE_BURST: usize = 256;
 
-impl Session<'_> {
+impl Session {
     /// Reads until the socket has nothing more, showing every frame, or
     /// until a burst is done. Returns whether more may be waiting, so that
     /// the loop comes back without sleeping (readiness will not be
@@ -69,7 +69,7 @@ impl Session<'_> {
                 let data = Some((false, text.as_bytes()));
                 // Once a stop condition is met, later messages are not shown.
                 let shown = if self.stop.met { None } else { data };
-                self.view.received(tap, self.obs, shown);
+                self.view.received(tap, &self.obs, shown);
                 if !self.stop.met {
                     self.on_data_message(false, text.as_bytes());
                 }
@@ -80,18 +80,18 @@ impl Session<'_> {
                 } else {
                     Some((true, &data[..]))
                 };
-                self.view.received(tap, self.obs, shown);
+                self.view.received(tap, &self.obs, shown);
                 if !self.stop.met {
                     self.on_data_message(true, data);
                 }
             }
-            Message::Ping(_) => self.view.received(tap, self.obs, None),
+            Message::Ping(_) => self.view.received(tap, &self.obs, None),
             Message::Pong(payload) => {
-                self.view.received(tap, self.obs, None);
+                self.view.received(tap, &self.obs, None);
                 self.time_pong(payload);
             }
             Message::Close(_) => {
-                self.view.received(tap, self.obs, None);
+                self.view.received(tap, &self.obs, None);
                 self.on_close_received();
             }
             Message::Frame(_) => {}
@@ -154,6 +154,6 @@ impl Session<'_> {
 
     pub(super) fn show_all(&mut self) {
         let tap = self.ws.get_mut().tap_mut();
-        self.view.show_all(tap, self.obs);
+        self.view.show_all(tap, &self.obs);
     }
 }

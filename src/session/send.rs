@@ -35,6 +35,10 @@ pub struct Outbox {
 }
 
 impl Outbox {
+    pub fn stalled_for(&self) -> Option<Duration> {
+        self.blocked_since.map(|since| since.elapsed())
+    }
+
     pub fn stall_deadline(&self) -> Option<Instant> {
         self.blocked_since
             .filter(|_| !self.stall_reported)
@@ -42,7 +46,7 @@ impl Outbox {
     }
 }
 
-impl Session<'_> {
+impl Session {
     /// Hands tungstenite what the input has ready, until the socket pushes
     /// back or a burst is done. Returns whether input is still waiting, so
     /// that the loop comes back without sleeping: the waker fired already.
@@ -125,6 +129,13 @@ impl Session<'_> {
             }
             Command::Help => self.notice(&help()),
             Command::Quit => self.start_close(Some(1000), ""),
+            Command::To(_) | Command::Clients => {
+                let counts = !self.opts.interactive;
+                self.refuse(
+                    "/to and /clients are for --listen, which serves several clients",
+                    counts,
+                )
+            }
         }
     }
 
@@ -262,11 +273,11 @@ impl Session<'_> {
 
     pub(super) fn show_outgoing(&mut self) {
         let tap = self.ws.get_mut().tap_mut();
-        self.view.show_outgoing(tap, self.obs);
+        self.view.show_outgoing(tap, &self.obs);
     }
 }
 
-fn help() -> String {
+pub fn help() -> String {
     let mut text = String::from("commands (a line without '/' is sent as text):");
     for (name, example, what) in COMMANDS {
         text.push_str(&format!("\n  {name:<8} {what}\n           e.g. {example}"));

@@ -137,12 +137,7 @@ impl WireView {
 
     /// tungstenite returned a message (`data` for a data message): shows
     /// the frames through the one that completed it, then the message.
-    pub fn received<S>(
-        &mut self,
-        tap: &mut Tap<S>,
-        obs: &mut Observers,
-        data: Option<(bool, &[u8])>,
-    ) {
+    pub fn received<S>(&mut self, tap: &mut Tap<S>, obs: &Observers, data: Option<(bool, &[u8])>) {
         let Some((at, end)) = tap.next_end(Dir::In) else {
             // Not expected: the tap sees every byte tungstenite does.
             self.show_all(tap, obs);
@@ -162,7 +157,7 @@ impl WireView {
 
     /// Shows outgoing frames (and the messages they complete), each after
     /// the incoming frames that crossed before it.
-    pub fn show_outgoing<S>(&mut self, tap: &mut Tap<S>, obs: &mut Observers) {
+    pub fn show_outgoing<S>(&mut self, tap: &mut Tap<S>, obs: &Observers) {
         loop {
             let frame_at = tap.next_frame_at(Dir::Out);
             match frame_at {
@@ -185,7 +180,7 @@ impl WireView {
 
     /// Everything decoded so far, both ways, in wire order: for a message
     /// still arriving, and before an error is reported.
-    pub fn show_all<S>(&mut self, tap: &mut Tap<S>, obs: &mut Observers) {
+    pub fn show_all<S>(&mut self, tap: &mut Tap<S>, obs: &Observers) {
         while let Some(dir) = order::first(tap.next_frame_at(Dir::In), tap.next_frame_at(Dir::Out))
         {
             match dir {
@@ -196,7 +191,7 @@ impl WireView {
         self.show_outgoing_ends(tap, obs, u64::MAX);
     }
 
-    fn show_incoming_through<S>(&mut self, index: u64, tap: &mut Tap<S>, obs: &mut Observers) {
+    fn show_incoming_through<S>(&mut self, index: u64, tap: &mut Tap<S>, obs: &Observers) {
         // Frames shown ahead (while their message was arriving) are gone
         // from the queue already; only later ones are left.
         while let Some(seen) = tap.next_frame_at(Dir::In) {
@@ -214,7 +209,7 @@ impl WireView {
         }
     }
 
-    fn pop_incoming<S>(&mut self, tap: &mut Tap<S>, obs: &mut Observers) {
+    fn pop_incoming<S>(&mut self, tap: &mut Tap<S>, obs: &Observers) {
         let Some((at, frame)) = tap.next_frame(Dir::In) else {
             return;
         };
@@ -226,7 +221,7 @@ impl WireView {
         self.show_frame(obs, Dir::In, &frame, at);
     }
 
-    fn pop_outgoing<S>(&mut self, tap: &mut Tap<S>, obs: &mut Observers) {
+    fn pop_outgoing<S>(&mut self, tap: &mut Tap<S>, obs: &Observers) {
         let Some((at, frame)) = tap.next_frame(Dir::Out) else {
             return;
         };
@@ -235,14 +230,14 @@ impl WireView {
         self.show_frame(obs, Dir::Out, &frame, at);
     }
 
-    fn show_frame(&self, obs: &mut Observers, dir: Dir, frame: &Frame, at: Instant) {
+    fn show_frame(&self, obs: &Observers, dir: Dir, frame: &Frame, at: Instant) {
         if self.interest.frames {
             obs.event(&Event::Frame { dir, frame, at });
         }
     }
 
     /// Outgoing messages whose last frame (before frame `before`) is out.
-    fn show_outgoing_ends<S>(&mut self, tap: &mut Tap<S>, obs: &mut Observers, before: u64) {
+    fn show_outgoing_ends<S>(&mut self, tap: &mut Tap<S>, obs: &Observers, before: u64) {
         while let Some(end) = tap.peek_end(Dir::Out) {
             if end.index >= before {
                 return;

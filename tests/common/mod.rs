@@ -907,7 +907,7 @@ impl Listener {
     /// JSON notice on stdout with --json, a line on stderr without).
     pub fn start(args: &[&str]) -> Listener {
         let mut child = Command::new(env!("CARGO_BIN_EXE_wscope"))
-            .args(["--listen", "127.0.0.1:0"])
+            .args(["--listen", "127.0.0.1:0", "--once"])
             .args(args)
             .env_remove("NO_COLOR")
             .stdin(Stdio::null())

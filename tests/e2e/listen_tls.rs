@@ -305,7 +305,7 @@ fn a_second_client_of_a_tls_listener_reads_the_503_over_tls_or_plain() {
         out.events_named("notice").iter().any(|n| n["message"]
             .as_str()
             .unwrap()
-            .starts_with("turning away a second client (127.0.0.1:")),
+            .starts_with("turning away a client (127.0.0.1:")),
         "{out}"
     );
 }

@@ -857,7 +857,7 @@ fn listen_replay_serves_a_tape_to_a_node_ws_client() {
     let tape = temp_file(&dir, "mock.tape");
     std::fs::write(&tape, MOCK_TAPE).unwrap();
     let mut server = Command::new(env!("CARGO_BIN_EXE_wscope"))
-        .args(["--json", "--listen", "127.0.0.1:0", "--replay"])
+        .args(["--json", "--listen", "127.0.0.1:0", "--once", "--replay"])
         .arg(&tape)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

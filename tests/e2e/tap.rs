@@ -105,7 +105,7 @@ impl Observer for Chunks {
 }
 
 fn observers(chunks: &Chunks) -> Observers {
-    let mut obs = Observers::new(Box::new(Payload::new(Out::stdout(), false, false)));
+    let obs = Observers::new(Box::new(Payload::new(Out::stdout(), false, false)));
     obs.add(Box::new(chunks.clone()));
     obs
 }
@@ -185,12 +185,21 @@ fn as_a_server_the_chunks_are_every_byte_the_client_saw() {
 
     let chunks = Chunks::default();
     let mut obs = observers(&chunks);
-    let listener = Door::Tcp(listener);
-    let mut waiting = server::ClientWait::new(&listener).unwrap();
-    let served = server::serve(&listener, &mut waiting, &[], false, &mut obs, KEEP, None)
-        .unwrap()
-        .expect("a client came");
+    let (_poll, waker) = wscope::session::driver::readiness().unwrap();
+    let offer = server::Offer {
+        subprotocols: Vec::new(),
+        deflate: false,
+        keep: KEEP,
+    };
+    let acceptor =
+        server::Acceptor::start(Door::Tcp(listener), None, offer, 1, waker, None).unwrap();
+    let served = match acceptor.rx.recv_timeout(std::time::Duration::from_secs(10)) {
+        Ok(server::Arrival::Client(served)) => *served,
+        Ok(server::Arrival::Notice(notice)) => panic!("not served: {notice}"),
+        Err(e) => panic!("no client came: {e}"),
+    };
     let mut tap = served.tap;
+    wscope::app::launch::pass_chunks(&mut tap, &mut obs);
     tap.begin_frames(
         served.accepted.leftover,
         Guard {

@@ -10,6 +10,7 @@
 //! the recorder goes away.
 
 use super::RecordFile;
+use std::collections::BTreeMap;
 use std::io::{BufWriter, Write};
 
 use base64::Engine;
@@ -25,15 +26,36 @@ pub struct Har {
     clock: Clock,
     /// Epoch seconds when the clock started.
     wall_base: f64,
-    /// The connection and request, until the response completes the entry.
-    entry: Value,
-    started: f64,
-    /// Whether the document is open at the current entry's message list.
-    open: bool,
+    /// Each connection's entry until it is written whole or streamed.
+    pending: BTreeMap<u32, Pending>,
+    /// The connection the events being told belong to.
+    conn: u32,
+    /// The connection whose entry is open in the document: its messages
+    /// are written as they come.
+    streaming: Option<u32>,
+    /// Whether the document is open inside an entry's message list.
+    dangling: bool,
     messages: u64,
-    /// Entries written: a --reconnect run makes one per connection.
+    /// Entries written: one per connection.
     entries: u64,
+    /// Bytes of messages held for entries that wait for their turn.
+    held: usize,
 }
+
+/// An entry not yet in the document: another connection's is open there.
+struct Pending {
+    entry: Value,
+    messages: Vec<Value>,
+    /// The upgrade was answered with 101: its messages may stream.
+    upgraded: bool,
+    /// The connection is over: the entry can be written whole.
+    gone: bool,
+    dropped: u64,
+}
+
+/// What entries waiting for their turn may hold in messages, over all of
+/// them; later messages of theirs are counted, not kept.
+const HELD_MAX: usize = 64 << 20;
 
 impl Har {
     pub fn new(file: RecordFile, clock: Clock) -> Self {
@@ -44,11 +66,13 @@ impl Har {
             out: BufWriter::new(file),
             clock,
             wall_base: now - clock.now(),
-            entry: json!({}),
-            started: now,
-            open: false,
+            pending: BTreeMap::new(),
+            conn: 0,
+            streaming: None,
+            dangling: false,
             messages: 0,
             entries: 0,
+            held: 0,
         }
     }
 
@@ -56,24 +80,21 @@ impl Har {
         self.wall_base + t
     }
 
-    /// Writes the document up to the current entry's message list (after
-    /// closing the previous entry, for a later connection).
-    fn open(&mut self) {
-        if self.open {
-            return;
-        }
-        self.open = true;
+    /// Writes the document up to this entry's message list (after closing
+    /// the previous entry).
+    fn begin_entry(&mut self, mut entry: Value) {
+        self.close_entry();
         self.messages = 0;
-        let mut entry = std::mem::take(&mut self.entry);
         if let Some(object) = entry.as_object_mut() {
             object.insert("_resourceType".into(), json!("websocket"));
             object.insert("_webSocketMessages".into(), json!([]));
         }
         self.entries += 1;
+        self.dangling = true;
         if self.entries > 1 {
             let text = entry.to_string();
             let head = text.strip_suffix("]}").unwrap_or(&text);
-            let _ = self.out.write_all(b"]},");
+            let _ = self.out.write_all(b",");
             let _ = self.out.write_all(head.as_bytes());
             return;
         }
@@ -92,16 +113,59 @@ impl Har {
         let _ = self.out.write_all(head.as_bytes());
     }
 
+    /// Closes the open entry's message list and the entry.
+    fn close_entry(&mut self) {
+        if self.dangling {
+            self.dangling = false;
+            let _ = self.out.write_all(b"]}");
+        }
+    }
+
+    /// Writes the entries whose turn has come: while no connection
+    /// streams, the oldest waiting one is written, whole when its
+    /// connection is over, or opened to stream.
+    fn advance(&mut self) {
+        while self.streaming.is_none() {
+            let Some((&conn, _)) = self.pending.iter().find(|(_, p)| p.upgraded || p.gone) else {
+                return;
+            };
+            let Some(mut pending) = self.pending.remove(&conn) else {
+                return;
+            };
+            if pending.dropped > 0 {
+                pending.entry["_wscopeMessagesNotKept"] = json!(pending.dropped);
+            }
+            self.begin_entry(pending.entry);
+            for message in pending.messages {
+                self.held = self.held.saturating_sub(message_size(&message));
+                self.write_message(&message);
+            }
+            if pending.gone {
+                self.close_entry();
+            } else {
+                self.streaming = Some(conn);
+            }
+        }
+    }
+
+    fn write_message(&mut self, message: &Value) {
+        if self.messages > 0 {
+            let _ = self.out.write_all(b",");
+        }
+        self.messages += 1;
+        let _ = serde_json::to_writer(&mut self.out, message);
+    }
+
     fn connect(
         &mut self,
         url: &str,
         addr: std::net::SocketAddr,
         timings: Option<(f64, f64, Option<f64>)>,
     ) {
-        self.started = self.wall(self.clock.now());
+        let started = self.wall(self.clock.now());
         let (dns, tcp, tls) = timings.unwrap_or((-1.0, -1.0, None));
-        self.entry = json!({
-            "startedDateTime": iso8601(self.started),
+        let entry = json!({
+            "startedDateTime": iso8601(started),
             "time": 0,
             "request": {
                 "method": "GET",
@@ -138,10 +202,20 @@ impl Har {
             "serverIPAddress": addr.ip().to_string(),
             "connection": addr.port().to_string(),
         });
+        // A redirect within the connection replaces the entry it had.
+        self.pending.insert(
+            self.conn,
+            Pending {
+                entry,
+                messages: Vec::new(),
+                upgraded: false,
+                gone: false,
+                dropped: 0,
+            },
+        );
     }
 
     fn message(&mut self, dir: Dir, binary: bool, data: &[u8], t: f64) {
-        self.open();
         let data = if binary {
             base64::engine::general_purpose::STANDARD.encode(data)
         } else {
@@ -153,35 +227,52 @@ impl Har {
             "opcode": if binary { 2 } else { 1 },
             "data": data,
         });
-        if self.messages > 0 {
-            let _ = self.out.write_all(b",");
+        if self.streaming == Some(self.conn) {
+            self.write_message(&message);
+            return;
         }
-        self.messages += 1;
-        let _ = serde_json::to_writer(&mut self.out, &message);
+        let Some(pending) = self.pending.get_mut(&self.conn) else {
+            return;
+        };
+        let size = message_size(&message);
+        if self.held + size > HELD_MAX {
+            pending.dropped += 1;
+        } else {
+            self.held += size;
+            pending.messages.push(message);
+        }
     }
+}
+
+/// About what a message takes held in memory.
+fn message_size(message: &Value) -> usize {
+    64 + message["data"].as_str().map_or(0, str::len)
 }
 
 impl Observer for Har {
     fn event(&mut self, event: &Event) -> Flow {
         match event {
             Event::Connect { url, facts, .. } => {
-                // A new connection (--reconnect, a redirect) is a new
-                // entry; the last one's messages are complete.
-                self.open = false;
                 let timings = facts.timings.map(|t| (t.dns_ms, t.tcp_ms, t.tls_ms));
                 self.connect(url, facts.addr, timings);
             }
-            Event::Request { raw } if !self.open => {
-                let head = String::from_utf8_lossy(raw);
-                self.entry["request"]["headers"] = headers(head.split("\r\n").skip(1));
-                self.entry["request"]["headersSize"] = json!(raw.len());
+            Event::Request { raw } => {
+                if let Some(pending) = self.pending.get_mut(&self.conn) {
+                    let head = String::from_utf8_lossy(raw);
+                    pending.entry["request"]["headers"] = headers(head.split("\r\n").skip(1));
+                    pending.entry["request"]["headersSize"] = json!(raw.len());
+                }
             }
             Event::Response {
                 response,
                 upgrade_ms,
                 ..
-            } if !self.open => {
-                let r = &mut self.entry["response"];
+            } => {
+                let Some(pending) = self.pending.get_mut(&self.conn) else {
+                    return Flow::Go;
+                };
+                let entry = &mut pending.entry;
+                let r = &mut entry["response"];
                 r["status"] = json!(response.status);
                 r["statusText"] = json!(response.reason);
                 r["headers"] = json!(response
@@ -191,17 +282,27 @@ impl Observer for Har {
                     .collect::<Vec<_>>());
                 r["headersSize"] = json!(response.raw.len());
                 let wait = upgrade_ms.unwrap_or(0.0);
-                self.entry["timings"]["wait"] = json!(wait);
-                let t = &self.entry["timings"];
+                entry["timings"]["wait"] = json!(wait);
+                let t = &entry["timings"];
                 let total: f64 = ["dns", "connect", "wait"]
                     .iter()
                     .filter_map(|k| t[*k].as_f64())
                     .filter(|v| *v > 0.0)
                     .sum();
-                self.entry["time"] = json!(total);
+                entry["time"] = json!(total);
                 if response.status == 101 {
-                    self.open();
+                    pending.upgraded = true;
+                    self.advance();
                 }
+            }
+            Event::Gone => {
+                if self.streaming == Some(self.conn) {
+                    self.close_entry();
+                    self.streaming = None;
+                } else if let Some(pending) = self.pending.get_mut(&self.conn) {
+                    pending.gone = true;
+                }
+                self.advance();
             }
             Event::Message {
                 dir,
@@ -223,6 +324,10 @@ impl Observer for Har {
         Flow::Go
     }
 
+    fn set_conn(&mut self, conn: Option<u32>) {
+        self.conn = conn.unwrap_or(0);
+    }
+
     fn interest(&self) -> Interest {
         Interest {
             outgoing_messages: true,
@@ -233,9 +338,23 @@ impl Observer for Har {
 
 impl Drop for Har {
     fn drop(&mut self) {
-        // A refused upgrade still makes an entry, without messages.
-        self.open();
-        let _ = self.out.write_all(TAIL.as_bytes());
+        // What is still waiting is written: a refused upgrade still makes
+        // an entry, without messages.
+        self.streaming = None;
+        for pending in self.pending.values_mut() {
+            pending.gone = true;
+        }
+        self.advance();
+        if self.entries == 0 {
+            // Nothing connected: an empty log, still a HAR.
+            self.begin_entry(json!({}));
+        }
+        if !self.dangling {
+            // TAIL closes an open entry's message list and the entry first.
+            let _ = self.out.write_all(&TAIL.as_bytes()[2..]);
+        } else {
+            let _ = self.out.write_all(TAIL.as_bytes());
+        }
         let _ = self.out.flush();
     }
 }

@@ -11,6 +11,7 @@
 
 use super::RecordFile;
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::io::{BufWriter, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
@@ -23,7 +24,7 @@ use pcap_file::pcapng::blocks::section_header::{SectionHeaderBlock, SectionHeade
 use pcap_file::pcapng::PcapNgWriter;
 use pcap_file::DataLink;
 
-use crate::observe::{Clock, Dir, Event, Flow, Interest, Observer, Role};
+use crate::observe::{Clock, Dir, Event, Flow as Go, Interest, Observer, Role};
 
 /// The most TCP payload one synthetic segment carries: an IPv4 packet
 /// holds 65535 bytes with its headers.
@@ -42,15 +43,22 @@ pub struct Pcap {
     /// Epoch seconds when the clock started.
     wall_base: f64,
     role: Role,
-    tcp: Option<Connection>,
-    /// The connection's opening (SYN, SYN-ACK, ACK) and when it was
-    /// seen, written with the first bytes: with --listen the connect
-    /// event comes after the handshake's bytes, which must not precede it.
-    opening: Option<(f64, Vec<Vec<u8>>)>,
+    /// One TCP flow per connection, by connection number, while it is
+    /// open; `conn` is the one the events being told belong to.
+    flows: BTreeMap<u32, Flow>,
+    conn: u32,
     /// Connections so far: each gets its own sequence numbers and, where
     /// the ports are made up (Unix sockets), its own client port.
     connections: u32,
     failed: bool,
+}
+
+struct Flow {
+    tcp: Connection,
+    /// The connection's opening (SYN, SYN-ACK, ACK) and when it was
+    /// seen, written with the first bytes: with --listen the connect
+    /// event comes after the handshake's bytes, which must not precede it.
+    opening: Option<(f64, Vec<Vec<u8>>)>,
 }
 
 /// One end of the synthetic TCP connection.
@@ -76,8 +84,8 @@ impl Pcap {
             clock,
             wall_base: now - clock.now(),
             role: Role::Client,
-            tcp: None,
-            opening: None,
+            flows: BTreeMap::new(),
+            conn: 0,
             connections: 0,
             failed: false,
         }
@@ -155,13 +163,17 @@ impl Pcap {
         let syn_ack = segment(&tcp.server, &tcp.client, SYN | ACK, tcp.client.next, &[]);
         tcp.server.next = tcp.server.next.wrapping_add(1);
         let ack = segment(&tcp.client, &tcp.server, ACK, tcp.server.next, &[]);
-        self.tcp = Some(tcp);
-        self.opening = Some((self.clock.now(), vec![syn, syn_ack, ack]));
+        let opening = Some((self.clock.now(), vec![syn, syn_ack, ack]));
+        self.flows.insert(self.conn, Flow { tcp, opening });
     }
 
-    /// Writes the connection's opening, no later than `at`.
+    /// Writes the current connection's opening, no later than `at`.
     fn open(&mut self, at: f64) {
-        if let Some((seen, packets)) = self.opening.take() {
+        let opening = self
+            .flows
+            .get_mut(&self.conn)
+            .and_then(|f| f.opening.take());
+        if let Some((seen, packets)) = opening {
             let at = self.timestamp(seen.min(at));
             for packet in packets {
                 self.write(at, &packet);
@@ -172,7 +184,7 @@ impl Pcap {
     /// Bytes that crossed: `dir` is from our side's view.
     fn bytes(&mut self, dir: Dir, at: f64, bytes: &[u8]) {
         self.open(at);
-        let Some(tcp) = &mut self.tcp else {
+        let Some(Flow { tcp, .. }) = self.flows.get_mut(&self.conn) else {
             return;
         };
         let from_client = (dir == Dir::Out) == (self.role == Role::Client);
@@ -192,11 +204,12 @@ impl Pcap {
         }
     }
 
-    /// Both sides send FIN, as a closed connection would.
+    /// Both sides of the current connection send FIN, as a closed
+    /// connection would.
     fn finish(&mut self) {
         let now = self.clock.now();
         self.open(now);
-        let Some(mut tcp) = self.tcp.take() else {
+        let Some(Flow { mut tcp, .. }) = self.flows.remove(&self.conn) else {
             return;
         };
         let at = self.timestamp(now);
@@ -229,7 +242,7 @@ impl Pcap {
 }
 
 impl Observer for Pcap {
-    fn event(&mut self, event: &Event) -> Flow {
+    fn event(&mut self, event: &Event) -> Go {
         match event {
             Event::Connect { role, facts, .. } => {
                 self.finish();
@@ -239,16 +252,21 @@ impl Observer for Pcap {
                 let at = self.clock.at(chunk.at);
                 self.bytes(chunk.dir, at, &chunk.bytes);
             }
+            Event::Gone => self.finish(),
             _ => {}
         }
-        Flow::Go
+        Go::Go
     }
 
-    fn flush(&mut self) -> Flow {
+    fn set_conn(&mut self, conn: Option<u32>) {
+        self.conn = conn.unwrap_or(0);
+    }
+
+    fn flush(&mut self) -> Go {
         if let Some(writer) = &mut self.writer {
             let _ = writer.get_mut().flush();
         }
-        Flow::Go
+        Go::Go
     }
 
     fn interest(&self) -> Interest {
@@ -261,7 +279,10 @@ impl Observer for Pcap {
 
 impl Drop for Pcap {
     fn drop(&mut self) {
-        self.finish();
+        while let Some(&conn) = self.flows.keys().next() {
+            self.conn = conn;
+            self.finish();
+        }
         self.flush();
     }
 }
