@@ -389,22 +389,8 @@ pub enum FrameKind {
     Continuation,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum TimeFormat {
-    /// Seconds since wscope started.
-    Rel,
-    /// The wall clock, local time.
-    Abs,
-    /// Seconds since the line before.
-    Delta,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum Layout {
-    Auto,
-    Wide,
-    Compact,
-}
+// The view's own settings, parsed straight from the command line.
+pub use crate::observe::{Layout, TimeFormat};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum ColorChoice {

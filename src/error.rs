@@ -134,3 +134,8 @@ fn stderr_label(label: &str, error: bool) -> String {
         (true, false) => label.yellow().bold().to_string(),
     }
 }
+
+/// Errors are one line; some libraries draw pictures over several.
+pub fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}

@@ -14,6 +14,7 @@ pub mod net;
 pub mod observe;
 pub mod recording;
 pub mod session;
+pub mod socket;
 pub mod tls;
 pub mod utc;
 pub mod wire;

@@ -8,12 +8,10 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use wscope::app::plan::{Mode, Plan};
-use wscope::app::{client, server};
+use wscope::app::{client, output, server};
 use wscope::cli::{Cli, ColorChoice};
 use wscope::error::{print_failure, Exit, Failure, Stage};
-use wscope::observe::{
-    Clock, Event, Human, Json, JsonStyle, Observers, Out, Payload, Screen, ViewFilter,
-};
+use wscope::observe::{Clock, Event, Json, Observers, Out, Screen};
 
 fn main() -> ExitCode {
     let clock = Clock::start();
@@ -22,12 +20,15 @@ fn main() -> ExitCode {
         Err(e) => return usage_error(e),
     };
     set_up_colour(cli.color);
-    let mut obs = Observers::new(choose_screen(&cli, clock));
+    let (screen, bad_grep) = output::screen(&cli, clock);
+    let mut obs = Observers::new(screen);
     // Recorders' files are made once the arguments are known to be good:
     // a usage error must not empty an earlier recording.
-    let outcome = Plan::new(&cli)
+    let outcome = bad_grep
+        .map_or(Ok(()), Err)
+        .and_then(|()| Plan::new(&cli))
         .and_then(|plan| {
-            let recorders = wscope::observe::record::open(&cli, clock)?;
+            let recorders = wscope::observe::record::open(&output::recordings(&cli), clock)?;
             recorders.into_iter().for_each(|r| obs.add(r));
             Ok(plan)
         })
@@ -51,53 +52,6 @@ fn main() -> ExitCode {
     };
     obs.flush();
     exit.into()
-}
-
-fn choose_screen(cli: &Cli, clock: Clock) -> Box<dyn Screen> {
-    let out = Out::stdout();
-    if cli.json {
-        Box::new(Json::new(out, clock))
-    } else if cli.frames || std::io::stdout().is_terminal() {
-        Box::new(
-            Human::new(out, clock, cli.listen.is_some(), cli.preview)
-                .with_layout(cli.layout, cli.time)
-                .with_filter(view_filter(cli)),
-        )
-    } else {
-        Box::new(Payload::new(out, cli.raw, cli.listen.is_some()))
-    }
-}
-
-/// --only, --hide, --grep and the JSON style, for the human view. A bad
-/// --grep is refused by the plan, before anything is shown.
-fn view_filter(cli: &Cli) -> ViewFilter {
-    use wscope::cli::{FrameKind, OnlyDir};
-    use wscope::observe::Dir;
-    use wscope::wire::frame::Kind;
-    ViewFilter {
-        only: cli.only.map(|only| match only {
-            OnlyDir::In => Dir::In,
-            OnlyDir::Out => Dir::Out,
-        }),
-        hide: cli
-            .hide
-            .iter()
-            .map(|kind| match kind {
-                FrameKind::Ping => Kind::Ping,
-                FrameKind::Pong => Kind::Pong,
-                FrameKind::Close => Kind::Close,
-                FrameKind::Text => Kind::Text,
-                FrameKind::Binary => Kind::Binary,
-                FrameKind::Continuation => Kind::Continuation,
-            })
-            .collect(),
-        grep: cli.grep.as_deref().and_then(|g| regex::Regex::new(g).ok()),
-        json: match (cli.pretty, cli.no_pretty) {
-            (true, _) => JsonStyle::Pretty,
-            (_, true) => JsonStyle::Raw,
-            _ => JsonStyle::Compact,
-        },
-    }
 }
 
 /// Colour is decided once: on a terminal unless NO_COLOR is set or

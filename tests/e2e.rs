@@ -82,3 +82,6 @@ mod record;
 // Several clients of one listener at once, and a listener that keeps serving.
 #[path = "e2e/clients.rs"]
 mod clients;
+// The raw wire writer: length encodings, lying lengths, split writes.
+#[path = "e2e/raw_writer.rs"]
+mod raw_writer;

@@ -3,7 +3,9 @@
 
 pub mod client;
 pub mod clients;
+pub mod dialer;
 pub mod launch;
+pub mod output;
 pub mod plan;
 pub mod reconnect;
 pub mod replay;

@@ -6,7 +6,7 @@ use std::io::IsTerminal;
 use std::net::{SocketAddr, ToSocketAddrs};
 
 use crate::cli::Cli;
-use crate::error::{fail, Failure, Stage};
+use crate::error::{fail, one_line, Failure, Stage};
 use crate::handshake::{self, client::Shaping};
 use crate::net::target::Target;
 use crate::recording::{Recording, Side};
@@ -36,6 +36,8 @@ pub struct Plan<'c> {
     pub replay: Option<(Recording, Vec<regex::Regex>)>,
     /// --max-time: when the whole run must be over.
     pub deadline: Option<std::time::Instant>,
+    /// How connections are opened as a client.
+    pub dialer: super::dialer::Dialer,
 }
 
 impl<'c> Plan<'c> {
@@ -47,10 +49,6 @@ impl<'c> Plan<'c> {
             .transpose()
             .map_err(|e| usage(format!("--until: {}", one_line(&e.to_string()))))?;
         let replies = crate::input::reply::Replies::parse(&cli.reply).map_err(usage)?;
-        if let Some(grep) = &cli.grep {
-            regex::Regex::new(grep)
-                .map_err(|e| usage(format!("--grep: {}", one_line(&e.to_string()))))?;
-        }
         let memory = machine_memory();
         for (option, value) in [
             ("--max-frame-size", cli.max_frame_size),
@@ -100,12 +98,8 @@ impl<'c> Plan<'c> {
                 let mut shaping = shaping(cli, &target)?;
                 if let Some(recording) = &replay {
                     let recorded = recording.url.as_deref().and_then(|u| Target::parse(u).ok());
-                    let same_origin = recorded.is_some_and(|r| {
-                        (r.tls, &r.host, r.port, &r.unix)
-                            == (target.tls, &target.host, target.port, &target.unix)
-                    });
-                    let (headers, dropped) = crate::app::replay::request_headers(
-                        recording,
+                    let same_origin = recorded.is_some_and(|r| r.same_origin(&target));
+                    let (headers, dropped) = recording.request_headers(
                         std::mem::take(&mut shaping.headers),
                         &chosen_headers(cli, &target),
                         same_origin,
@@ -144,6 +138,7 @@ impl<'c> Plan<'c> {
             deadline: cli
                 .max_time
                 .map(|secs| std::time::Instant::now() + std::time::Duration::from_secs_f64(secs)),
+            dialer: super::dialer::Dialer::from_cli(cli),
         })
     }
 }
@@ -170,7 +165,7 @@ fn chosen_headers(cli: &Cli, target: &Target) -> Vec<&'static str> {
     chosen
 }
 
-fn usage(message: impl Into<String>) -> Failure {
+pub fn usage(message: impl Into<String>) -> Failure {
     fail(Stage::Usage, message)
 }
 
@@ -230,11 +225,6 @@ fn machine_memory() -> u64 {
         // Unknown: 64-bit lengths are refused by the guard anyway.
         _ => 1 << 40,
     }
-}
-
-/// Errors are one line; some libraries draw pictures over several.
-pub fn one_line(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// A person at a terminal (stdin and stdout) who gave nothing to send gets

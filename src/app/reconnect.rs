@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::client::open;
+use super::dialer::open;
 use super::launch::{self, Inputs};
 use super::plan::Plan;
 use crate::cli::Reconnect;
@@ -89,7 +89,14 @@ pub fn run(
         // Each attempt is a connection of its own, numbered from 1.
         attempt += 1;
         let conn = &mut obs.for_conn(attempt);
-        let (result, cause) = match open(cli, conn, target.clone(), shaping, keep, plan.deadline) {
+        let (result, cause) = match open(
+            &plan.dialer,
+            conn,
+            target.clone(),
+            shaping,
+            keep,
+            plan.deadline,
+        ) {
             Ok(opened) => {
                 backoff.opened();
                 let ready = opened.ready();

@@ -17,8 +17,8 @@ use crate::handshake::busy::Busy;
 use crate::handshake::server::{self as handshake, Accepted};
 use crate::net::connect::{ConnectFacts, Transport};
 use crate::net::listen::{bind_unix, Door};
-use crate::net::socket::Socket;
 use crate::observe::{Event, Observers};
+use crate::socket::Socket;
 use crate::tls::serve::{self as tls, NotTls};
 use crate::wire::tap::{Keep, Tap};
 

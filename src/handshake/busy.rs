@@ -10,7 +10,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::net::connect::Transport;
-use crate::net::socket::Socket;
+use crate::socket::Socket;
 use crate::tls::serve::{NotTls, Server};
 
 /// Clients answered at once; later ones are dropped unanswered.

@@ -209,7 +209,7 @@ pub fn request_line(head: &[u8]) -> Option<String> {
 /// Ends a connection after an error answer: reads what the client still
 /// sends (briefly), since closing a socket with unread data resets it and
 /// the answer would be lost.
-pub fn close_politely(stream: &crate::net::socket::Socket) {
+pub fn close_politely(stream: &crate::socket::Socket) {
     let mut stream = stream;
     let _ = stream.shutdown(Shutdown::Write);
     let _ = stream.set_read_timeout(Some(Duration::from_millis(200)));
@@ -320,7 +320,7 @@ pub fn refuse_busy(stream: crate::net::connect::Transport, body: &str) {
 /// Reads from the socket itself until `deadline`, 200 ms per read at most:
 /// up to the end of a request head when `head`, otherwise until the
 /// client closes (what it sent is only drained).
-fn read_within(socket: &crate::net::socket::Socket, deadline: Instant, head: bool) {
+fn read_within(socket: &crate::socket::Socket, deadline: Instant, head: bool) {
     let mut seen = Vec::new();
     let mut chunk = [0u8; 2048];
     while !(head && seen.windows(4).any(|w| w == b"\r\n\r\n")) && seen.len() < 64 * 1024 {

@@ -3,9 +3,10 @@
 //! every error names what was wrong and where.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use crate::wire::close_code;
-use crate::wire::frame::{CraftedFrame, Mask};
+use crate::wire::frame::{CraftedFrame, Length, Mask};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
@@ -83,8 +84,8 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
     ),
     (
         "/frame",
-        "/frame op=text fin=0 text=hel",
-        "send a hand-made frame (op fin rsv1-3 mask deflate; then text= or hex=)",
+        "/frame op=text fin=0 text=hel   /frame len=64 split=3 pause=500 text=slow",
+        "send a hand-made frame (op fin rsv1-3 mask deflate; len=7|16|64, announce=N to claim N bytes; split=N pieces pause=MS apart; then text= or hex=)",
     ),
     (
         "/status",
@@ -361,6 +362,8 @@ fn parse_frame(arg: &str) -> Result<CraftedFrame, String> {
         rsv3: false,
         opcode: 0x1,
         mask: Mask::Auto,
+        length: Length::Shortest,
+        split: None,
         payload: Vec::new(),
         deflate: false,
     };
@@ -396,15 +399,73 @@ fn parse_frame(arg: &str) -> Result<CraftedFrame, String> {
             "rsv3" => frame.rsv3 = parse_bit(key, value)?,
             "mask" => frame.mask = parse_mask(value)?,
             "deflate" => frame.deflate = parse_bit(key, value)?,
+            "len" => frame.length = parse_length(value)?,
+            "announce" => frame.length = parse_announce(value)?,
+            "split" => {
+                let pause = frame.split.map_or(Duration::from_millis(100), |(_, p)| p);
+                frame.split = Some((parse_pieces(value)?, pause));
+            }
+            "pause" => {
+                let pieces = frame.split.map_or(2, |(n, _)| n);
+                frame.split = Some((pieces, parse_pause(value)?));
+            }
             other => {
                 return Err(format!(
-                    "/frame: unknown setting '{other}': use op, fin, rsv1, rsv2, rsv3, mask, deflate, then text= or hex="
+                    "/frame: unknown setting '{other}': use op, fin, rsv1, rsv2, rsv3, mask, deflate, len, announce, split, pause, then text= or hex="
                 ))
             }
         }
         rest = next;
     }
     Ok(frame)
+}
+
+/// `len=7|16|64`: the encoding of the length field.
+fn parse_length(value: &str) -> Result<Length, String> {
+    match value {
+        "7" => Ok(Length::Shortest),
+        "16" => Ok(Length::Bits16),
+        "64" => Ok(Length::Bits64),
+        _ => Err(format!(
+            "/frame: len={value}: the length's encoding is 7, 16 or 64 (announce=N makes the header claim N bytes)"
+        )),
+    }
+}
+
+/// `announce=N`: the header claims N bytes, whatever the payload.
+fn parse_announce(value: &str) -> Result<Length, String> {
+    value
+        .parse::<u64>()
+        .map(Length::Announce)
+        .map_err(|_| format!("/frame: announce={value}: a byte count, 0 to 2^64-1"))
+}
+
+fn parse_pieces(value: &str) -> Result<usize, String> {
+    match value.parse::<usize>() {
+        Ok(n) if (1..=10_000).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "/frame: split={value}: the number of pieces, 1 to 10000"
+        )),
+    }
+}
+
+/// `pause=MS` (milliseconds), or with a unit: `pause=1.5s`, `pause=200ms`.
+fn parse_pause(value: &str) -> Result<Duration, String> {
+    let (number, scale) = if let Some(ms) = value.strip_suffix("ms") {
+        (ms, 0.001)
+    } else if let Some(s) = value.strip_suffix('s') {
+        (s, 1.0)
+    } else {
+        (value, 0.001)
+    };
+    match number.parse::<f64>() {
+        Ok(n) if n.is_finite() && (0.0..=60_000.0).contains(&(n * scale * 1000.0)) => {
+            Ok(Duration::from_secs_f64(n * scale))
+        }
+        _ => Err(format!(
+            "/frame: pause={value}: milliseconds (200), or with a unit (200ms, 1.5s), up to a minute"
+        )),
+    }
 }
 
 fn parse_opcode(value: &str) -> Result<u8, String> {
@@ -647,6 +708,8 @@ mod tests {
                 rsv3: true,
                 opcode: 0x3,
                 mask,
+                length: Length::Shortest,
+                split: None,
                 payload: (0..len).map(|i| i as u8).collect(),
                 deflate: false,
             };

@@ -7,11 +7,11 @@ use std::os::fd::{AsRawFd, RawFd};
 use std::time::{Duration, Instant};
 
 use super::proxy::{self, Proxy};
-use super::socket::Socket;
 use super::target::Target;
 use super::tcp::{connect_any, ms_since, resolve, IpVersion};
 use crate::error::{fail, Failure, Stage};
 use crate::http::head::TimedRead;
+use crate::socket::Socket;
 use crate::tls::{self, TlsFacts, TlsStream};
 
 /// The byte stream under the WebSocket: plain, or TLS over the socket.
@@ -127,7 +127,7 @@ pub fn connect(
         // A socket file needs no name resolution, and no proxy reaches it.
         Some(path) => {
             let started = Instant::now();
-            let unix = super::socket::connect_unix(path, timeout).map_err(|e| {
+            let unix = crate::socket::connect_unix(path, timeout).map_err(|e| {
                 fail(
                     Stage::Connect,
                     format!("cannot connect to the Unix socket {}: {e}", path.display()),

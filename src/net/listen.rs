@@ -6,8 +6,8 @@ use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
 
-use super::socket::Socket;
 use crate::error::{fail, Failure, Stage};
+use crate::socket::Socket;
 
 /// Where --listen waits: a TCP port, or a Unix socket file that is
 /// removed again when wscope ends.

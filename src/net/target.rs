@@ -22,6 +22,14 @@ pub struct Target {
 }
 
 impl Target {
+    /// Whether `other` is the same origin: scheme, host and port, or the
+    /// same socket file (over a Unix socket the origin is the socket; its
+    /// stand-in host name says nothing). Credentials never cross origins.
+    pub fn same_origin(&self, other: &Target) -> bool {
+        (self.tls, &self.host, self.port, &self.unix)
+            == (other.tls, &other.host, other.port, &other.unix)
+    }
+
     pub fn parse(input: &str) -> Result<Target, Failure> {
         if let Some(rest) = input
             .strip_prefix("ws+unix://")

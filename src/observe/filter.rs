@@ -82,3 +82,22 @@ mod tests {
         assert!(f.keeps(true, &[0xab, 0x01]));
     }
 }
+
+/// How the human view stamps its lines.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum TimeFormat {
+    /// Seconds since wscope started.
+    Rel,
+    /// The wall clock, local time.
+    Abs,
+    /// Seconds since the line before.
+    Delta,
+}
+
+/// How wide the human view's frame lines are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Layout {
+    Auto,
+    Wide,
+    Compact,
+}

@@ -6,13 +6,13 @@ use std::io::{self, Write};
 use colored::{ColoredString, Colorize};
 
 use super::filter::{JsonStyle, ViewFilter};
+use super::filter::{Layout, TimeFormat};
 use super::pretty;
 use super::stamp::Stamps;
 use super::{
     escape, escape_bytes, show_frame_payload, Clock, Dir, Event, Initiator, Interest, Out, Role,
     Screen, Shown,
 };
-use crate::cli::{Layout, TimeFormat};
 use crate::handshake::{Negotiated, Response};
 use crate::net::connect::ConnectFacts;
 use crate::wire::close_code;

@@ -19,7 +19,7 @@ use std::rc::Rc;
 use std::time::Instant;
 
 pub use crate::escape::{escape, escape_bytes};
-pub use filter::{JsonStyle, ViewFilter};
+pub use filter::{JsonStyle, Layout, TimeFormat, ViewFilter};
 pub use human::Human;
 pub use json::Json;
 pub use out::Out;

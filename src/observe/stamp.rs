@@ -5,7 +5,7 @@
 use std::cell::Cell;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::cli::TimeFormat;
+use super::filter::TimeFormat;
 
 pub struct Stamps {
     format: TimeFormat,

@@ -210,6 +210,36 @@ impl Recording {
     }
 }
 
+impl Recording {
+    /// The recording's request headers, except those the command line gives
+    /// (with -H, or with an option such as --origin, named in `chosen`), and
+    /// except credentials when the target is another origin than the one
+    /// recorded: those are returned apart, to be named.
+    pub fn request_headers(
+        &self,
+        given: Vec<(String, String)>,
+        chosen: &[&str],
+        same_origin: bool,
+    ) -> (Vec<(String, String)>, Vec<String>) {
+        let mut dropped = Vec::new();
+        let mut headers = Vec::new();
+        for (name, value) in &self.headers {
+            let overridden = given.iter().any(|(g, _)| g.eq_ignore_ascii_case(name))
+                || chosen.iter().any(|c| c.eq_ignore_ascii_case(name));
+            if overridden {
+                continue;
+            }
+            if !same_origin && crate::handshake::client::is_credential(name) {
+                dropped.push(name.clone());
+                continue;
+            }
+            headers.push((name.clone(), value.clone()));
+        }
+        headers.extend(given);
+        (headers, dropped)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -297,6 +297,7 @@ impl Session {
             self.close_deadline(),
             keepalive,
             self.outbox.stall_deadline(),
+            self.outbox.raw.resume_at(),
             self.opts.deadline,
         ]
         .into_iter()

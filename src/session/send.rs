@@ -2,7 +2,6 @@
 //! hand-made frames, to the tap beneath it) as fast as the peer reads.
 //! When the peer stops reading, input waits, so memory stays bounded.
 
-use std::collections::VecDeque;
 use std::io;
 use std::time::{Duration, Instant};
 
@@ -13,6 +12,7 @@ use crate::input::command::{Command, COMMANDS};
 use crate::input::{Input, Next};
 use crate::observe::Event;
 use crate::wire::frame::CraftedFrame;
+use crate::wire::raw::{Pumped, RawWriter};
 use crate::wire::Role;
 
 /// How many inputs are sent before the loop reads the socket again, so
@@ -30,8 +30,9 @@ pub struct Outbox {
     /// Since when writes have been blocked, and whether that was said.
     blocked_since: Option<Instant>,
     stall_reported: bool,
-    /// Hand-made frames waiting for tungstenite's buffer to empty.
-    raw: VecDeque<Vec<u8>>,
+    /// Hand-made frames and other raw writes, waiting for tungstenite's
+    /// buffer to empty, the socket, or a pause between pieces.
+    pub raw: RawWriter,
 }
 
 impl Outbox {
@@ -188,7 +189,7 @@ impl Session {
         self.view.sending_crafted(frame.opcode);
         self.outbox
             .raw
-            .push_back(frame.encode(key, self.opts.role == Role::Client));
+            .push(frame.op(key, self.opts.role == Role::Client));
         self.flush_socket();
     }
 
@@ -235,20 +236,18 @@ impl Session {
         self.show_outgoing();
     }
 
-    /// Moves hand-made frames to the tap while the socket takes them.
+    /// Moves raw writes to the tap while the socket takes them, pausing
+    /// where a split write asks to.
     pub(super) fn write_pending_raw(&mut self) {
-        while let Some(bytes) = self.outbox.raw.pop_front() {
-            match self.ws.get_mut().tap_mut().write_raw(&bytes) {
-                Ok(()) => {}
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.outbox.blocked = true;
-                    break;
-                }
-                Err(e) => {
-                    self.fail_connection(WsError::Io(e));
-                    break;
-                }
+        let tap = self.ws.get_mut().tap_mut();
+        match self.outbox.raw.pump(tap, Instant::now()) {
+            Ok(Pumped::Done | Pumped::Paused(_)) => {}
+            Ok(Pumped::Blocked) => self.outbox.blocked = true,
+            Ok(Pumped::Reset) => {
+                self.notice("reset the connection (RST), as asked");
+                self.outcome = Some(Ok(super::Exit::Normal));
             }
+            Err(e) => self.fail_connection(WsError::Io(e)),
         }
     }
 

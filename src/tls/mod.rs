@@ -8,7 +8,7 @@ pub mod probe;
 pub mod serve;
 mod verify;
 
-use crate::net::socket::Socket;
+use crate::socket::Socket;
 use std::io::{self, Read, Write};
 use std::path::Path;
 use std::sync::Arc;

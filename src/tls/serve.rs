@@ -2,7 +2,7 @@
 //! one made at start), an optional demand for a client certificate, and
 //! the handshake with a client under a deadline.
 
-use crate::net::socket::Socket;
+use crate::socket::Socket;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -234,37 +234,10 @@ pub fn unmask(data: &mut [u8], key: [u8; 4], offset: usize) {
 
 /// Builds a frame with the shortest length encoding.
 pub fn encode_frame(bits: [bool; 4], opcode: u8, key: Option<[u8; 4]>, payload: &[u8]) -> Vec<u8> {
-    let [fin, rsv1, rsv2, rsv3] = bits;
-    let mut out = Vec::with_capacity(payload.len() + 14);
-    out.push(
-        (u8::from(fin) << 7)
-            | (u8::from(rsv1) << 6)
-            | (u8::from(rsv2) << 5)
-            | (u8::from(rsv3) << 4)
-            | (opcode & 0x0F),
-    );
-    let mask_bit = if key.is_some() { 0x80 } else { 0 };
-    match payload.len() {
-        n if n < 126 => out.push(mask_bit | n as u8),
-        n if n <= 0xFFFF => {
-            out.push(mask_bit | 126);
-            out.extend_from_slice(&(n as u16).to_be_bytes());
-        }
-        n => {
-            out.push(mask_bit | 127);
-            out.extend_from_slice(&(n as u64).to_be_bytes());
-        }
-    }
-    if let Some(key) = key {
-        out.extend_from_slice(&key);
-    }
-    let body = out.len();
-    out.extend_from_slice(payload);
-    if let Some(key) = key {
-        unmask(&mut out[body..], key, 0);
-    }
-    out
+    super::raw::encode(bits, opcode, key, Length::Shortest, payload)
 }
+
+pub use super::raw::Length;
 
 /// A hand-made frame: every header field is the user's choice.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -275,6 +248,10 @@ pub struct CraftedFrame {
     pub rsv3: bool,
     pub opcode: u8,
     pub mask: Mask,
+    /// How the header says the payload's length (a lie, even).
+    pub length: Length,
+    /// Written in this many pieces, this far apart.
+    pub split: Option<(usize, std::time::Duration)>,
     pub payload: Vec<u8>,
     /// Compress the payload with the session's permessage-deflate
     /// compressor (and set RSV1 on a message's first frame).
@@ -302,12 +279,26 @@ impl CraftedFrame {
             Mask::Key(k) => Some(k),
             Mask::Off => None,
         };
-        encode_frame(
+        super::raw::encode(
             [self.fin, self.rsv1, self.rsv2, self.rsv3],
             self.opcode,
             key,
+            self.length,
             &self.payload,
         )
+    }
+
+    /// What the raw writer is to do with it.
+    pub fn op(&self, random_key: [u8; 4], client: bool) -> super::raw::WireOp {
+        let bytes = self.encode(random_key, client);
+        match self.split {
+            Some((pieces, pause)) => super::raw::WireOp::Split {
+                bytes,
+                pieces,
+                pause,
+            },
+            None => super::raw::WireOp::Bytes(bytes),
+        }
     }
 }
 
@@ -351,6 +342,8 @@ mod tests {
             rsv3: false,
             opcode: 9,
             mask: Mask::Auto,
+            length: Length::Shortest,
+            split: None,
             payload: b"x".to_vec(),
             deflate: false,
         };

@@ -7,6 +7,7 @@ pub mod decode;
 pub mod deflate;
 pub mod frame;
 pub mod guard;
+pub mod raw;
 pub mod stack;
 pub mod tap;
 pub mod violation;

@@ -144,3 +144,27 @@ impl Write for Stack {
         self.tap.flush()
     }
 }
+
+/// Raw writes go through the tap, so that they are shown and recorded like
+/// any others; a half-close ends TLS first, and a reset makes the socket's
+/// close send RST.
+impl super::raw::RawSink for Tap<Transport> {
+    fn write_raw(&mut self, bytes: &[u8]) -> io::Result<()> {
+        Tap::write_raw(self, bytes)
+    }
+
+    fn flush_raw(&mut self) -> io::Result<()> {
+        Tap::flush_raw(self)
+    }
+
+    fn shutdown_write(&mut self) -> io::Result<()> {
+        if let Transport::Tls(tls) = self.get_mut() {
+            tls.close_notify();
+        }
+        self.get_ref().socket().shutdown(std::net::Shutdown::Write)
+    }
+
+    fn reset(&mut self) -> io::Result<()> {
+        self.get_ref().socket().reset_on_close()
+    }
+}

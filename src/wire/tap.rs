@@ -270,11 +270,11 @@ impl<S: Write> Tap<S> {
     /// order on the wire is the order of sending.
     pub fn write_raw(&mut self, bytes: &[u8]) -> io::Result<()> {
         self.raw_out.extend(bytes);
-        self.drain_raw()
+        self.flush_raw()
     }
 
     /// Writes queued raw bytes; `WouldBlock` if some remain.
-    fn drain_raw(&mut self) -> io::Result<()> {
+    pub fn flush_raw(&mut self) -> io::Result<()> {
         while !self.raw_out.is_empty() {
             let (front, _) = self.raw_out.as_slices();
             let n = self.inner.write(front)?;
@@ -312,14 +312,14 @@ impl<S: Read> Read for Tap<S> {
 
 impl<S: Write> Write for Tap<S> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.drain_raw()?;
+        self.flush_raw()?;
         let n = self.inner.write(buf)?;
         self.saw_outgoing(&buf[..n]);
         Ok(n)
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.drain_raw()?;
+        self.flush_raw()?;
         self.inner.flush()
     }
 }

@@ -17,7 +17,7 @@ use tungstenite::protocol::Role as WsRole;
 use tungstenite::{Message, WebSocket};
 
 use wscope::app::plan::{Mode, Plan};
-use wscope::app::{client, server};
+use wscope::app::{dialer, server};
 use wscope::cli::Cli;
 use wscope::net::listen::Door;
 use wscope::observe::{Dir, Out};
@@ -156,7 +156,15 @@ fn as_a_client_the_chunks_are_every_byte_the_server_saw() {
     };
     let chunks = Chunks::default();
     let mut obs = observers(&chunks);
-    let opened = client::open(&cli, &mut obs, (**target).clone(), shaping, KEEP, None).unwrap();
+    let opened = dialer::open(
+        &plan.dialer,
+        &mut obs,
+        (**target).clone(),
+        shaping,
+        KEEP,
+        None,
+    )
+    .unwrap();
     let mut tap = opened.tap;
     tap.begin_frames(opened.response.leftover, GUARD);
     let ws = WebSocket::from_raw_socket(Stack::new(tap, None), WsRole::Client, None);

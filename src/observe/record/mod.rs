@@ -6,18 +6,27 @@ pub mod pcap;
 pub mod tape;
 
 use std::fs::File;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::{Clock, Observer};
-use crate::cli::Cli;
 use crate::error::{fail, Failure, Stage};
 
-/// The recorders the command line asks for.
-pub fn open(cli: &Cli, clock: Clock) -> Result<Vec<Box<dyn Observer>>, Failure> {
+/// The files to record into, and the recording being replayed (which is
+/// never written over).
+#[derive(Debug, Clone, Default)]
+pub struct Recordings {
+    pub log: Option<PathBuf>,
+    pub har: Option<PathBuf>,
+    pub pcap: Option<PathBuf>,
+    pub replayed: Option<PathBuf>,
+}
+
+/// The recorders asked for.
+pub fn open(asked: &Recordings, clock: Clock) -> Result<Vec<Box<dyn Observer>>, Failure> {
     let chosen: Vec<(&str, &Path)> = [
-        ("--log", &cli.log),
-        ("--har", &cli.har),
-        ("--pcap", &cli.pcap),
+        ("--log", &asked.log),
+        ("--har", &asked.har),
+        ("--pcap", &asked.pcap),
     ]
     .into_iter()
     .filter_map(|(option, path)| path.as_deref().map(|p| (option, p)))
@@ -34,21 +43,19 @@ pub fn open(cli: &Cli, clock: Clock) -> Result<Vec<Box<dyn Observer>>, Failure> 
         }
     }
     let mut recorders: Vec<Box<dyn Observer>> = Vec::new();
-    if let Some(path) = &cli.log {
-        recorders.push(tape::create(
-            create(path, "--log", cli.replay.as_deref())?,
-            clock,
-        ));
+    let replayed = asked.replayed.as_deref();
+    if let Some(path) = &asked.log {
+        recorders.push(tape::create(create(path, "--log", replayed)?, clock));
     }
-    if let Some(path) = &cli.har {
+    if let Some(path) = &asked.har {
         recorders.push(Box::new(har::Har::new(
-            create(path, "--har", cli.replay.as_deref())?,
+            create(path, "--har", replayed)?,
             clock,
         )));
     }
-    if let Some(path) = &cli.pcap {
+    if let Some(path) = &asked.pcap {
         recorders.push(Box::new(pcap::Pcap::new(
-            create(path, "--pcap", cli.replay.as_deref())?,
+            create(path, "--pcap", replayed)?,
             clock,
         )));
     }

@@ -15,6 +15,37 @@ pub enum Socket {
 }
 
 impl Socket {
+    /// Makes closing the socket reset the connection (RST, not FIN): a
+    /// linger time of zero.
+    pub fn reset_on_close(&self) -> io::Result<()> {
+        use std::os::fd::AsRawFd;
+        let fd = match self {
+            Socket::Tcp(s) => s.as_raw_fd(),
+            // A Unix socket has no reset: its peer reads EOF.
+            Socket::Unix(s) => return s.shutdown(std::net::Shutdown::Both),
+        };
+        let linger = libc::linger {
+            l_onoff: 1,
+            l_linger: 0,
+        };
+        // SAFETY: a valid socket descriptor and a linger struct of the
+        // size given.
+        let done = unsafe {
+            libc::setsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                libc::SO_LINGER,
+                (&linger as *const libc::linger).cast(),
+                std::mem::size_of::<libc::linger>() as libc::socklen_t,
+            )
+        };
+        if done == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::last_os_error())
+        }
+    }
+
     /// The peer's address; a Unix socket's peer has none.
     pub fn peer_addr(&self) -> Option<std::net::SocketAddr> {
         match self {
