@@ -28,7 +28,7 @@ fn main() -> ExitCode {
         .map_or(Ok(()), Err)
         .and_then(|()| Plan::new(&cli))
         .and_then(|plan| {
-            let recorders = wscope::observe::record::open(&output::recordings(&cli), clock)?;
+            let recorders = wscope::formats::open(&output::recordings(&cli), clock)?;
             recorders.into_iter().for_each(|r| obs.add(r));
             Ok(plan)
         })

@@ -8,10 +8,10 @@ use std::time::{Duration, Instant};
 
 use mio::{Events, Token};
 
+use super::accept::{Acceptor, Arrival, Served};
 use super::launch::{self, Inputs, Ready};
 use super::plan::Plan;
 use super::replay::{self, Replaying};
-use super::server::{Acceptor, Arrival, Served};
 use crate::error::{fail, Exit, Failure, Stage};
 use crate::input::command::{Command, Target};
 use crate::input::{Input, InputQueue, Next};
@@ -216,7 +216,7 @@ impl Clients<'_, '_> {
             negotiated: &accepted.negotiated,
             upgrade_ms: None,
         });
-        launch::pass_chunks(&mut tap, &mut obs);
+        obs.wire_chunks(&mut tap);
         let cli = self.plan.cli;
         let chosen = accepted.negotiated.subprotocol.clone();
         if accepted.declined_deflate {

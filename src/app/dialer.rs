@@ -173,7 +173,7 @@ pub fn open(
         let answer = handshake::send_request(&mut tap, &request)
             .and_then(|_| handshake::read_response(&mut tap, deadline, BODY_WAIT));
         let upgrade = started.elapsed();
-        super::launch::pass_chunks(&mut tap, obs);
+        obs.wire_chunks(&mut tap);
         let response = answer.map_err(|failure| {
             let silent = tap.bytes(crate::wire::Dir::In) == 0 && upgrade < timeout;
             // The probe takes up to two seconds: not past --max-time.

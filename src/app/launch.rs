@@ -289,11 +289,3 @@ fn typing_notice(mode: StdinMode, role: Role, summary: &str) -> String {
     };
     format!("wscope: {connected}{summary}; stdout is not a terminal, so there is no prompt: {lines}; Ctrl-D closes")
 }
-
-/// The handshake's raw bytes go to the observers that record them.
-pub fn pass_chunks<S>(tap: &mut Tap<S>, obs: &mut Observers) {
-    let chunks: Vec<_> = tap.take_chunks().collect();
-    for chunk in &chunks {
-        obs.event(&Event::Wire(chunk));
-    }
-}

@@ -1,6 +1,7 @@
 //! The program's modes, built from the command line: a validated plan,
 //! then connecting (or serving), then the session.
 
+pub mod accept;
 pub mod client;
 pub mod clients;
 pub mod dialer;

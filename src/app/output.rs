@@ -4,7 +4,7 @@
 
 use crate::cli::{Cli, FrameKind, OnlyDir};
 use crate::error::Failure;
-use crate::observe::record::Recordings;
+use crate::formats::Recordings;
 use crate::observe::{Clock, Dir, Human, Json, JsonStyle, Out, Payload, Screen, ViewFilter};
 use crate::wire::frame::Kind;
 

@@ -7,9 +7,10 @@ use std::net::{SocketAddr, ToSocketAddrs};
 
 use crate::cli::Cli;
 use crate::error::{fail, one_line, Failure, Stage};
+use crate::formats::Recording;
 use crate::handshake::{self, client::Shaping};
 use crate::net::target::Target;
-use crate::recording::{Recording, Side};
+use crate::wire::Role;
 
 pub enum Mode {
     /// Connect to a server.
@@ -69,8 +70,8 @@ impl<'c> Plan<'c> {
             .map(|path| {
                 // A mock server (--listen) sends the server's side again.
                 let ours = match cli.listen {
-                    Some(_) => Side::Server,
-                    None => Side::Client,
+                    Some(_) => Role::Server,
+                    None => Role::Client,
                 };
                 Recording::read(path, cli.entry.as_deref(), ours)
             })

@@ -16,11 +16,11 @@ use mio::Waker;
 use super::plan::Plan;
 use crate::cli::Timing;
 use crate::error::{Exit, Failure};
+use crate::formats::compare::Comparison;
+use crate::formats::{Msg, Planned, Step};
 use crate::input::command::Command;
 use crate::input::{Input, InputQueue};
 use crate::observe::{Dir, Event, Flow, Interest, Observer, Observers, Role};
-use crate::recording::compare::Comparison;
-use crate::recording::{Msg, Planned, Side, Step};
 
 /// What the session has heard so far, shared with the feeding thread.
 struct Progress {
@@ -121,10 +121,7 @@ pub fn start(
     obs: &mut Observers,
 ) -> Option<Replaying> {
     let (recording, masks) = plan.replay.as_ref()?;
-    let ours = match role {
-        Role::Client => Side::Client,
-        Role::Server => Side::Server,
-    };
+    let ours = role;
     let theirs = ours.other();
     let progress = Arc::new(Progress {
         state: Mutex::new(Heard {

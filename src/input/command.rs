@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::wire::close_code;
-use crate::wire::frame::{CraftedFrame, Length, Mask};
+use crate::wire::raw::{CraftedFrame, Length, Mask};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {

@@ -10,7 +10,6 @@ mod json;
 mod out;
 mod payload;
 mod pretty;
-pub mod record;
 mod stamp;
 
 use std::cell::{RefCell, RefMut};
@@ -281,6 +280,15 @@ impl Observers {
 
     pub fn interest(&self) -> Interest {
         self.shared.borrow().interest
+    }
+
+    /// The raw bytes the tap kept (the opening handshake's, say) go to the
+    /// observers that record them.
+    pub fn wire_chunks<S>(&self, tap: &mut crate::wire::tap::Tap<S>) {
+        let chunks: Vec<_> = tap.take_chunks().collect();
+        for chunk in &chunks {
+            self.event(&Event::Wire(chunk));
+        }
     }
 
     /// The screen's output, to move it above the prompt and back.

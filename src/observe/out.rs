@@ -21,7 +21,7 @@ enum Sink {
     },
     Printer(Box<dyn ExternalPrinter + Send>),
     /// A recorder's file (--log): batched like a pipe.
-    File(super::record::RecordFile),
+    File(crate::formats::RecordFile),
 }
 
 /// How much output is held before it is written when stdout is not a
@@ -40,7 +40,7 @@ impl Out {
     }
 
     /// Output to a file, written in batches.
-    pub fn file(file: super::record::RecordFile) -> Self {
+    pub fn file(file: crate::formats::RecordFile) -> Self {
         Out {
             buf: Vec::with_capacity(BATCH + 4096),
             sink: Sink::File(file),

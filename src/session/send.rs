@@ -11,8 +11,7 @@ use super::Session;
 use crate::input::command::{Command, COMMANDS};
 use crate::input::{Input, Next};
 use crate::observe::Event;
-use crate::wire::frame::CraftedFrame;
-use crate::wire::raw::{Pumped, RawWriter};
+use crate::wire::raw::{CraftedFrame, Pumped, RawWriter};
 use crate::wire::Role;
 
 /// How many inputs are sent before the loop reads the socket again, so

@@ -371,7 +371,7 @@ mod tests {
     /// Builds a frame as a peer would, to check lengths at the boundaries
     /// (the encoder is anchored by the RFC's own examples below).
     fn build(opcode: u8, fin: bool, key: Option<[u8; 4]>, payload: &[u8]) -> Vec<u8> {
-        crate::wire::frame::encode_frame([fin, false, false, false], opcode, key, payload)
+        crate::wire::raw::encode_frame([fin, false, false, false], opcode, key, payload)
     }
 
     #[test]

@@ -11,7 +11,8 @@
 
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
 
-use super::frame::{encode_frame, take_header, unmask, FrameHeader, Kind};
+use super::frame::{take_header, unmask, FrameHeader, Kind};
+use super::raw::encode_frame;
 use super::violation::Violation;
 use super::Role;
 use crate::handshake::extensions::Deflate;

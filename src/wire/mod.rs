@@ -43,6 +43,14 @@ impl Role {
         }
     }
 
+    /// The other end.
+    pub fn other(self) -> Role {
+        match self {
+            Role::Client => Role::Server,
+            Role::Server => Role::Client,
+        }
+    }
+
     /// What the other end is, for messages.
     pub fn peer(self) -> &'static str {
         match self {

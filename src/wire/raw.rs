@@ -210,9 +210,78 @@ pub fn encode(
     out
 }
 
+/// Builds a frame with the shortest length encoding.
+pub fn encode_frame(bits: [bool; 4], opcode: u8, key: Option<[u8; 4]>, payload: &[u8]) -> Vec<u8> {
+    encode(bits, opcode, key, Length::Shortest, payload)
+}
+
+/// A hand-made frame: every header field is the user's choice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CraftedFrame {
+    pub fin: bool,
+    pub rsv1: bool,
+    pub rsv2: bool,
+    pub rsv3: bool,
+    pub opcode: u8,
+    pub mask: Mask,
+    /// How the header says the payload's length (a lie, even).
+    pub length: Length,
+    /// Written in this many pieces, this far apart.
+    pub split: Option<(usize, std::time::Duration)>,
+    pub payload: Vec<u8>,
+    /// Compress the payload with the session's permessage-deflate
+    /// compressor (and set RSV1 on a message's first frame).
+    pub deflate: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mask {
+    /// As the role requires: masked from a client, unmasked from a server.
+    Auto,
+    Random,
+    Key([u8; 4]),
+    /// Unmasked, which RFC 6455 §5.1 forbids a client: for testing servers.
+    Off,
+}
+
+impl CraftedFrame {
+    /// The frame's bytes as they go on the wire; `random_key` is used when
+    /// the mask is `Random`, or `Auto` from a client.
+    pub fn encode(&self, random_key: [u8; 4], client: bool) -> Vec<u8> {
+        let key = match self.mask {
+            Mask::Auto if client => Some(random_key),
+            Mask::Auto => None,
+            Mask::Random => Some(random_key),
+            Mask::Key(k) => Some(k),
+            Mask::Off => None,
+        };
+        encode(
+            [self.fin, self.rsv1, self.rsv2, self.rsv3],
+            self.opcode,
+            key,
+            self.length,
+            &self.payload,
+        )
+    }
+
+    /// What the raw writer is to do with it.
+    pub fn op(&self, random_key: [u8; 4], client: bool) -> WireOp {
+        let bytes = self.encode(random_key, client);
+        match self.split {
+            Some((pieces, pause)) => WireOp::Split {
+                bytes,
+                pieces,
+                pause,
+            },
+            None => WireOp::Bytes(bytes),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wire::frame::FrameHeader;
 
     #[test]
     fn lengths_in_every_form_and_a_lying_one() {
@@ -313,5 +382,55 @@ mod tests {
         let all: Vec<u8> = sink.written.concat();
         assert_eq!(all, b"abcdef");
         assert!(writer.is_empty());
+    }
+
+    #[test]
+    fn rfc_examples_encode_byte_for_byte() {
+        // RFC 6455 §5.7: an unmasked and a masked "Hello".
+        assert_eq!(
+            encode_frame([true, false, false, false], 1, None, b"Hello"),
+            [0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f]
+        );
+        assert_eq!(
+            encode_frame(
+                [true, false, false, false],
+                1,
+                Some([0x37, 0xfa, 0x21, 0x3d]),
+                b"Hello"
+            ),
+            [0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58]
+        );
+    }
+
+    #[test]
+    fn lengths_take_the_shortest_encoding() {
+        for (len, header) in [(125usize, 2usize), (126, 4), (65535, 4), (65536, 10)] {
+            let bytes = encode_frame([true, false, false, false], 2, None, &vec![0; len]);
+            assert_eq!(bytes.len(), len + header, "len {len}");
+            assert_eq!(FrameHeader::parse(&bytes).unwrap().payload_len, len as u64);
+        }
+    }
+
+    #[test]
+    fn crafted_frames_mask_as_asked() {
+        let mut frame = CraftedFrame {
+            fin: true,
+            rsv1: true,
+            rsv2: false,
+            rsv3: false,
+            opcode: 9,
+            mask: Mask::Auto,
+            length: Length::Shortest,
+            split: None,
+            payload: b"x".to_vec(),
+            deflate: false,
+        };
+        let key = [1, 2, 3, 4];
+        assert_eq!(frame.encode(key, false), [0xC9, 0x01, b'x']);
+        assert_eq!(frame.encode(key, true)[1], 0x81);
+        frame.mask = Mask::Off;
+        assert_eq!(frame.encode(key, true)[1], 0x01);
+        frame.mask = Mask::Key([9, 9, 9, 9]);
+        assert_eq!(&frame.encode(key, false)[2..6], &[9, 9, 9, 9]);
     }
 }

@@ -17,7 +17,7 @@ use tungstenite::protocol::Role as WsRole;
 use tungstenite::{Message, WebSocket};
 
 use wscope::app::plan::{Mode, Plan};
-use wscope::app::{dialer, server};
+use wscope::app::{accept, dialer};
 use wscope::cli::Cli;
 use wscope::net::listen::Door;
 use wscope::observe::{Dir, Out};
@@ -192,22 +192,22 @@ fn as_a_server_the_chunks_are_every_byte_the_client_saw() {
     });
 
     let chunks = Chunks::default();
-    let mut obs = observers(&chunks);
+    let obs = observers(&chunks);
     let (_poll, waker) = wscope::session::driver::readiness().unwrap();
-    let offer = server::Offer {
+    let offer = accept::Offer {
         subprotocols: Vec::new(),
         deflate: false,
         keep: KEEP,
     };
     let acceptor =
-        server::Acceptor::start(Door::Tcp(listener), None, offer, 1, waker, None).unwrap();
+        accept::Acceptor::start(Door::Tcp(listener), None, offer, 1, waker, None).unwrap();
     let served = match acceptor.rx.recv_timeout(std::time::Duration::from_secs(10)) {
-        Ok(server::Arrival::Client(served)) => *served,
-        Ok(server::Arrival::Notice(notice)) => panic!("not served: {notice}"),
+        Ok(accept::Arrival::Client(served)) => *served,
+        Ok(accept::Arrival::Notice(notice)) => panic!("not served: {notice}"),
         Err(e) => panic!("no client came: {e}"),
     };
     let mut tap = served.tap;
-    wscope::app::launch::pass_chunks(&mut tap, &mut obs);
+    obs.wire_chunks(&mut tap);
     tap.begin_frames(
         served.accepted.leftover,
         Guard {

@@ -1,10 +1,22 @@
+//! The tape: its writer (`--log`) and its reader (`--replay`), side by side.
+//!
+//! The tape (`--log`): the `--json` event stream, every event with its
+//! wall-clock time as well, written to a file as the session goes
+//! (docs/tape.md). `wscope --replay` reads it back.
+//!
 //! Reading a tape: the JSON Lines that `--log` wrote (docs/tape.md).
 //! Only the events a replay needs are read; others are skipped, so tapes
 //! from newer versions still play.
 
+use super::recording::{replayable_header, Msg, Recording, Sent, Step};
+use super::RecordFile;
+use crate::observe::{Clock, Json, Observer, Out};
+use crate::wire::Role;
 use serde_json::Value;
 
-use super::{replayable_header, Msg, Recording, Sent, Side, Step};
+pub fn create(file: RecordFile, clock: Clock) -> Box<dyn Observer> {
+    Box::new(Json::with_wall_clock(Out::file(file), clock))
+}
 
 /// The recording in a tape, or what is wrong with it ("line 3: ...").
 /// A tape of several connections (--reconnect) holds one recording each;
@@ -14,7 +26,7 @@ pub fn read(text: &[u8], entry: Option<&str>) -> Result<Recording, String> {
     let mut upgraded = false;
     let mut rec = Recording::default();
     // Until a connect event says otherwise, the recorder was the client.
-    let mut recorder = Side::Client;
+    let mut recorder = Role::Client;
     let mut events = 0;
     let mut closes = 0;
     for (index, line) in text.split(|&b| b == b'\n').enumerate() {
@@ -30,7 +42,7 @@ pub fn read(text: &[u8], entry: Option<&str>) -> Result<Recording, String> {
             .and_then(Value::as_str)
             .ok_or_else(|| at("no \"event\" name".into()))?;
         let t = value.get("t").and_then(Value::as_f64).unwrap_or(0.0);
-        let side = |value: &Value| -> Result<Side, String> {
+        let side = |value: &Value| -> Result<Role, String> {
             match value.get("dir").and_then(Value::as_str) {
                 Some("out") => Ok(recorder),
                 Some("in") => Ok(recorder.other()),
@@ -52,7 +64,7 @@ pub fn read(text: &[u8], entry: Option<&str>) -> Result<Recording, String> {
                 upgraded = false;
                 closes = 0;
                 if value.get("role").and_then(Value::as_str) == Some("server") {
-                    recorder = Side::Server;
+                    recorder = Role::Server;
                 } else {
                     rec.url = value.get("url").and_then(Value::as_str).map(str::to_string);
                 }
@@ -92,7 +104,7 @@ pub fn read(text: &[u8], entry: Option<&str>) -> Result<Recording, String> {
                             .get("close_code")
                             .and_then(Value::as_u64)
                             .and_then(|c| u16::try_from(c).ok());
-                        if by == Side::Server && rec.server_close.is_none() {
+                        if by == Role::Server && rec.server_close.is_none() {
                             rec.server_close = Some(code);
                         }
                         closes += 1;
@@ -233,9 +245,9 @@ mod tests {
         assert_eq!(rec.headers, [("Cookie".to_string(), "a=b".to_string())]);
         assert_eq!(rec.sent.len(), 4);
         assert_eq!(rec.sent[1].step, Step::Ping(vec![1, 2]));
-        assert_eq!(rec.messages(Side::Server)[0].data, [0, 255]);
+        assert_eq!(rec.messages(Role::Server)[0].data, [0, 255]);
         assert_eq!(rec.server_close, Some(Some(4000)));
-        assert!(rec.closed_by(Side::Client));
+        assert!(rec.closed_by(Role::Client));
     }
 
     #[test]
@@ -252,7 +264,7 @@ mod tests {
         let err = read(tape, None).unwrap_err();
         assert!(err.contains("holds 2 connections"), "{err}");
         let data = |entry| {
-            read(tape, Some(entry)).unwrap().messages(Side::Client)[0]
+            read(tape, Some(entry)).unwrap().messages(Role::Client)[0]
                 .data
                 .clone()
         };

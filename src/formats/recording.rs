@@ -2,29 +2,11 @@
 //! request headers and, in order, what each side sent. Replaying it as a
 //! client or as a mock server is a matter of which side's steps are ours.
 
-pub mod compare;
-pub mod har;
-pub mod tape;
-
 use std::path::Path;
 
+use super::{har, tape};
 use crate::error::{fail, Failure, Stage};
-
-/// Who sent something, whoever recorded it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Side {
-    Client,
-    Server,
-}
-
-impl Side {
-    pub fn other(self) -> Side {
-        match self {
-            Side::Client => Side::Server,
-            Side::Server => Side::Client,
-        }
-    }
-}
+use crate::wire::Role;
 
 /// A complete data message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,7 +30,7 @@ pub enum Step {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sent {
-    pub by: Side,
+    pub by: Role,
     pub step: Step,
     /// Seconds since the recording started.
     pub t: f64,
@@ -99,7 +81,7 @@ impl Recording {
     /// Reads a tape or, when the file is one JSON document with a `log`,
     /// a HAR. `entry` picks among a HAR's WebSocket entries; what `ours`
     /// will send again is checked.
-    pub fn read(path: &Path, entry: Option<&str>, ours: Side) -> Result<Recording, Failure> {
+    pub fn read(path: &Path, entry: Option<&str>, ours: Role) -> Result<Recording, Failure> {
         let shown = path.display().to_string();
         let text = std::fs::read(path).map_err(|e| {
             fail(
@@ -127,7 +109,7 @@ impl Recording {
     /// sends: a header that would split the request, a control frame that
     /// breaks RFC 6455, or a close code that may not be sent is refused
     /// (whoever wrote the file may not be on our side).
-    fn check(&self, ours: Side) -> Result<(), String> {
+    fn check(&self, ours: Role) -> Result<(), String> {
         for (name, value) in &self.headers {
             if !crate::handshake::is_token(name) {
                 return Err(format!(
@@ -171,7 +153,7 @@ impl Recording {
     }
 
     /// What `side` sends, each with how many messages it waits for.
-    pub fn steps(&self, side: Side) -> Vec<Planned> {
+    pub fn steps(&self, side: Role) -> Vec<Planned> {
         let start = self.sent.first().map_or(0.0, |s| s.t);
         let mut heard = 0;
         let mut steps = Vec::new();
@@ -191,7 +173,7 @@ impl Recording {
     }
 
     /// The data messages `side` sent, in order.
-    pub fn messages(&self, side: Side) -> Vec<Msg> {
+    pub fn messages(&self, side: Role) -> Vec<Msg> {
         self.sent
             .iter()
             .filter(|s| s.by == side)
@@ -203,7 +185,7 @@ impl Recording {
     }
 
     /// Whether `side` started the close handshake.
-    pub fn closed_by(&self, side: Side) -> bool {
+    pub fn closed_by(&self, side: Role) -> bool {
         self.sent
             .iter()
             .any(|s| s.by == side && matches!(s.step, Step::Close { .. }))
@@ -256,39 +238,39 @@ mod tests {
         let rec = Recording {
             sent: vec![
                 Sent {
-                    by: Side::Client,
+                    by: Role::Client,
                     step: text("a"),
                     t: 1.0,
                 },
                 Sent {
-                    by: Side::Server,
+                    by: Role::Server,
                     step: text("A"),
                     t: 1.1,
                 },
                 Sent {
-                    by: Side::Server,
+                    by: Role::Server,
                     step: Step::Ping(vec![]),
                     t: 1.2,
                 },
                 Sent {
-                    by: Side::Client,
+                    by: Role::Client,
                     step: text("b"),
                     t: 1.5,
                 },
                 Sent {
-                    by: Side::Server,
+                    by: Role::Server,
                     step: text("B"),
                     t: 1.6,
                 },
             ],
             ..Recording::default()
         };
-        let client: Vec<_> = rec.steps(Side::Client).iter().map(|p| p.after).collect();
+        let client: Vec<_> = rec.steps(Role::Client).iter().map(|p| p.after).collect();
         assert_eq!(client, [0, 1]);
-        let server: Vec<_> = rec.steps(Side::Server).iter().map(|p| p.after).collect();
+        let server: Vec<_> = rec.steps(Role::Server).iter().map(|p| p.after).collect();
         assert_eq!(server, [1, 1, 2]);
-        assert!((rec.steps(Side::Client)[1].at - 0.5).abs() < 1e-9);
-        assert_eq!(rec.messages(Side::Server).len(), 2);
+        assert!((rec.steps(Role::Client)[1].at - 0.5).abs() < 1e-9);
+        assert_eq!(rec.messages(Role::Server).len(), 2);
     }
 
     #[test]

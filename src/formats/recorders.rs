@@ -1,15 +1,12 @@
 //! Recorders: observers that write the session to a file beside whatever
 //! the screen shows, streaming as it goes (nothing held for the end).
 
-pub mod har;
-pub mod pcap;
-pub mod tape;
-
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use super::{Clock, Observer};
+use super::{har, pcap, tape};
 use crate::error::{fail, Failure, Stage};
+use crate::observe::{Clock, Observer};
 
 /// The files to record into, and the recording being replayed (which is
 /// never written over).

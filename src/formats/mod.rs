@@ -1,0 +1,14 @@
+//! The interchange formats, one file each with its writer and its reader
+//! side by side: the tape (`--log`, docs/tape.md), HAR (`--har`) and pcapng
+//! (`--pcap`); what a recording holds once read, and how a replay is
+//! compared with it.
+
+pub mod compare;
+pub mod har;
+pub mod pcap;
+pub mod recorders;
+pub mod recording;
+pub mod tape;
+
+pub use recorders::{open, RecordFile, Recordings};
+pub use recording::*;
