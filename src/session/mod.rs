@@ -278,6 +278,9 @@ impl<'o> Session<'o> {
     }
 
     fn notice(&mut self, text: &str) {
+        // Frames the tap decoded already crossed before now: they come
+        // first, so that the view stays in time order.
+        self.show_all();
         self.obs.event(&Event::Notice(text));
     }
 
