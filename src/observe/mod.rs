@@ -158,6 +158,10 @@ pub trait Screen {
     fn show(&mut self, event: &Event) -> io::Result<()>;
     fn out(&mut self) -> &mut Out;
     fn interest(&self) -> Interest;
+    /// The session is about to wait: draw what was held for later.
+    fn idle(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 impl<T: Screen + ?Sized> Observer for T {
@@ -168,6 +172,7 @@ impl<T: Screen + ?Sized> Observer for T {
     }
 
     fn flush(&mut self) -> Flow {
+        let _ = self.idle();
         let _ = self.out().flush();
         self.out().flow()
     }

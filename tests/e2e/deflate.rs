@@ -533,3 +533,41 @@ fn a_compressed_frame_shows_its_bytes_as_hex_and_its_message_the_text() {
         "{out}"
     );
 }
+
+#[test]
+fn the_wide_message_line_shows_compressed_json_as_json_and_escapes_the_rest() {
+    let server = PythonServer::with_args(None, &["--deflate"]);
+    let url = format!("ws://127.0.0.1:{}/", server.port);
+    let out = wscope(&[
+        "--frames",
+        "--color",
+        "never",
+        "--layout",
+        "wide",
+        "--deflate",
+        "-x",
+        r#"{"id":1,"clear":"\u001b[2J"}"#,
+        "-x",
+        "raw \u{1b}[2J \u{9b}31m",
+        "-n",
+        "2",
+        &url,
+    ]);
+    out.assert_code(0);
+    let messages: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter(|l| l.contains(" message text "))
+        .collect();
+    assert_eq!(messages.len(), 4, "{out}");
+    for line in &messages {
+        assert!(!line.contains(['\u{1b}', '\u{9b}']), "{line:?}");
+    }
+    // JSON as JSON, its quotes left alone; other text quoted and escaped.
+    let json = r#" {"id": 1, "clear": "\u001b[2J"}"#;
+    let text = r#" "raw \u{1b}[2J \u{9b}31m""#;
+    for ending in [json, text] {
+        let count = messages.iter().filter(|l| l.ends_with(ending)).count();
+        assert_eq!(count, 2, "{ending}: {out}");
+    }
+}
