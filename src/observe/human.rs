@@ -42,6 +42,17 @@ pub struct Human {
     /// connection has been seen, every stamped line names its own.
     conn: Option<u32>,
     numbered: bool,
+    /// In the compact layout, a compressed message's only frame waits for
+    /// the message: one line then shows both, with the inflated preview.
+    /// Anything else that comes first shows the frame line as it is.
+    pending: Option<Pending>,
+}
+
+/// A frame line not drawn yet.
+struct Pending {
+    dir: Dir,
+    frame: Frame,
+    t: f64,
 }
 
 /// How much of the frames of unfinished messages --grep holds back; the
@@ -71,6 +82,7 @@ impl Human {
             held_bytes: 0,
             conn: None,
             numbered: false,
+            pending: None,
         }
     }
 
@@ -86,17 +98,24 @@ impl Human {
     }
 
     /// A frame, through the filters: with --grep, the frames of a data
-    /// message wait for the message.
-    fn filtered_frame(&mut self, dir: Dir, frame: &Frame, t: f64) -> io::Result<()> {
+    /// message wait for the message. `may_wait`: the frame may wait to
+    /// share its message's line.
+    fn filtered_frame(
+        &mut self,
+        dir: Dir,
+        frame: &Frame,
+        t: f64,
+        may_wait: bool,
+    ) -> io::Result<()> {
         if !self.filter.shows_frame(dir, frame.header.kind()) {
             return Ok(());
         }
         let held_for = frame.message.filter(|_| self.filter.grep.is_some());
         let Some((seq, _)) = held_for else {
-            return self.frame(dir, frame, t);
+            return self.frame(dir, frame, t, may_wait);
         };
         let mark = self.out.buf().len();
-        self.frame(dir, frame, t)?;
+        self.frame(dir, frame, t, may_wait)?;
         let line = self.out.buf().split_off(mark);
         if self.held_bytes + line.len() <= HELD_MAX {
             self.held_bytes += line.len();
@@ -116,6 +135,15 @@ impl Human {
         wire: &MessageEnd,
         t: f64,
     ) -> io::Result<()> {
+        // The frame waiting for this message goes into its line; one
+        // waiting for another is drawn now.
+        match self.pending.take() {
+            Some(p) if p.dir == dir && p.frame.message.map(|(seq, _)| seq) == Some(wire.seq) => {}
+            other => {
+                self.pending = other;
+                self.flush_pending()?;
+            }
+        }
         if !self.filter.shows_dir(dir) {
             return Ok(());
         }
@@ -144,6 +172,34 @@ impl Human {
             }
         }
         Ok(())
+    }
+
+    /// Draws the frame line that was waiting for its message.
+    fn flush_pending(&mut self) -> io::Result<()> {
+        match self.pending.take() {
+            Some(Pending { dir, frame, t }) => self.filtered_frame(dir, &frame, t, false),
+            None => Ok(()),
+        }
+    }
+
+    /// Whether a frame line waits for its message, to share one line: in
+    /// the compact layout, a compressed message's only frame, when
+    /// compression is all its line would have to say besides its size.
+    fn waits_for_message(&self, dir: Dir, frame: &Frame) -> bool {
+        frame.compressed
+            && self.deflate
+            && !frame.cut_short
+            && matches!(frame.message, Some((_, Part::Whole)))
+            && compact_flags(frame, dir, self.deflate, self.serving) == ["z"]
+    }
+
+    /// A message's JSON for its line, when the preview holds all of it
+    /// and --no-pretty was not asked: as for a frame line.
+    fn message_json(&self, binary: bool, data: &[u8]) -> Option<serde_json::Value> {
+        if binary || self.filter.json == JsonStyle::Raw || data.len() > self.preview_limit {
+            return None;
+        }
+        pretty::parse_container(data)
     }
 
     /// A whole text message's JSON, compact, for a frame line, when the
@@ -347,8 +403,16 @@ impl Human {
         )
     }
 
-    fn frame(&mut self, dir: Dir, frame: &Frame, t: f64) -> io::Result<()> {
+    fn frame(&mut self, dir: Dir, frame: &Frame, t: f64, may_wait: bool) -> io::Result<()> {
         if let Some(columns) = self.compact_width() {
+            if may_wait && self.waits_for_message(dir, frame) {
+                self.pending = Some(Pending {
+                    dir,
+                    frame: frame.clone(),
+                    t,
+                });
+                return Ok(());
+            }
             let stamp = self.stamp_text(t, true);
             let json = self.json_preview(frame, false);
             let line = compact_frame(
@@ -458,6 +522,20 @@ impl Human {
             }
             Err(_) => Shown::Hex(kept),
         };
+        let json = self.message_json(binary, data);
+        if let Some(columns) = self.compact_width() {
+            let body = match &json {
+                Some(value) => pretty::compact_plain(value),
+                None => preview_text(shown, data.len() as u64),
+            };
+            let stamp = self.stamps.at(t, true);
+            let line = compact_message(dir, binary, wire, data.len(), &stamp, columns, &body);
+            return writeln!(self.out, "{line}");
+        }
+        let body = match &json {
+            Some(value) => pretty::compact(value),
+            None => preview(shown, data.len() as u64),
+        };
         let frames = match wire.frames {
             1 => String::new(),
             n => format!(" from {n} frames"),
@@ -473,13 +551,12 @@ impl Human {
         };
         writeln!(
             self.out,
-            "{} {} {} {} len={}{deflated}{frames} {}",
+            "{} {} {} {} len={}{deflated}{frames} {body}",
             self.stamp_at(t),
             arrow(dir),
             "message".bold(),
             if binary { "binary" } else { "text" },
             data.len(),
-            preview(shown, data.len() as u64)
         )
     }
 
@@ -518,29 +595,7 @@ fn compact_frame(
         Kind::Reserved => "op?",
         k => k.name(),
     };
-    let mut flags = Vec::new();
-    if !h.fin {
-        flags.push("fin=0".to_string());
-    }
-    let data = matches!(h.kind(), Kind::Text | Kind::Binary);
-    match (h.rsv1, h.rsv2, h.rsv3) {
-        (false, false, false) => {}
-        (true, false, false) if deflate && data => flags.push("z".to_string()),
-        (a, b, c) => flags.push(format!("rsv={}{}{}", u8::from(a), u8::from(b), u8::from(c))),
-    }
-    if h.kind() == Kind::Reserved {
-        flags.push(format!("op=0x{:x}", h.opcode));
-    }
-    // A client masks what it sends; a server does not.
-    let masked_sender = (dir == Dir::Out) != serving;
-    match (h.mask_key.is_some(), masked_sender) {
-        (false, true) => flags.push("unmasked".to_string()),
-        (true, false) => flags.push("masked".to_string()),
-        _ => {}
-    }
-    if h.non_minimal_length() {
-        flags.push(format!("{}-bit", h.len_encoding.bits()));
-    }
+    let flags = compact_flags(frame, dir, deflate, serving);
     let flags = if flags.is_empty() {
         String::new()
     } else {
@@ -583,6 +638,78 @@ fn compact_frame(
         cut.red()
     );
     line.trim_end().to_string()
+}
+
+/// A data message in at most `columns` columns, laid out as a frame
+/// line: its kind, `z` and its size on the wire before its own when it
+/// was compressed (`z 77→75`), how many frames carried it when more than
+/// one, and as much of it as fits (`body`, already escaped).
+fn compact_message(
+    dir: Dir,
+    binary: bool,
+    wire: &MessageEnd,
+    len: usize,
+    stamp_text: &str,
+    columns: usize,
+    body: &str,
+) -> String {
+    let kind = if binary { "binary" } else { "text" };
+    let mut flags = Vec::new();
+    if wire.compressed {
+        flags.push("z".to_string());
+    }
+    if wire.frames > 1 {
+        flags.push(format!("{} frames", wire.frames));
+    }
+    let flags = if flags.is_empty() {
+        String::new()
+    } else {
+        format!(" {}", flags.join(" "))
+    };
+    let size = if wire.compressed {
+        format!("{}→{len}", wire.wire_len)
+    } else {
+        len.to_string()
+    };
+    let used = stamp_text.len() + 3 + 6 + flags.chars().count() + 1 + size.chars().count() + 1;
+    let body = fit(body, columns.saturating_sub(used + 1));
+    let line = format!(
+        "{} {} {kind:<6}{} {size} {body}",
+        stamp_text.dimmed(),
+        arrow(dir),
+        flags.dimmed(),
+    );
+    line.trim_end().to_string()
+}
+
+/// The flags of a compact frame line: only what is unusual, and `z` for
+/// a compressed message's first frame.
+fn compact_flags(frame: &Frame, dir: Dir, deflate: bool, serving: bool) -> Vec<String> {
+    let h = &frame.header;
+    let mut flags = Vec::new();
+    if !h.fin {
+        flags.push("fin=0".to_string());
+    }
+    let data = matches!(h.kind(), Kind::Text | Kind::Binary);
+    match (h.rsv1, h.rsv2, h.rsv3) {
+        (false, false, false) => {}
+        (true, false, false) if deflate && data => flags.push("z".to_string()),
+        (a, b, c) => flags.push(format!("rsv={}{}{}", u8::from(a), u8::from(b), u8::from(c))),
+    }
+    if h.kind() == Kind::Reserved {
+        flags.push(format!("op=0x{:x}", h.opcode));
+    }
+    // A client masks what it sends; a server does not.
+    let masked_sender = (dir == Dir::Out) != serving;
+    match (h.mask_key.is_some(), masked_sender) {
+        (false, true) => flags.push("unmasked".to_string()),
+        (true, false) => flags.push("masked".to_string()),
+        _ => {}
+    }
+    if h.non_minimal_length() {
+        flags.push(format!("{}-bit", h.len_encoding.bits()));
+    }
+    flags
 }
 
 /// `text` cut to `room` terminal columns, with `…` marking the cut. Wide
@@ -640,6 +767,11 @@ fn preview_parts(shown: Shown, total: u64) -> (String, Option<String>) {
 
 impl Screen for Human {
     fn show(&mut self, event: &Event) -> io::Result<()> {
+        // A frame line waiting for its message is drawn before anything
+        // else is; its message decides itself.
+        if !matches!(event, Event::Message { .. } | Event::Wire(_)) {
+            self.flush_pending()?;
+        }
         match event {
             Event::Connect { url, role, facts } => {
                 // A new connection numbers its messages from 1 again.
@@ -654,7 +786,7 @@ impl Screen for Human {
                 upgrade_ms,
             } => self.response(response, negotiated, *upgrade_ms)?,
             Event::Frame { dir, frame, at } => {
-                self.filtered_frame(*dir, frame, self.clock.at(*at))?
+                self.filtered_frame(*dir, frame, self.clock.at(*at), true)?
             }
             Event::Message {
                 dir,
@@ -741,9 +873,23 @@ impl Screen for Human {
         Interest::SESSION
     }
 
+    /// A frame held for its message belongs to the connection it came
+    /// on: another connection's event draws it first.
     fn set_conn(&mut self, conn: Option<u32>) {
+        if self.pending.is_some() {
+            let _ = self.flush_pending();
+        }
         self.conn = conn;
         self.numbered |= conn.is_some_and(|n| n > 1);
+    }
+
+    /// An outgoing frame still waiting when the session goes idle has no
+    /// message to wait for (a hand-made one, or one the socket holds).
+    fn idle(&mut self) -> io::Result<()> {
+        if self.pending.as_ref().is_some_and(|p| p.dir == Dir::Out) {
+            self.flush_pending()?;
+        }
+        Ok(())
     }
 }
 
@@ -759,6 +905,33 @@ mod tests {
             format!("\"{}\"{}", "é".repeat(64), "…(+172 bytes)".dimmed())
         );
         assert_eq!(preview(Shown::Hex(&[0xca, 0xfe]), 2), "hex:cafe");
+    }
+
+    #[test]
+    fn a_compressed_message_line_says_z_and_both_sizes_in_its_columns() {
+        colored::control::set_override(false);
+        let wire = MessageEnd {
+            seq: 1,
+            kind: Kind::Text,
+            frames: 1,
+            wire_len: 77,
+            compressed: true,
+        };
+        let body = format!("\"{}\"", "x".repeat(100));
+        let line = compact_message(Dir::Out, false, &wire, 75, "[   0.822]", 80, &body);
+        assert!(
+            line.starts_with("[   0.822] → text   z 77→75 \"xxx"),
+            "{line}"
+        );
+        assert!(line.ends_with('…') && line.chars().count() == 79, "{line}");
+        let wire = MessageEnd {
+            frames: 3,
+            compressed: false,
+            wire_len: 5,
+            ..wire
+        };
+        let line = compact_message(Dir::In, true, &wire, 5, "[   0.822]", 80, "hex:01");
+        assert_eq!(line, "[   0.822] ← binary 3 frames 5 hex:01");
     }
 
     #[test]

@@ -401,8 +401,8 @@ fn write_frame(buf: &mut Vec<u8>, t: impl Into<Stamp>, dir: Dir, frame: &Frame) 
         }
     }
     line.bool(k!("truncated"), frame.truncated());
-    // RSV1 on a message's first frame: permessage-deflate compressed it.
-    if h.rsv1 && matches!(h.kind(), Kind::Text | Kind::Binary) {
+    // RSV1 on its message's first frame: permessage-deflate compressed it.
+    if frame.compressed {
         line.bool(k!("compressed"), true);
     }
     match frame.message {

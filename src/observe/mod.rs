@@ -166,6 +166,10 @@ pub trait Screen {
     fn out(&mut self) -> &mut Out;
     fn interest(&self) -> Interest;
     fn set_conn(&mut self, _conn: Option<u32>) {}
+    /// The session is about to wait: draw what was held for later.
+    fn idle(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 impl<T: Screen + ?Sized> Observer for T {
@@ -176,6 +180,7 @@ impl<T: Screen + ?Sized> Observer for T {
     }
 
     fn flush(&mut self) -> Flow {
+        let _ = self.idle();
         let _ = self.out().flush();
         self.out().flow()
     }
@@ -325,10 +330,13 @@ pub enum Shown<'a> {
 
 /// Text frames and control payloads show as text when they are valid
 /// UTF-8; a preview cut inside a character keeps its whole characters.
-/// Binary and invalid text show as hex, so nothing is hidden.
+/// Binary, invalid text and compressed payloads (whose bytes may happen
+/// to be valid UTF-8 but are not the text) show as hex, so nothing is
+/// hidden or mistaken.
 pub fn show_frame_payload(frame: &Frame) -> Shown<'_> {
     let bytes = &frame.preview;
     let textual = match frame.header.kind() {
+        _ if frame.compressed => false,
         Kind::Binary | Kind::Close | Kind::Reserved => false,
         Kind::Continuation => frame.continues != Some(Kind::Binary),
         // Ping payloads are often counters or timestamps: text only when
@@ -443,6 +451,25 @@ mod tests {
         assert!(matches!(show_frame_payload(&frames[1]), Shown::Hex([3])));
         assert!(matches!(show_frame_payload(&frames[2]), Shown::Hex([1, 2])));
         assert!(matches!(show_frame_payload(&frames[3]), Shown::Utf8("hi")));
+    }
+
+    #[test]
+    fn compressed_payloads_show_as_hex_even_when_they_read_as_text() {
+        // The socket.io heartbeat "2" deflated is 32 02 00, valid UTF-8;
+        // then a compressed message in two fragments.
+        let frames = frames(
+            &[
+                0xc1, 0x03, 0x32, 0x02, 0x00, 0x41, 0x01, b'a', 0x80, 0x01, b'b',
+            ],
+            16,
+        );
+        assert!(frames.iter().all(|f| f.compressed));
+        assert!(matches!(
+            show_frame_payload(&frames[0]),
+            Shown::Hex([0x32, 2, 0])
+        ));
+        assert!(matches!(show_frame_payload(&frames[1]), Shown::Hex(b"a")));
+        assert!(matches!(show_frame_payload(&frames[2]), Shown::Hex(b"b")));
     }
 
     #[test]

@@ -274,6 +274,9 @@ impl Session {
     }
 
     fn notice(&mut self, text: &str) {
+        // Frames the tap decoded already crossed before now: they come
+        // first, so that the view stays in time order.
+        self.show_all();
         self.obs.event(&Event::Notice(text));
     }
 

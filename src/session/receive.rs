@@ -105,10 +105,13 @@ impl Session {
             .filter(|_| !binary)
             .and_then(|by_id| by_id.received(data, Instant::now()));
         if let Some((id, delay)) = answered {
+            // As with notices: what crossed before comes first.
+            self.show_all();
             self.obs.event(&Event::Answered { id: &id, delay });
         }
         if self.closing.sent_at.is_none() {
             if let Some(reply) = self.opts.replies.answer(binary, data) {
+                self.show_all();
                 self.obs.event(&Event::Reply {
                     rule: reply.rule,
                     pattern: self.opts.replies.pattern(reply.rule),

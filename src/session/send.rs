@@ -206,6 +206,7 @@ impl Session {
     /// Input that could not be sent is an error, not the end of the
     /// session; a script's bad input makes the exit code 2.
     pub(super) fn refuse(&mut self, message: &str, counts: bool) {
+        self.show_all();
         self.obs.event(&Event::Refused(message));
         if counts {
             self.input.refused += 1;

@@ -228,6 +228,8 @@ impl WireView {
         // Messages that ended before this frame come first.
         self.show_outgoing_ends(tap, obs, frame.index);
         self.show_frame(obs, Dir::Out, &frame, at);
+        // And the one it ends, if it is all out, before anything later.
+        self.show_outgoing_ends(tap, obs, frame.index + 1);
     }
 
     fn show_frame(&self, obs: &Observers, dir: Dir, frame: &Frame, at: Instant) {

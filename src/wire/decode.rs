@@ -94,6 +94,7 @@ struct Current {
     index: u64,
     continues: Option<Kind>,
     message: Option<(u64, Part)>,
+    compressed: bool,
     /// The End to report after its last byte, if it completes something.
     end: Option<FrameEnd>,
 }
@@ -224,6 +225,7 @@ impl FrameDecoder {
                 (_, false) => Part::Start,
             };
             current.message = Some((open.seq, part));
+            current.compressed = open.compressed;
             if part.ends_message() {
                 current.end = Some(FrameEnd {
                     index,
@@ -261,6 +263,7 @@ impl FrameDecoder {
             continues: self.current.continues,
             index: self.current.index,
             message: self.current.message,
+            compressed: self.current.compressed,
         }
     }
 

@@ -200,6 +200,9 @@ pub struct Frame {
     /// control frames, reserved opcodes and a continuation with no message
     /// open. Frames and messages are paired by this number.
     pub message: Option<(u64, Part)>,
+    /// Its payload is compressed: RSV1 was set on the first frame of the
+    /// data message it carries (permessage-deflate).
+    pub compressed: bool,
 }
 
 impl Frame {

@@ -450,3 +450,124 @@ fn a_hand_made_frame_can_be_compressed_with_the_sessions_compressor() {
     out.assert_code(2);
     assert!(out.stderr.contains("not negotiated"), "{out}");
 }
+
+#[test]
+fn a_compressed_frame_shows_its_bytes_as_hex_and_its_message_the_text() {
+    // Deflated, "2" is 32 02 00 and, with context takeover, "3" is 32 06
+    // 00: valid UTF-8 that reads like "2" both times.
+    let server = NodeServer::with_args(&["--deflate"]);
+    let out = wscope(&[
+        "--json",
+        "--deflate",
+        "-x",
+        "2",
+        "-x",
+        "3",
+        "-n",
+        "2",
+        &server.url(),
+    ]);
+    out.assert_code(0);
+    let data_frames: Vec<Value> = out
+        .events_named("frame")
+        .into_iter()
+        .filter(|f| f["opcode"] == 1)
+        .collect();
+    assert_eq!(data_frames.len(), 4, "{out}");
+    for f in &data_frames {
+        assert_eq!(
+            (&f["compressed"], &f["payload_encoding"]),
+            (&json!(true), &json!("hex")),
+            "{f}"
+        );
+        let bytes = f["payload"].as_str().unwrap();
+        assert_eq!(bytes.len() as u64, 2 * f["len"].as_u64().unwrap(), "{f}");
+    }
+    for dir in ["out", "in"] {
+        let texts: Vec<Value> = out
+            .events_named("message")
+            .into_iter()
+            .filter(|m| m["dir"] == dir)
+            .inspect(|m| assert_eq!(m["compressed"], true, "{m}"))
+            .map(|m| m["data"].clone())
+            .collect();
+        assert_eq!(texts, [json!("2"), json!("3")], "{dir}: {out}");
+    }
+
+    // The human view: hex on the frame lines, the text on the messages.
+    let server = NodeServer::with_args(&["--deflate"]);
+    let out = wscope(&[
+        "--frames",
+        "--color",
+        "never",
+        "--layout",
+        "wide",
+        "--deflate",
+        "-x",
+        "2",
+        "-x",
+        "3",
+        "-n",
+        "2",
+        &server.url(),
+    ]);
+    out.assert_code(0);
+    let frame_lines: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter(|l| l.contains(" op=0x1 "))
+        .collect();
+    assert_eq!(frame_lines.len(), 4, "{out}");
+    for line in &frame_lines {
+        assert!(line.contains(" hex:"), "{line}");
+        assert!(!line.contains('"'), "no text on a compressed frame: {line}");
+    }
+    let sent: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter(|l| l.contains(" → message text "))
+        .collect();
+    assert_eq!(sent.len(), 2, "{out}");
+    assert!(
+        sent[0].ends_with(" \"2\"") && sent[1].ends_with(" \"3\""),
+        "{out}"
+    );
+}
+
+#[test]
+fn the_wide_message_line_shows_compressed_json_as_json_and_escapes_the_rest() {
+    let server = PythonServer::with_args(None, &["--deflate"]);
+    let url = format!("ws://127.0.0.1:{}/", server.port);
+    let out = wscope(&[
+        "--frames",
+        "--color",
+        "never",
+        "--layout",
+        "wide",
+        "--deflate",
+        "-x",
+        r#"{"id":1,"clear":"\u001b[2J"}"#,
+        "-x",
+        "raw \u{1b}[2J \u{9b}31m",
+        "-n",
+        "2",
+        &url,
+    ]);
+    out.assert_code(0);
+    let messages: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter(|l| l.contains(" message text "))
+        .collect();
+    assert_eq!(messages.len(), 4, "{out}");
+    for line in &messages {
+        assert!(!line.contains(['\u{1b}', '\u{9b}']), "{line:?}");
+    }
+    // JSON as JSON, its quotes left alone; other text quoted and escaped.
+    let json = r#" {"id": 1, "clear": "\u001b[2J"}"#;
+    let text = r#" "raw \u{1b}[2J \u{9b}31m""#;
+    for ending in [json, text] {
+        let count = messages.iter().filter(|l| l.ends_with(ending)).count();
+        assert_eq!(count, 2, "{ending}: {out}");
+    }
+}

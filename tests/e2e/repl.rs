@@ -12,7 +12,7 @@ use rexpect::process::WaitStatus;
 use rexpect::session::{spawn_with_options, PtySession};
 use tungstenite::Message;
 
-use crate::common::{EchoServer, Script, ScriptedServer};
+use crate::common::{EchoServer, PythonServer, Script, ScriptedServer};
 
 const PROMPT: &str = "wscope> ";
 
@@ -622,5 +622,108 @@ fn json_payloads_at_the_prompt_compact_pretty_and_raw() {
             .unwrap_or_else(|e| panic!("{args:?}: {e}"));
         p.send_line("/quit").unwrap();
         assert_eq!(exit_code(&p), 0);
+    }
+}
+
+/// A compact frame or message line, split: its arrow, kind, flags, size
+/// and preview.
+fn compact_parts(line: &str) -> (String, String, String, String, String) {
+    let parts =
+        regex::Regex::new(r"^\[[^\]]*\] (.) (\w+) +((?:[a-z=0-9]+ )*?)(\d+(?:→\d+)?) (.*)$")
+            .unwrap();
+    let c = parts
+        .captures(line)
+        .unwrap_or_else(|| panic!("not a compact line: {line:?}"));
+    let part = |i: usize| c[i].trim_end().to_string();
+    (part(1), part(2), part(3), part(4), part(5))
+}
+
+#[test]
+fn a_compressed_session_reads_like_a_plain_one_in_80_columns() {
+    let server = PythonServer::with_args(None, &["--deflate"]);
+    let url = format!("ws://127.0.0.1:{}/", server.port);
+    let state = tempfile::tempdir().unwrap();
+    let big = state.path().join("big.bin");
+    let mebibyte: Vec<u8> = (0..1u32 << 20).map(|i| (i % 13) as u8).collect();
+    std::fs::write(&big, &mebibyte).unwrap();
+    let json = r#"{"id": 3, "op": "subscribe", "channels": ["a","b","c"], "filter": {"x": 1}}"#;
+    for style in [None, Some("--no-pretty")] {
+        let mut screens = Vec::new();
+        for deflate in [false, true] {
+            let mut args: Vec<&str> = style.into_iter().collect();
+            if deflate {
+                args.push("--deflate");
+            }
+            args.push(&url);
+            let mut p = sized_session(80, &args, &state);
+            p.send_line(json).unwrap();
+            p.send_line(&format!("/file {}", big.display())).unwrap();
+            // The mebibyte goes out and comes back before we close.
+            let mut raw = String::new();
+            for _ in 0..2 {
+                raw += &p.exp_string("1048576 hex:").unwrap();
+                raw += "1048576 hex:";
+            }
+            p.send_line("/quit").unwrap();
+            let bytes: Vec<u8> = raw.chars().map(|c| c as u8).collect();
+            let output = String::from_utf8_lossy(&bytes).into_owned() + &rest_of_output(&mut p);
+            assert_eq!(exit_code(&p), 0, "{output}");
+            let lines: Vec<String> = output
+                .split(['\r', '\n'])
+                .filter(|l| l.contains("] → ") || l.contains("] ← "))
+                .map(without_escapes)
+                .collect();
+            for line in &lines {
+                assert!(line.chars().count() <= 80, "wider than 80: {line:?}");
+            }
+            screens.push(lines);
+        }
+        // Each way: the text, the binary and the Close, one line each
+        // (the answers may come between what we send).
+        let way = |lines: &[String], arrow: &str| -> Vec<String> {
+            let arrow = format!("] {arrow} ");
+            lines
+                .iter()
+                .filter(|l| l.contains(&arrow))
+                .cloned()
+                .collect()
+        };
+        let mut compressed = Vec::new();
+        for arrow in ["→", "←"] {
+            let (plain, zipped) = (way(&screens[0], arrow), way(&screens[1], arrow));
+            assert_eq!(plain.len(), 3, "{style:?}: {plain:#?}");
+            assert_eq!(zipped.len(), 3, "{style:?}: {zipped:#?}");
+            for (p, c) in plain.iter().zip(&zipped).take(2) {
+                let (p_dir, p_kind, p_flags, p_size, p_body) = compact_parts(p);
+                let (c_dir, c_kind, c_flags, c_size, c_body) = compact_parts(c);
+                assert_eq!((&c_dir, &c_kind), (&p_dir, &p_kind), "{c}");
+                assert_eq!((p_flags.as_str(), c_flags.as_str()), ("", "z"), "{p}\n{c}");
+                let (on_wire, inflated) = c_size.split_once('→').expect("z WIRE→LEN");
+                assert_eq!(inflated, p_size, "{c}");
+                assert!(on_wire.parse::<u64>().is_ok(), "{c}");
+                // The same preview, cut a little earlier for the longer size.
+                let shown = c_body.trim_end_matches('…');
+                assert!(
+                    p_body.starts_with(shown) && shown.len() > 20,
+                    "{style:?}:\n{p}\n{c}"
+                );
+            }
+            compressed.extend(zipped);
+        }
+        assert!(compressed[0].contains("→ text   z "), "{compressed:#?}");
+        assert!(compressed[1].contains("→ binary z "), "{compressed:#?}");
+        assert!(
+            compressed[4].contains("→1048576 hex:000102"),
+            "{compressed:#?}"
+        );
+        let json_shown = if style.is_none() {
+            r#" {"id": 3, "op": "subscribe""#
+        } else {
+            r#" "{\"id\": 3, \"op\": \"subscribe\""#
+        };
+        assert!(
+            compressed[3].contains(json_shown),
+            "{style:?}: {compressed:#?}"
+        );
     }
 }

@@ -1,14 +1,18 @@
 //! What the human view leaves out and how it shows payloads: JSON compact,
-//! indented or raw; --only, --hide, --grep; --time; and requests paired
-//! with their answers by a JSON id.
+//! indented or raw; --only, --hide, --grep; --time; requests paired
+//! with their answers by a JSON id; and lines in the order they happened.
 
+use std::io::{BufReader, Read, Write};
 use std::net::TcpListener;
 use std::thread;
 use std::time::Duration;
 
 use tungstenite::Message;
 
-use crate::common::{frame, wscope, Script, ScriptedServer};
+use crate::common::{
+    accept_key, frame, parse_client_frames, read_upgrade_key, wscope, wscope_with_stdin, Script,
+    ScriptedServer,
+};
 
 const JSON: &str = r#"{"id":1,"type":"greeting","tags":["a","b"]}"#;
 
@@ -189,5 +193,71 @@ fn answers_that_come_out_of_order_are_paired_by_their_json_id() {
     assert!(
         delays[0] >= 60.0 && delays[1] >= delays[0] && delays[2] >= 90.0,
         "{delays:?}"
+    );
+}
+
+#[test]
+fn a_notice_comes_after_the_frames_that_crossed_before_it() {
+    // A server that answers our ping with its pong and a text in one
+    // write, so that both arrive in one read; then answers our Close.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        let key = read_upgrade_key(&mut reader);
+        let mut stream = stream;
+        let head = format!(
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
+             Connection: Upgrade\r\nSec-WebSocket-Accept: {}\r\n\r\n",
+            accept_key(&key)
+        );
+        stream.write_all(head.as_bytes()).unwrap();
+        let (mut seen, mut chunk, mut answered) = (Vec::new(), [0u8; 4096], false);
+        loop {
+            let n = reader.read(&mut chunk).unwrap_or(0);
+            if n == 0 {
+                return;
+            }
+            seen.extend_from_slice(&chunk[..n]);
+            for (opcode, payload) in parse_client_frames(&seen) {
+                if opcode == 9 && !answered {
+                    let mut both = frame(true, 0, 10, false, &payload);
+                    both.extend(frame(true, 0, 1, false, b"right behind the pong"));
+                    stream.write_all(&both).unwrap();
+                    answered = true;
+                }
+                if opcode == 8 {
+                    let _ = stream.write_all(&frame(true, 0, 8, false, &payload));
+                    return;
+                }
+            }
+        }
+    });
+    let url = format!("ws://127.0.0.1:{port}/");
+    let out = wscope_with_stdin(
+        &[
+            "--frames", "--color", "never", "--layout", "wide", "--slash", "-n", "1", &url,
+        ],
+        b"/ping hi\n",
+    );
+    out.assert_code(0);
+    let lines: Vec<&str> = out.stdout.lines().filter(|l| l.starts_with('[')).collect();
+    let at = |what: &str| {
+        lines
+            .iter()
+            .position(|l| l.contains(what))
+            .unwrap_or_else(|| panic!("no {what:?}: {out}"))
+    };
+    let (pong, notice, text) = (at("] ← pong"), at("pong matches"), at("right behind"));
+    assert!(pong < text && text < notice, "{out}");
+    let stamps: Vec<f64> = lines
+        .iter()
+        .filter_map(|l| l[1..l.find(']')?].trim().parse().ok())
+        .collect();
+    assert!(stamps.len() >= lines.len() - 1, "{out}");
+    assert!(
+        stamps.windows(2).all(|w| w[0] <= w[1]),
+        "stamps out of order: {out}"
     );
 }
