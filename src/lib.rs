@@ -16,5 +16,4 @@ pub mod observe;
 pub mod session;
 pub mod socket;
 pub mod tls;
-pub mod utc;
 pub mod wire;

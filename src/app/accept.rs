@@ -291,15 +291,11 @@ fn not_tls(stream: &Socket, peer: String, why: NotTls) -> handshake::Refusal {
     match why {
         NotTls::PlainHttp(got) => {
             // A ws:// client can read a plain answer: tell it too.
-            let body = "this port serves wss:// (TLS); connect with wss://\n";
-            let _ = std::io::Write::write_all(
-                &mut &*stream,
-                format!(
-                    "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                    body.len()
-                )
-                .as_bytes(),
+            let answer = handshake::plain_answer(
+                "400 Bad Request",
+                "this port serves wss:// (TLS); connect with wss://",
             );
+            let _ = std::io::Write::write_all(&mut &*stream, answer.as_bytes());
             handshake::close_politely(stream);
             handshake::Refusal {
                 peer,

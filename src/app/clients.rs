@@ -242,13 +242,21 @@ impl Clients<'_, '_> {
             InputQueue::fed(preamble)
         };
         // A recording is played to each client on its own.
-        let replaying = replay::start(
+        let replaying = match replay::start(
             self.plan,
             Role::Server,
             &mut input,
             inputs.waker(),
             &mut obs,
-        );
+        ) {
+            Ok(replaying) => replaying,
+            Err(failure) => {
+                obs.event(&Event::Error(&failure));
+                obs.event(&Event::Gone);
+                self.acceptor.left();
+                return;
+            }
+        };
         if self.plan.replay.is_some() {
             input.feed_ended();
         }

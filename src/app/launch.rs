@@ -182,7 +182,7 @@ impl Inputs {
         let typing = stdin_tty && cli.execute.is_empty() && !cli.echo;
         let terminal = plan.prompt.then(prompt::TerminalGuard::save);
         let replaying = if replay {
-            super::replay::start(plan, role, &mut queue, waker.clone(), obs)
+            super::replay::start(plan, role, &mut queue, waker.clone(), obs)?
         } else {
             None
         };
@@ -242,17 +242,14 @@ impl Inputs {
     /// connection that did not come is counted, as a session counts it.
     pub fn report_unsent(&mut self, obs: &mut Observers) {
         let (queued, unread) = self.queue.discard();
-        if queued > 0 || unread {
-            let unread = if unread {
-                ", and stdin was not read to its end"
-            } else {
-                ""
-            };
-            obs.event(&Event::Notice(&format!(
-                "{queued} input message{} not sent: no connection was left to send {}{unread}",
-                if queued == 1 { " was" } else { "s were" },
-                if queued == 1 { "it" } else { "them" },
-            )));
+        let why = ": no connection was left to send it";
+        let why = if queued > 1 {
+            &why.replace(" it", " them")
+        } else {
+            why
+        };
+        if let Some(notice) = crate::input::not_sent(queued, unread, why) {
+            obs.event(&Event::Notice(&notice));
         }
     }
 

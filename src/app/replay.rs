@@ -15,7 +15,7 @@ use mio::Waker;
 
 use super::plan::Plan;
 use crate::cli::Timing;
-use crate::error::{Exit, Failure};
+use crate::error::{fail, Exit, Failure, Stage};
 use crate::formats::compare::Comparison;
 use crate::formats::{Msg, Planned, Step};
 use crate::input::command::Command;
@@ -112,15 +112,18 @@ pub struct Replaying {
 }
 
 /// Starts feeding the recording's steps for `role` into `input`, when
-/// --replay was given.
+/// --replay was given; a replay that cannot start is an error, never a
+/// plain session in its place.
 pub fn start(
     plan: &Plan,
     role: Role,
     input: &mut InputQueue,
     waker: Arc<Waker>,
     obs: &mut Observers,
-) -> Option<Replaying> {
-    let (recording, masks) = plan.replay.as_ref()?;
+) -> Result<Option<Replaying>, Failure> {
+    let Some((recording, masks)) = plan.replay.as_ref() else {
+        return Ok(None);
+    };
     let ours = role;
     let theirs = ours.other();
     let progress = Arc::new(Progress {
@@ -144,11 +147,11 @@ pub fn start(
     thread::Builder::new()
         .name("replay".into())
         .spawn(move || feed.run(&shared, tx, &waker))
-        .ok()?;
-    Some(Replaying {
+        .map_err(|e| fail(Stage::Io, format!("cannot start the replay: {e}")))?;
+    Ok(Some(Replaying {
         progress,
         recorded_close: recording.server_close,
-    })
+    }))
 }
 
 struct Feed {

@@ -66,13 +66,10 @@ const HELD_MAX: usize = 64 << 20;
 
 impl Har {
     pub fn new(file: RecordFile, clock: Clock) -> Self {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0.0, |d| d.as_secs_f64());
         Har {
             out: BufWriter::new(file),
             clock,
-            wall_base: now - clock.now(),
+            wall_base: clock.wall_base(),
             pending: BTreeMap::new(),
             conn: 0,
             streaming: None,
@@ -386,9 +383,19 @@ fn query(url: &str) -> Value {
 
 /// Epoch seconds as an ISO 8601 UTC time with milliseconds.
 fn iso8601(epoch: f64) -> String {
-    let millis = (epoch.max(0.0) * 1000.0) as u64;
-    let t = crate::utc::Utc::from_unix(millis / 1000);
-    format!("{}T{}.{:03}Z", t.date(), t.time(), millis % 1000)
+    let millis = (epoch.max(0.0) * 1000.0) as i128;
+    let t = time::OffsetDateTime::from_unix_timestamp_nanos(millis * 1_000_000)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.millisecond()
+    )
 }
 
 #[cfg(test)]

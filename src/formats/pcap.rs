@@ -75,14 +75,11 @@ struct Connection {
 
 impl Pcap {
     pub fn new(file: RecordFile, clock: Clock) -> Self {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0.0, |d| d.as_secs_f64());
         Pcap {
             file: Some(file),
             writer: None,
             clock,
-            wall_base: now - clock.now(),
+            wall_base: clock.wall_base(),
             role: Role::Client,
             flows: BTreeMap::new(),
             conn: 0,

@@ -43,7 +43,7 @@ impl Busy {
         self.answering.fetch_add(1, Ordering::AcqRel);
         let answering = Arc::clone(&self.answering);
         let tls = self.tls.as_ref().map(Server::shared);
-        let body = format!("{why}; try again {when}\n");
+        let body = format!("{why}; try again {when}");
         let spawned = thread::Builder::new()
             .name("turn-away".into())
             .spawn(move || {

@@ -108,22 +108,12 @@ pub fn answer<S: TimedRead + Write>(
     } = match check_request(&buf, offer) {
         Ok(checked) => checked,
         Err(why) => {
-            let body = format!("{why}\n");
-            let _ = write!(
-                stream,
-                "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
+            let _ = stream.write_all(plain_answer("400 Bad Request", &why).as_bytes());
             return Err(refusal(request_line(&buf), Some(400), why));
         }
     };
     if let Err(busy) = admit() {
-        let body = format!("{busy}\n");
-        let _ = write!(
-            stream,
-            "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            body.len()
-        );
+        let _ = stream.write_all(plain_answer("503 Service Unavailable", &busy).as_bytes());
         return Err(refusal(request_line(&buf), Some(503), busy));
     }
     let mut headers = vec![
@@ -193,6 +183,15 @@ pub fn answer<S: TimedRead + Write>(
         resource,
         leftover: read.leftover,
     })
+}
+
+/// An HTTP error answer whose body is `text` (a line): what every refusal
+/// sends.
+pub fn plain_answer(status: &str, text: &str) -> String {
+    format!(
+        "HTTP/1.1 {status}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}\n",
+        text.len() + 1
+    )
 }
 
 /// The first line of a request, as shown in a notice.
@@ -293,7 +292,7 @@ fn check_request(head: &[u8], offer: &[String]) -> Result<Checked, String> {
 /// hold the answer back past the second; over TLS what it sent after is
 /// drained from the socket, since closing a socket with unread data
 /// resets it and the answer would be lost.
-pub fn refuse_busy(stream: crate::net::connect::Transport, body: &str) {
+pub fn refuse_busy(stream: crate::net::connect::Transport, text: &str) {
     use crate::net::connect::Transport;
     let mut stream = stream;
     let _ = stream.set_nonblocking(false);
@@ -303,11 +302,7 @@ pub fn refuse_busy(stream: crate::net::connect::Transport, body: &str) {
         Transport::Plain(socket) => read_within(socket, deadline, true),
         Transport::Tls(tls) => drop(tls.read_within(deadline, head_done)),
     }
-    let _ = write!(
-        stream,
-        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
+    let _ = stream.write_all(plain_answer("503 Service Unavailable", text).as_bytes());
     if let Transport::Tls(tls) = &mut stream {
         tls.close_notify();
     }

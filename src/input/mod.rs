@@ -44,6 +44,9 @@ pub struct InputQueue {
     /// more may come, until it says the input ended.
     fed: bool,
     rx: Option<Receiver<Input>>,
+    /// Sources opened while another was being read: each is read in turn
+    /// once the one before it ends (none is dropped unread).
+    later: VecDeque<Receiver<Input>>,
     /// Set by the stdin reader once it has read stdin to its end; `None`
     /// when stdin is not read.
     stdin_done: Option<Arc<AtomicBool>>,
@@ -52,6 +55,24 @@ pub struct InputQueue {
     /// Script lines refused so far (bad hex, an unknown command), over
     /// every connection of the run: they make the exit code 2.
     pub refused: u64,
+}
+
+/// Nothing is lost silently: the notice for input that never went out
+/// (`count` messages, and whether stdin was left unread), with `why` when
+/// there is more to say. None when nothing was lost.
+pub fn not_sent(count: u64, stdin_unread: bool, why: &str) -> Option<String> {
+    let messages = match count {
+        0 if !stdin_unread => return None,
+        0 => return Some("input not sent: stdin was not read to its end".to_string()),
+        1 => "1 input message was not sent".to_string(),
+        n => format!("{n} input messages were not sent"),
+    };
+    let unread = if stdin_unread {
+        ", and stdin was not read to its end"
+    } else {
+        ""
+    };
+    Some(format!("{messages}{why}{unread}"))
 }
 
 /// What the queue has right now.
@@ -85,6 +106,7 @@ impl InputQueue {
             preset: preset.into_iter().map(Input::Command).collect(),
             fed: false,
             rx: None,
+            later: VecDeque::new(),
             stdin_done: None,
             _held: None,
             refused: 0,
@@ -127,10 +149,14 @@ impl InputQueue {
         self._held = Some(self.channel());
     }
 
-    /// A sender for a producer thread; input ends when it is dropped.
+    /// A sender for a producer thread; its input ends when it is dropped.
+    /// A second source is read after the first has ended.
     pub fn channel(&mut self) -> SyncSender<Input> {
         let (tx, rx) = mpsc::sync_channel(QUEUE_DEPTH);
-        self.rx = Some(rx);
+        match self.rx {
+            None => self.rx = Some(rx),
+            Some(_) => self.later.push_back(rx),
+        }
         tx
     }
 
@@ -198,7 +224,13 @@ impl InputQueue {
             }
             Ok(item) => Next::Item(item),
             Err(TryRecvError::Empty) => Next::Pending,
-            Err(TryRecvError::Disconnected) => Next::End,
+            Err(TryRecvError::Disconnected) => match self.later.pop_front() {
+                Some(next) => {
+                    self.rx = Some(next);
+                    self.take_next()
+                }
+                None => Next::End,
+            },
         }
     }
 }

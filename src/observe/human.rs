@@ -36,7 +36,7 @@ pub struct Human {
     filter: ViewFilter,
     /// With --grep: the rendered frames of data messages not yet complete,
     /// shown once their message matches. `held_bytes` bounds them.
-    held: Vec<(Dir, u64, Vec<u8>)>,
+    held: Vec<(Option<u32>, Dir, u64, Vec<u8>)>,
     held_bytes: usize,
     /// The connection the events being shown belong to; once a second
     /// connection has been seen, every stamped line names its own.
@@ -119,7 +119,7 @@ impl Human {
         let line = self.out.buf().split_off(mark);
         if self.held_bytes + line.len() <= HELD_MAX {
             self.held_bytes += line.len();
-            self.held.push((dir, seq, line));
+            self.held.push((self.conn, dir, seq, line));
         }
         Ok(())
     }
@@ -150,8 +150,9 @@ impl Human {
         let kept = self.filter.keeps(binary, data);
         if self.filter.grep.is_some() {
             let mut frames = Vec::new();
-            self.held.retain_mut(|(d, seq, line)| {
-                let mine = *d == dir && *seq == wire.seq;
+            let conn = self.conn;
+            self.held.retain_mut(|(c, d, seq, line)| {
+                let mine = *c == conn && *d == dir && *seq == wire.seq;
                 if mine {
                     frames.push(std::mem::take(line));
                 }
@@ -774,9 +775,17 @@ impl Screen for Human {
         }
         match event {
             Event::Connect { url, role, facts } => {
-                // A new connection numbers its messages from 1 again.
-                self.held.clear();
-                self.held_bytes = 0;
+                // A connection numbers its messages from 1 again (after a
+                // redirect, say): what its last one held is dropped.
+                let conn = self.conn;
+                let dropped: usize = self
+                    .held
+                    .iter()
+                    .filter(|(c, ..)| *c == conn)
+                    .map(|(.., line)| line.len())
+                    .sum();
+                self.held.retain(|(c, ..)| *c != conn);
+                self.held_bytes -= dropped;
                 self.connect(url, *role, facts)?
             }
             Event::Request { raw } => self.head(self.markers().0, raw)?,

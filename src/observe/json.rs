@@ -36,13 +36,10 @@ impl Json {
 
     /// The same stream with a `wall` key (epoch seconds) on every event.
     pub fn with_wall_clock(out: Out, clock: Clock) -> Self {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0.0, |d| d.as_secs_f64());
         Json {
             out,
             clock,
-            wall_base: Some(now - clock.now()),
+            wall_base: Some(clock.wall_base()),
             conn: None,
         }
     }

@@ -315,6 +315,15 @@ impl Clock {
         self.0.elapsed().as_secs_f64()
     }
 
+    /// The wall clock (seconds since the Unix epoch) when the clock
+    /// started: recordings stamp their events with it.
+    pub fn wall_base(self) -> f64 {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
+        now - self.now()
+    }
+
     /// Seconds from the start to `at`.
     pub fn at(self, at: Instant) -> f64 {
         at.saturating_duration_since(self.0).as_secs_f64()

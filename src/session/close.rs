@@ -229,23 +229,9 @@ impl Session {
     /// Nothing is lost silently: input that never went out is counted.
     fn report_unsent(&mut self) {
         let (queued, stdin_unread) = self.input.discard();
-        let total = self.unsent + queued;
         let unread = stdin_unread && self.input_ended_at.is_none();
-        let messages = |n: u64| {
-            if n == 1 {
-                "1 input message was not sent".to_string()
-            } else {
-                format!("{n} input messages were not sent")
-            }
-        };
-        match (total, unread) {
-            (0, false) => {}
-            (0, true) => self.notice("input not sent: stdin was not read to its end"),
-            (n, false) => self.notice(&messages(n)),
-            (n, true) => self.notice(&format!(
-                "{}, and stdin was not read to its end",
-                messages(n)
-            )),
+        if let Some(notice) = crate::input::not_sent(self.unsent + queued, unread, "") {
+            self.notice(&notice);
         }
     }
 }

@@ -248,8 +248,20 @@ fn describe_other_error(other: &rustls::OtherError) -> String {
 
 /// A Unix time as a UTC date and time, for people.
 fn utc(t: &UnixTime) -> String {
-    let t = crate::utc::Utc::from_unix(t.as_secs());
-    format!("{} {} UTC", t.date(), t.time())
+    let secs = i64::try_from(t.as_secs()).unwrap_or(i64::MAX);
+    match time::OffsetDateTime::from_unix_timestamp(secs) {
+        Ok(t) => format!(
+            "{:04}-{:02}-{:02} {:02}:{:02}:{:02} UTC",
+            t.year(),
+            u8::from(t.month()),
+            t.day(),
+            t.hour(),
+            t.minute(),
+            t.second()
+        ),
+        // Past year 9999: no calendar date to show.
+        Err(_) => format!("{secs} seconds after 1970 (UTC)"),
+    }
 }
 
 /// webpki lists a certificate's names as `DnsName("a.test")` and
