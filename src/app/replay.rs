@@ -63,12 +63,23 @@ impl Progress {
 }
 
 /// The observer that counts (and compares) what arrives.
-struct Listener(Arc<Progress>);
+/// Hears one connection's messages for the replay; other connections'
+/// events (a listener's other clients) are not its business.
+struct Listener {
+    progress: Arc<Progress>,
+    conn: Option<u32>,
+    current: Option<u32>,
+}
 
 impl Observer for Listener {
     fn event(&mut self, event: &Event) -> Flow {
-        let mut heard = self.0.lock();
-        match event {
+        // Without a connection of its own (a run of several, one after
+        // another) it hears them all.
+        if self.conn.is_some() && self.current != self.conn {
+            return Flow::Go;
+        }
+        let mut heard = self.progress.lock();
+        let flow = match event {
             Event::Message {
                 dir: Dir::In,
                 binary,
@@ -82,17 +93,31 @@ impl Observer for Listener {
                         data: data.to_vec(),
                     });
                 }
+                Flow::Go
             }
             Event::Close { code, .. } => {
                 heard.close = Some(*code);
                 heard.ended = true;
+                Flow::Go
             }
-            Event::Error(_) => heard.ended = true,
+            Event::Error(_) => {
+                heard.ended = true;
+                Flow::Go
+            }
+            // Its connection is over: it has nothing more to hear.
+            Event::Gone if self.conn.is_some() => {
+                heard.ended = true;
+                Flow::Done
+            }
             _ => return Flow::Go,
-        }
+        };
         drop(heard);
-        self.0.changed.notify_all();
-        Flow::Go
+        self.progress.changed.notify_all();
+        flow
+    }
+
+    fn set_conn(&mut self, conn: Option<u32>) {
+        self.current = conn;
     }
 
     fn flush(&mut self) -> Flow {
@@ -134,7 +159,11 @@ pub fn start(
         }),
         changed: Condvar::new(),
     });
-    obs.add(Box::new(Listener(progress.clone())));
+    obs.add(Box::new(Listener {
+        progress: progress.clone(),
+        conn: obs.conn(),
+        current: obs.conn(),
+    }));
     let feed = Feed {
         steps: recording.steps(ours),
         total: recording.messages(theirs).len() as u64,

@@ -119,6 +119,9 @@ pub enum Flow {
     Go,
     /// It cannot show anything any more (nobody reads its output).
     Stop,
+    /// A recorder that has heard all it was for (one connection's): it is
+    /// let go.
+    Done,
 }
 
 /// What an observer wants to see beyond the events every one gets.
@@ -258,11 +261,16 @@ impl Observers {
             }
         }
         let mut flow = Observer::event(fan.screen.as_mut(), event);
-        for recorder in &mut fan.recorders {
-            if recorder.event(event) == Flow::Stop {
-                flow = Flow::Stop;
-            }
-        }
+        // A recorder that is done (one connection's) is let go.
+        fan.recorders
+            .retain_mut(|recorder| match recorder.event(event) {
+                Flow::Stop => {
+                    flow = Flow::Stop;
+                    true
+                }
+                Flow::Done => false,
+                Flow::Go => true,
+            });
         fan.stopped |= flow == Flow::Stop;
     }
 

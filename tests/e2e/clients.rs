@@ -607,3 +607,48 @@ fn at_the_prompt_to_picks_the_client_and_clients_lists_them() {
     );
     drop(two);
 }
+
+#[test]
+fn a_replayed_recording_is_played_to_each_client_on_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let tape = dir.path().join("mock.tape");
+    std::fs::write(&tape, crate::record::MOCK_TAPE).unwrap();
+    let server = Serving::start(&["--replay", tape.to_str().unwrap()]);
+    let port = server.port;
+    // Two clients at once, each playing the recording's client.
+    let script = format!(
+        r#"import asyncio
+from websockets.asyncio.client import connect
+async def one(i):
+    async with connect("ws://127.0.0.1:{port}/feed", compression=None) as ws:
+        await ws.send("one")
+        got = [await ws.recv(), (await ws.recv()).hex()]
+        await asyncio.sleep(0.3)
+        await ws.send("two")
+        got.append(await ws.recv())
+        print(i, got, flush=True)
+async def main():
+    await asyncio.wait_for(asyncio.gather(one(1), one(2)), 20)
+asyncio.run(main())
+"#
+    );
+    let out = Command::new(python())
+        .args(["-c", &script])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    for i in [1, 2] {
+        assert!(
+            text.contains(&format!("{i} ['uno', '00ff', 'dos']")),
+            "client {i}: {text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let (code, events) = server.stop();
+    assert_eq!(code, 0);
+    let outgoing = messages_by_conn(&events, "out");
+    assert_eq!(outgoing.len(), 2, "{outgoing:?}");
+    for messages in outgoing.values() {
+        assert_eq!(messages.len(), 3, "{messages:?}");
+    }
+}

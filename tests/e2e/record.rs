@@ -837,7 +837,7 @@ fn a_reconnecting_run_records_each_connection_apart() {
 
 /// A tape as a client would have recorded it: the server answered "one"
 /// with two messages and "two" with one, then the client closed.
-const MOCK_TAPE: &str = r#"{"event":"connect","t":0.001,"wall":1700000000.001,"url":"ws://example.test/feed","addr":"192.0.2.1:80","tls":false,"role":"client"}
+pub const MOCK_TAPE: &str = r#"{"event":"connect","t":0.001,"wall":1700000000.001,"url":"ws://example.test/feed","addr":"192.0.2.1:80","tls":false,"role":"client"}
 {"event":"request","t":0.002,"wall":1700000000.002,"raw":"GET /feed HTTP/1.1\r\nHost: example.test\r\n\r\n"}
 {"event":"message","t":0.010,"wall":1700000000.010,"dir":"out","kind":"text","len":3,"data":"one","encoding":"utf8"}
 {"event":"message","t":0.020,"wall":1700000000.020,"dir":"in","kind":"text","len":3,"data":"uno","encoding":"utf8"}
