@@ -13,6 +13,7 @@ use super::RecordFile;
 use crate::observe::{Clock, Json, Observer, Out};
 use crate::wire::Role;
 use serde_json::Value;
+use std::collections::BTreeMap;
 
 pub fn create(file: RecordFile, clock: Clock) -> Box<dyn Observer> {
     Box::new(Json::with_wall_clock(Out::file(file), clock))
@@ -22,13 +23,14 @@ pub fn create(file: RecordFile, clock: Clock) -> Box<dyn Observer> {
 /// A tape of several connections (--reconnect) holds one recording each;
 /// `entry` picks one, by number or by a piece of its URL.
 pub fn read(text: &[u8], entry: Option<&str>) -> Result<Recording, String> {
-    let mut connections = Vec::new();
-    let mut upgraded = false;
-    let mut rec = Recording::default();
+    // Each connection's recording as it is read, by `conn` (a tape of a
+    // listener's clients interleaves them; an older tape has no `conn`
+    // and one connection after another).
+    let mut open: BTreeMap<u64, Reading> = BTreeMap::new();
+    let mut done: Vec<(u64, Recording)> = Vec::new();
     // Until a connect event says otherwise, the recorder was the client.
     let mut recorder = Role::Client;
     let mut events = 0;
-    let mut closes = 0;
     for (index, line) in text.split(|&b| b == b'\n').enumerate() {
         let number = index + 1;
         if line.iter().all(u8::is_ascii_whitespace) {
@@ -42,6 +44,7 @@ pub fn read(text: &[u8], entry: Option<&str>) -> Result<Recording, String> {
             .and_then(Value::as_str)
             .ok_or_else(|| at("no \"event\" name".into()))?;
         let t = value.get("t").and_then(Value::as_f64).unwrap_or(0.0);
+        let conn = value.get("conn").and_then(Value::as_u64).unwrap_or(0);
         let side = |value: &Value| -> Result<Role, String> {
             match value.get("dir").and_then(Value::as_str) {
                 Some("out") => Ok(recorder),
@@ -52,25 +55,26 @@ pub fn read(text: &[u8], entry: Option<&str>) -> Result<Recording, String> {
             }
         };
         events += 1;
-        match event {
-            "connect" => {
-                // Only connections that were upgraded (not a redirect's
-                // first hop, not a refused upgrade) are worth replaying.
-                if upgraded || !rec.sent.is_empty() {
-                    connections.push(std::mem::take(&mut rec));
-                } else {
-                    rec = Recording::default();
-                }
-                upgraded = false;
-                closes = 0;
-                if value.get("role").and_then(Value::as_str) == Some("server") {
-                    recorder = Role::Server;
-                } else {
-                    rec.url = value.get("url").and_then(Value::as_str).map(str::to_string);
-                }
+        if event == "connect" {
+            // A new connection, or a redirect's next hop within one: what
+            // the last hop had is kept only if it was upgraded.
+            if let Some(last) = open.remove(&conn) {
+                last.keep(conn, &mut done);
             }
+            let mut reading = Reading::default();
+            if value.get("role").and_then(Value::as_str) == Some("server") {
+                recorder = Role::Server;
+            } else {
+                reading.rec.url = value.get("url").and_then(Value::as_str).map(str::to_string);
+            }
+            open.insert(conn, reading);
+            continue;
+        }
+        let reading = open.entry(conn).or_default();
+        let rec = &mut reading.rec;
+        match event {
             "response" => {
-                upgraded |= value.get("status").and_then(Value::as_u64) == Some(101);
+                reading.upgraded |= value.get("status").and_then(Value::as_u64) == Some(101);
             }
             "request" => {
                 let raw = value
@@ -107,10 +111,10 @@ pub fn read(text: &[u8], entry: Option<&str>) -> Result<Recording, String> {
                         if by == Role::Server && rec.server_close.is_none() {
                             rec.server_close = Some(code);
                         }
-                        closes += 1;
+                        reading.closes += 1;
                         // Only the first Close is the script's; the other
                         // is the protocol's answer to it.
-                        if closes == 1 {
+                        if reading.closes == 1 {
                             let reason = value
                                 .get("close_reason")
                                 .and_then(Value::as_str)
@@ -132,10 +136,41 @@ pub fn read(text: &[u8], entry: Option<&str>) -> Result<Recording, String> {
     if events == 0 {
         return Err("the tape is empty (write one with --log FILE)".into());
     }
-    if upgraded || !rec.sent.is_empty() || connections.is_empty() {
-        connections.push(rec);
+    // A tape with no upgraded connection still names what it tried.
+    let mut fallback = None;
+    for (conn, reading) in open {
+        if reading.upgraded || !reading.rec.sent.is_empty() {
+            reading.keep(conn, &mut done);
+        } else {
+            fallback = Some(reading.rec);
+        }
+    }
+    // Numbered connections in their order; an older tape's in the order
+    // they came.
+    done.sort_by_key(|(conn, _)| *conn);
+    let mut connections: Vec<Recording> = done.into_iter().map(|(_, rec)| rec).collect();
+    if connections.is_empty() {
+        connections.push(fallback.unwrap_or_default());
     }
     pick(connections, entry)
+}
+
+/// One connection's recording while the tape is read.
+#[derive(Default)]
+struct Reading {
+    rec: Recording,
+    upgraded: bool,
+    closes: u32,
+}
+
+impl Reading {
+    /// Only connections that were upgraded (not a redirect's first hop,
+    /// not a refused upgrade) are worth replaying.
+    fn keep(self, conn: u64, done: &mut Vec<(u64, Recording)>) {
+        if self.upgraded || !self.rec.sent.is_empty() {
+            done.push((conn, self.rec));
+        }
+    }
 }
 
 /// One connection of several: the Nth (from 1), or the one whose URL
@@ -230,6 +265,32 @@ pub fn from_hex(text: &str) -> Result<Vec<u8>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_listeners_clients_interleaved_on_a_tape_are_read_apart() {
+        let tape = br#"{"event":"connect","t":0.1,"conn":1,"url":"ws://127.0.0.1:9/a","role":"server"}
+{"event":"response","t":0.1,"conn":1,"raw":"","status":101}
+{"event":"connect","t":0.2,"conn":2,"url":"ws://127.0.0.1:9/b","role":"server"}
+{"event":"response","t":0.2,"conn":2,"raw":"","status":101}
+{"event":"message","t":0.3,"conn":2,"dir":"in","kind":"text","data":"to two","encoding":"utf8"}
+{"event":"message","t":0.4,"conn":1,"dir":"in","kind":"text","data":"to one","encoding":"utf8"}
+{"event":"message","t":0.5,"conn":2,"dir":"out","kind":"text","data":"from two","encoding":"utf8"}
+"#;
+        let texts = |rec: &Recording| -> Vec<String> {
+            rec.sent
+                .iter()
+                .map(|s| match &s.step {
+                    Step::Message(m) => String::from_utf8_lossy(&m.data).into_owned(),
+                    _ => String::new(),
+                })
+                .collect()
+        };
+        let one = read(tape, Some("1")).unwrap();
+        assert_eq!(texts(&one), ["to one"]);
+        let two = read(tape, Some("2")).unwrap();
+        assert_eq!(texts(&two), ["to two", "from two"]);
+        assert_eq!(two.sent[1].by, Role::Server);
+    }
 
     #[test]
     fn a_tape_gives_messages_pings_and_the_first_close() {
