@@ -268,7 +268,8 @@ mod tests {
 
     #[test]
     fn a_listeners_clients_interleaved_on_a_tape_are_read_apart() {
-        let tape = br#"{"event":"connect","t":0.1,"conn":1,"url":"ws://127.0.0.1:9/a","role":"server"}
+        let tape =
+            br#"{"event":"connect","t":0.1,"conn":1,"url":"ws://127.0.0.1:9/a","role":"server"}
 {"event":"response","t":0.1,"conn":1,"raw":"","status":101}
 {"event":"connect","t":0.2,"conn":2,"url":"ws://127.0.0.1:9/b","role":"server"}
 {"event":"response","t":0.2,"conn":2,"raw":"","status":101}

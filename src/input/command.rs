@@ -20,7 +20,9 @@ pub enum Command {
         code: Option<u16>,
         reason: String,
     },
-    Frame(CraftedFrame),
+    /// Boxed: a frame spec is large, and commands are queued by the
+    /// thousand in a fast pipe.
+    Frame(Box<CraftedFrame>),
     Status,
     Help,
     Quit,
@@ -151,7 +153,7 @@ pub fn parse(line: &str) -> Result<Command, String> {
         "pong!" => parse_payload(arg).map(Command::Pong),
         "close" => parse_close(arg, false),
         "close!" => parse_close(arg, true),
-        "frame" => parse_frame(arg).map(Command::Frame),
+        "frame" => parse_frame(arg).map(|frame| Command::Frame(Box::new(frame))),
         "status" => Ok(Command::Status),
         "clients" => Ok(Command::Clients),
         "to" => parse_target(arg).map(Command::To),
@@ -416,6 +418,12 @@ fn parse_frame(arg: &str) -> Result<CraftedFrame, String> {
             }
         }
         rest = next;
+    }
+    if frame.length == Length::Bits16 && frame.payload.len() > 0xFFFF {
+        return Err(format!(
+            "/frame: len=16 holds at most 65535 bytes, and the payload has {} (len=64, or announce=N to claim a length)",
+            frame.payload.len()
+        ));
     }
     Ok(frame)
 }
