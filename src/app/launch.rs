@@ -21,6 +21,9 @@ use crate::wire::guard::Guard;
 use crate::wire::stack::Stack;
 use crate::wire::tap::{Keep, Tap};
 
+/// What each connection reads into at a time.
+const READ_BUFFER: usize = 16 * 1024;
+
 /// A connection whose heads have crossed, ready for frames.
 pub struct Ready {
     pub tap: Tap<Transport>,
@@ -101,7 +104,11 @@ pub fn build(
             max_message: cli.max_message_size,
         },
     );
+    // A read buffer of 16 KiB, not tungstenite's 128: a listener holds one
+    // per client, idle or not, and reads of larger messages go on in
+    // pieces all the same.
     let config = WebSocketConfig::default()
+        .read_buffer_size(READ_BUFFER)
         .max_message_size(Some(cli.max_message_size as usize))
         .max_frame_size(Some(cli.max_frame_size as usize));
     let ws_role = match ready.role {
