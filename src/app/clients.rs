@@ -92,11 +92,10 @@ pub fn serve(
 
 impl Clients<'_, '_> {
     fn run(&mut self, inputs: &mut Inputs) -> Result<Exit, Failure> {
-        let mut signals = driver::watch_signals(&inputs.poll)?;
         let mut events = Events::with_capacity(64);
         let prompt = self.plan.prompt;
         loop {
-            for signal in signals.pending() {
+            for signal in inputs.signals.pending() {
                 self.on_signal(signal);
             }
             self.say_waiting();

@@ -74,7 +74,7 @@ pub fn session(
     inputs.queue.push_front(preamble(plan.cli));
     let queue = std::mem::replace(&mut inputs.queue, InputQueue::new(Vec::new()));
     let session = build(plan, obs, ready, queue, inputs.reconnects)?;
-    let (ended, queue) = driver::run_one(&mut inputs.poll, session)?;
+    let (ended, queue) = driver::run_one(&mut inputs.poll, &mut inputs.signals, session)?;
     inputs.queue = queue;
     obs.event(&Event::Gone);
     Ok(ended)
@@ -149,6 +149,8 @@ pub fn preamble(cli: &crate::cli::Cli) -> Vec<Command> {
 /// once per run.
 pub struct Inputs {
     pub poll: mio::Poll,
+    /// SIGINT and SIGTERM, watched by `poll` for the whole run.
+    pub signals: signal_hook_mio::v1_0::Signals,
     waker: std::sync::Arc<mio::Waker>,
     pub queue: InputQueue,
     /// Another connection follows if this one is lost (--reconnect, with
@@ -180,6 +182,7 @@ impl Inputs {
         let cli = plan.cli;
         let (poll, waker) = driver::readiness()
             .map_err(|e| fail(Stage::Io, format!("cannot set up the session: {e}")))?;
+        let signals = driver::watch_signals(&poll)?;
         // The preamble is put in front by each session.
         let mut queue = InputQueue::new(Vec::new());
         // With stdout redirected (`wscope URL | jq`) there is no screen to
@@ -222,6 +225,7 @@ impl Inputs {
         }
         Ok(Inputs {
             poll,
+            signals,
             waker,
             queue,
             reconnects: false,

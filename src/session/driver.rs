@@ -61,10 +61,13 @@ pub fn wait(
 
 /// Runs one connection to its end, alone on this thread (client mode, and
 /// --listen --once).
-pub fn run_one(poll: &mut Poll, mut session: Session) -> Result<(Ended, InputQueue), Failure> {
+pub fn run_one(
+    poll: &mut Poll,
+    signals: &mut Signals,
+    mut session: Session,
+) -> Result<(Ended, InputQueue), Failure> {
     let token = Token(FIRST_CONN);
     session.register(poll.registry(), token)?;
-    let mut signals = watch_signals(poll)?;
     let mut events = Events::with_capacity(8);
     loop {
         for signal in signals.pending() {
@@ -75,7 +78,6 @@ pub fn run_one(poll: &mut Poll, mut session: Session) -> Result<(Ended, InputQue
             Step::Wait(deadline) => deadline,
             Step::Done(outcome) => {
                 session.deregister(poll.registry());
-                let _ = poll.registry().deregister(&mut signals);
                 return Ok(session.end(outcome, true));
             }
         };
