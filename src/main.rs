@@ -2,14 +2,14 @@
 //! line, builds the plan, dispatches the mode, and maps whatever happens to
 //! the exit codes in docs/exit-codes.md.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
 
 use wscope::app::plan::{Mode, Plan};
 use wscope::app::{client, output, server};
-use wscope::cli::{Cli, ColorChoice};
+use wscope::cli::Cli;
 use wscope::error::{print_failure, Exit, Failure, Stage};
 use wscope::observe::{Clock, Event, Json, Observers, Out, Screen};
 
@@ -19,7 +19,6 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => return usage_error(e),
     };
-    set_up_colour(cli.color);
     let (screen, bad_grep) = output::screen(&cli, clock);
     let mut obs = Observers::new(screen);
     // Recorders' files are made once the arguments are known to be good:
@@ -52,21 +51,6 @@ fn main() -> ExitCode {
     };
     obs.flush();
     exit.into()
-}
-
-/// Colour is decided once: on a terminal unless NO_COLOR is set or
-/// TERM=dumb, unless --color says otherwise.
-fn set_up_colour(choice: ColorChoice) {
-    let on = match choice {
-        ColorChoice::Always => true,
-        ColorChoice::Never => false,
-        ColorChoice::Auto => {
-            std::io::stdout().is_terminal()
-                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-                && std::env::var("TERM").map_or(true, |t| t != "dumb")
-        }
-    };
-    colored::control::set_override(on);
 }
 
 /// clap's errors span several lines; the contract is one line and exit 2.

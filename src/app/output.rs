@@ -2,7 +2,7 @@
 //! screen (human, JSON Lines or payloads), its filters, and the files the
 //! recorders write. Below `app/` nothing reads the command line.
 
-use crate::cli::{Cli, FrameKind, OnlyDir};
+use crate::cli::{Cli, ColorChoice, FrameKind, OnlyDir};
 use crate::error::Failure;
 use crate::formats::Recordings;
 use crate::observe::{Clock, Dir, Human, Json, JsonStyle, Out, Payload, Screen, ViewFilter};
@@ -12,6 +12,9 @@ use crate::wire::frame::Kind;
 /// `--grep` if it has one (the run then ends with a usage error, shown
 /// on that screen).
 pub fn screen(cli: &Cli, clock: Clock) -> (Box<dyn Screen>, Option<Failure>) {
+    let colour = colour(cli.color);
+    // Messages on stderr follow the same choice.
+    colored::control::set_override(colour);
     let (grep, problem) = match cli.grep.as_deref().map(regex::Regex::new) {
         None => (None, None),
         Some(Ok(grep)) => (Some(grep), None),
@@ -31,12 +34,27 @@ pub fn screen(cli: &Cli, clock: Clock) -> (Box<dyn Screen>, Option<Failure>) {
         Box::new(
             Human::new(out, clock, serving, cli.preview)
                 .with_layout(cli.layout, cli.time)
+                .with_colour(colour)
                 .with_filter(view_filter(cli, grep)),
         )
     } else {
         Box::new(Payload::new(out, cli.raw, serving))
     };
     (screen, problem)
+}
+
+/// Colour is decided once: on a terminal unless NO_COLOR is set or
+/// TERM=dumb, unless --color says otherwise.
+fn colour(choice: ColorChoice) -> bool {
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            std::io::IsTerminal::is_terminal(&std::io::stdout())
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                && std::env::var("TERM").map_or(true, |t| t != "dumb")
+        }
+    }
 }
 
 /// --only, --hide, --grep and the JSON style, for the human view.

@@ -42,6 +42,9 @@ pub struct Human {
     /// connection has been seen, every stamped line names its own.
     conn: Option<u32>,
     numbered: bool,
+    /// Whether lines are coloured: decided by whoever made the view, so a
+    /// view without colour is plain whatever the process-wide setting.
+    colour: bool,
     /// In the compact layout, a compressed message's only frame waits for
     /// the message: one line then shows both, with the inflated preview.
     /// Anything else that comes first shows the frame line as it is.
@@ -82,6 +85,7 @@ impl Human {
             held_bytes: 0,
             conn: None,
             numbered: false,
+            colour: true,
             pending: None,
         }
     }
@@ -89,6 +93,13 @@ impl Human {
     pub fn with_layout(mut self, layout: Layout, time: TimeFormat) -> Self {
         self.layout = layout;
         self.stamps = Stamps::new(time, self.clock.now());
+        self
+    }
+
+    /// Colour on or off (on by default; the process-wide setting, from
+    /// --color, NO_COLOR and the terminal, must allow it too).
+    pub fn with_colour(mut self, colour: bool) -> Self {
+        self.colour = colour;
         self
     }
 
@@ -245,7 +256,9 @@ impl Human {
     }
 
     fn stamp_at(&self, t: f64) -> ColoredString {
-        self.stamp_text(t, self.compact_width().is_some()).dimmed()
+        self.stamp_text(t, self.compact_width().is_some())
+            .dimmed()
+            .tint(self.colour)
     }
 
     /// The time, and the connection's number once there are several.
@@ -289,8 +302,8 @@ impl Human {
             self.out,
             "{} {} {}{timings}",
             self.stamp(),
-            "*".bold(),
-            what.bold()
+            "*".bold().tint(self.colour),
+            what.bold().tint(self.colour)
         )?;
         if let Some(via) = &facts.via {
             writeln!(self.out, "{} * through the {via}", self.stamp())?;
@@ -336,9 +349,14 @@ impl Human {
             if line.is_empty() {
                 break;
             }
-            writeln!(self.out, "{} {}", marker.cyan(), escape_bytes(line))?;
+            writeln!(
+                self.out,
+                "{} {}",
+                marker.cyan().tint(self.colour),
+                escape_bytes(line)
+            )?;
         }
-        writeln!(self.out, "{}", marker.cyan())
+        writeln!(self.out, "{}", marker.cyan().tint(self.colour))
     }
 
     fn response(
@@ -362,12 +380,17 @@ impl Human {
                 writeln!(
                     self.out,
                     "{} body (first {} bytes)",
-                    marker.cyan(),
+                    marker.cyan().tint(self.colour),
                     response.body.len()
                 )?;
                 for line in response.body.split(|&b| b == b'\n') {
                     let line = line.strip_suffix(b"\r").unwrap_or(line);
-                    writeln!(self.out, "{} {}", marker.cyan(), escape_bytes(line))?;
+                    writeln!(
+                        self.out,
+                        "{} {}",
+                        marker.cyan().tint(self.colour),
+                        escape_bytes(line)
+                    )?;
                 }
             }
             return Ok(());
@@ -386,9 +409,11 @@ impl Human {
             );
         };
         let verdict = if accept.ok {
-            "matches".green()
+            "matches".green().tint(self.colour)
         } else {
-            format!("does NOT match (expected {})", accept.expected).red()
+            format!("does NOT match (expected {})", accept.expected)
+                .red()
+                .tint(self.colour)
         };
         writeln!(
             self.out,
@@ -416,25 +441,23 @@ impl Human {
             }
             let stamp = self.stamp_text(t, true);
             let json = self.json_preview(frame, false);
-            let line = compact_frame(
-                frame,
-                dir,
-                &stamp,
-                self.deflate,
-                self.serving,
+            let start = LineStart {
+                stamp: &stamp,
                 columns,
-                json,
-            );
+                colour: self.colour,
+            };
+            let line = compact_frame(frame, dir, start, self.deflate, self.serving, json);
             return writeln!(self.out, "{line}");
         }
         let h = &frame.header;
-        let arrow = arrow(dir);
+        let arrow = arrow(dir).tint(self.colour);
         let kind = format!("{:<12}", h.kind().name());
         let kind = match h.kind() {
             Kind::Reserved => kind.red().bold(),
             k if h.is_control() || k == Kind::Continuation => kind.yellow(),
             _ => kind.normal(),
-        };
+        }
+        .tint(self.colour);
         let flag = |on: bool, c: char| if on { c } else { '0' };
         let rsv: String = [flag(h.rsv1, '1'), flag(h.rsv2, '1'), flag(h.rsv3, '1')]
             .iter()
@@ -445,7 +468,8 @@ impl Human {
             rsv.normal()
         } else {
             rsv.red().bold()
-        };
+        }
+        .tint(self.colour);
         let mask = match h.mask_key {
             Some(k) => format!("mask={}", super::hex(&k)),
             None => "unmasked".to_string(),
@@ -483,7 +507,7 @@ impl Human {
             write!(self.out, " {json}")?;
         } else if h.payload_len > 0 {
             let shown = show_frame_payload(frame);
-            write!(self.out, " {}", preview(shown, h.payload_len))?;
+            write!(self.out, " {}", preview(shown, h.payload_len, self.colour))?;
         }
         if frame.cut_short {
             write!(
@@ -495,6 +519,7 @@ impl Human {
                     h.payload_len
                 )
                 .red()
+                .tint(self.colour)
             )?;
         }
         writeln!(self.out)
@@ -529,13 +554,18 @@ impl Human {
                 Some(value) => pretty::compact_plain(value),
                 None => preview_text(shown, data.len() as u64),
             };
-            let stamp = self.stamps.at(t, true);
-            let line = compact_message(dir, binary, wire, data.len(), &stamp, columns, &body);
+            let stamp = self.stamp_text(t, true);
+            let start = LineStart {
+                stamp: &stamp,
+                columns,
+                colour: self.colour,
+            };
+            let line = compact_message(dir, wire, data.len(), start, &body);
             return writeln!(self.out, "{line}");
         }
         let body = match &json {
             Some(value) => pretty::compact(value),
-            None => preview(shown, data.len() as u64),
+            None => preview(shown, data.len() as u64, self.colour),
         };
         let frames = match wire.frames {
             1 => String::new(),
@@ -554,8 +584,8 @@ impl Human {
             self.out,
             "{} {} {} {} len={}{deflated}{frames} {body}",
             self.stamp_at(t),
-            arrow(dir),
-            "message".bold(),
+            arrow(dir).tint(self.colour),
+            "message".bold().tint(self.colour),
             if binary { "binary" } else { "text" },
             data.len(),
         )
@@ -572,7 +602,7 @@ impl Human {
             self.out,
             "{} {} {how} {code} reason=\"{}\"",
             self.stamp(),
-            "* closed:".bold(),
+            "* closed:".bold().tint(self.colour),
             escape(reason)
         )
     }
@@ -581,15 +611,27 @@ impl Human {
 /// One frame in at most `columns` columns: direction, kind, the flags
 /// that are unusual (fin=0, unexpected RSV bits, masking against the
 /// role, a non-minimal length), the length and as much payload as fits.
+/// Where a compact line starts and how much room it has: the stamp, the
+/// terminal's columns, and whether it is coloured.
+struct LineStart<'a> {
+    stamp: &'a str,
+    columns: usize,
+    colour: bool,
+}
+
 fn compact_frame(
     frame: &Frame,
     dir: Dir,
-    stamp_text: &str,
+    start: LineStart,
     deflate: bool,
     serving: bool,
-    columns: usize,
     json: Option<String>,
 ) -> String {
+    let LineStart {
+        stamp: stamp_text,
+        columns,
+        colour,
+    } = start;
     let h = &frame.header;
     let kind = match h.kind() {
         Kind::Continuation => "cont",
@@ -630,13 +672,14 @@ fn compact_frame(
         Kind::Reserved => kind.red().bold(),
         k if h.is_control() || k == Kind::Continuation => kind.yellow(),
         _ => kind.normal(),
-    };
+    }
+    .tint(colour);
     let line = format!(
         "{} {} {kind}{} {size} {body}{}",
-        stamp_text.dimmed(),
-        arrow(dir),
-        flags.red(),
-        cut.red()
+        stamp_text.dimmed().tint(colour),
+        arrow(dir).tint(colour),
+        flags.red().tint(colour),
+        cut.red().tint(colour)
     );
     line.trim_end().to_string()
 }
@@ -647,14 +690,21 @@ fn compact_frame(
 /// one, and as much of it as fits (`body`, already escaped).
 fn compact_message(
     dir: Dir,
-    binary: bool,
     wire: &MessageEnd,
     len: usize,
-    stamp_text: &str,
-    columns: usize,
+    start: LineStart,
     body: &str,
 ) -> String {
-    let kind = if binary { "binary" } else { "text" };
+    let LineStart {
+        stamp: stamp_text,
+        columns,
+        colour,
+    } = start;
+    let kind = if wire.kind == Kind::Binary {
+        "binary"
+    } else {
+        "text"
+    };
     let mut flags = Vec::new();
     if wire.compressed {
         flags.push("z".to_string());
@@ -676,9 +726,9 @@ fn compact_message(
     let body = fit(body, columns.saturating_sub(used + 1));
     let line = format!(
         "{} {} {kind:<6}{} {size} {body}",
-        stamp_text.dimmed(),
-        arrow(dir),
-        flags.dimmed(),
+        stamp_text.dimmed().tint(colour),
+        arrow(dir).tint(colour),
+        flags.dimmed().tint(colour),
     );
     line.trim_end().to_string()
 }
@@ -743,11 +793,27 @@ fn arrow(dir: Dir) -> ColoredString {
 
 /// The part of a payload that was kept, escaped to stay on one line, with
 /// a visible marker counting the bytes of `total` that are not shown.
-fn preview(shown: Shown, total: u64) -> String {
+fn preview(shown: Shown, total: u64, colour: bool) -> String {
     let (body, hidden) = preview_parts(shown, total);
     match hidden {
-        Some(marker) => format!("{body}{}", marker.dimmed()),
+        Some(marker) => format!("{body}{}", marker.dimmed().tint(colour)),
         None => body,
+    }
+}
+
+/// Colour as a view was told: without it, plain text whatever the
+/// process-wide setting.
+trait Tint {
+    fn tint(self, colour: bool) -> ColoredString;
+}
+
+impl Tint for ColoredString {
+    fn tint(self, colour: bool) -> ColoredString {
+        if colour {
+            self
+        } else {
+            self.clear()
+        }
     }
 }
 
@@ -818,7 +884,7 @@ impl Screen for Human {
                     writeln!(
                         self.out,
                         "{} {}",
-                        "wscope: error:".red().bold(),
+                        "wscope: error:".red().bold().tint(self.colour),
                         escape(text)
                     )?;
                 } else {
@@ -836,7 +902,7 @@ impl Screen for Human {
                     self.out,
                     "{} {} {}; attempt {attempt}{of} in {:.1} s",
                     self.stamp(),
-                    "* reconnect:".bold(),
+                    "* reconnect:".bold().tint(self.colour),
                     escape(cause),
                     delay.as_secs_f64()
                 )?
@@ -847,7 +913,7 @@ impl Screen for Human {
                         self.out,
                         "{} {} id {} after {:.2} ms",
                         self.stamp(),
-                        "* answer:".bold(),
+                        "* answer:".bold().tint(self.colour),
                         escape(id),
                         delay.as_secs_f64() * 1000.0
                     )?
@@ -861,13 +927,19 @@ impl Screen for Human {
                 self.out,
                 "{} {} rule {rule} /{}/ answers {}",
                 self.stamp(),
-                "* auto-reply:".bold(),
+                "* auto-reply:".bold().tint(self.colour),
                 escape(pattern),
                 fit(&format!("\"{}\"", text.escape_debug()), 60)
             )?,
             Event::Notice(text) => {
                 for line in text.lines() {
-                    writeln!(self.out, "{} {} {}", self.stamp(), "*".bold(), escape(line))?;
+                    writeln!(
+                        self.out,
+                        "{} {} {}",
+                        self.stamp(),
+                        "*".bold().tint(self.colour),
+                        escape(line)
+                    )?;
                 }
             }
         }
@@ -905,15 +977,120 @@ impl Screen for Human {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wire::decode::{Decoded, FrameDecoder};
+    use std::sync::{Arc, Mutex};
+    use std::time::Instant;
+
+    /// What a view wrote, kept for the test to read.
+    #[derive(Clone, Default)]
+    struct Written(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Written {
+        fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(data);
+            Ok(data.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Written {
+        fn text(&self) -> String {
+            String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+        }
+    }
+
+    fn frame(bytes: &[u8]) -> Frame {
+        let mut found = None;
+        FrameDecoder::new(64).feed(bytes, &mut |d| {
+            if let Decoded::Frame(f) = d {
+                found.get_or_insert(f);
+            }
+        });
+        found.unwrap()
+    }
+
+    /// A compact view without colour, writing to a buffer.
+    fn view(written: &Written) -> Human {
+        Human::new(
+            Out::writer(Box::new(written.clone())),
+            Clock::start(),
+            true,
+            64,
+        )
+        .with_layout(Layout::Compact, TimeFormat::Rel)
+        .with_colour(false)
+    }
+
+    #[test]
+    fn lines_name_their_connection_once_a_second_one_has_come() {
+        let written = Written::default();
+        let mut human = view(&written);
+        let at = Instant::now();
+        // An unmasked text frame "hi" from the server's side ("out").
+        let hi = frame(&[0x81, 0x02, b'h', b'i']);
+        human.set_conn(Some(1));
+        human
+            .show(&Event::Frame {
+                dir: Dir::Out,
+                frame: &hi,
+                at,
+            })
+            .unwrap();
+        human.set_conn(Some(2));
+        human
+            .show(&Event::Frame {
+                dir: Dir::Out,
+                frame: &hi,
+                at,
+            })
+            .unwrap();
+        human.set_conn(Some(1));
+        human.show(&Event::Notice("still here")).unwrap();
+        human.out().flush().unwrap();
+        let text = written.text();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 3, "{text}");
+        assert!(lines[0].ends_with("] → text   2 \"hi\""), "{text}");
+        assert!(lines[1].contains("] #2 → text   2 \"hi\""), "{text}");
+        assert!(lines[2].contains("] #1 * still here"), "{text}");
+    }
+
+    #[test]
+    fn a_view_without_colour_writes_no_escape_and_escapes_the_peer() {
+        let written = Written::default();
+        let mut human = view(&written);
+        // The peer's text carries ESC [ 2 J (clear screen) and a bell.
+        let nasty = frame(&[0x81, 0x06, 0x1b, b'[', b'2', b'J', 0x07, b'x']);
+        human.set_conn(Some(1));
+        human
+            .show(&Event::Frame {
+                dir: Dir::In,
+                frame: &nasty,
+                at: Instant::now(),
+            })
+            .unwrap();
+        human.show(&Event::Notice("a \x1b[31m notice")).unwrap();
+        human.out().flush().unwrap();
+        let text = written.text();
+        assert!(!text.contains('\x1b'), "{text:?}");
+        assert!(!text.contains('\x07'), "{text:?}");
+        // A client's frame without a mask is flagged; its bytes are escaped.
+        assert!(
+            text.contains("← text   unmasked 6 \"\\u{1b}[2J\\u{7}x\""),
+            "{text}"
+        );
+    }
 
     #[test]
     fn the_marker_counts_exactly_the_bytes_not_shown() {
         let text = "é".repeat(150); // 300 bytes
         assert_eq!(
-            preview(Shown::Utf8(&text[..128]), 300),
+            preview(Shown::Utf8(&text[..128]), 300, true),
             format!("\"{}\"{}", "é".repeat(64), "…(+172 bytes)".dimmed())
         );
-        assert_eq!(preview(Shown::Hex(&[0xca, 0xfe]), 2), "hex:cafe");
+        assert_eq!(preview(Shown::Hex(&[0xca, 0xfe]), 2, false), "hex:cafe");
     }
 
     #[test]
@@ -927,19 +1104,25 @@ mod tests {
             compressed: true,
         };
         let body = format!("\"{}\"", "x".repeat(100));
-        let line = compact_message(Dir::Out, false, &wire, 75, "[   0.822]", 80, &body);
+        let start = |stamp| LineStart {
+            stamp,
+            columns: 80,
+            colour: false,
+        };
+        let line = compact_message(Dir::Out, &wire, 75, start("[   0.822]"), &body);
         assert!(
             line.starts_with("[   0.822] → text   z 77→75 \"xxx"),
             "{line}"
         );
         assert!(line.ends_with('…') && line.chars().count() == 79, "{line}");
         let wire = MessageEnd {
+            kind: Kind::Binary,
             frames: 3,
             compressed: false,
             wire_len: 5,
             ..wire
         };
-        let line = compact_message(Dir::In, true, &wire, 5, "[   0.822]", 80, "hex:01");
+        let line = compact_message(Dir::In, &wire, 5, start("[   0.822]"), "hex:01");
         assert_eq!(line, "[   0.822] ← binary 3 frames 5 hex:01");
     }
 

@@ -20,8 +20,9 @@ enum Sink {
         interactive: bool,
     },
     Printer(Box<dyn ExternalPrinter + Send>),
-    /// A recorder's file (--log): batched like a pipe.
-    File(crate::formats::RecordFile),
+    /// Any writer (a recorder's file for --log, a buffer in a test):
+    /// batched like a pipe.
+    Writer(Box<dyn Write + Send>),
 }
 
 /// How much output is held before it is written when stdout is not a
@@ -41,9 +42,14 @@ impl Out {
 
     /// Output to a file, written in batches.
     pub fn file(file: crate::formats::RecordFile) -> Self {
+        Out::writer(Box::new(file))
+    }
+
+    /// Output to any writer, written in batches.
+    pub fn writer(writer: Box<dyn Write + Send>) -> Self {
         Out {
             buf: Vec::with_capacity(BATCH + 4096),
-            sink: Sink::File(file),
+            sink: Sink::Writer(writer),
             gone: false,
         }
     }
@@ -62,6 +68,9 @@ impl Out {
 
     /// The terminal's width in columns, when stdout is a terminal.
     pub fn terminal_columns(&self) -> Option<usize> {
+        if matches!(self.sink, Sink::Writer(_)) {
+            return None;
+        }
         let mut size = std::mem::MaybeUninit::<libc::winsize>::uninit();
         // SAFETY: TIOCGWINSZ fills the struct when it returns 0.
         let size = unsafe {
@@ -96,14 +105,16 @@ impl Out {
     /// in pieces, never whole in memory twice. At the prompt the event
     /// stays whole (the printer takes whole lines).
     pub fn spill(&mut self) {
-        if self.buf.len() >= BATCH && matches!(self.sink, Sink::Stdout { .. } | Sink::File(_)) {
+        if self.buf.len() >= BATCH && matches!(self.sink, Sink::Stdout { .. } | Sink::Writer(_)) {
             let _ = self.flush();
         }
     }
 
     pub fn end_event(&mut self) -> io::Result<()> {
         match &self.sink {
-            Sink::Stdout { interactive: false } | Sink::File(_) if self.buf.len() < BATCH => Ok(()),
+            Sink::Stdout { interactive: false } | Sink::Writer(_) if self.buf.len() < BATCH => {
+                Ok(())
+            }
             _ => self.flush(),
         }
     }
@@ -151,7 +162,7 @@ impl Write for Out {
                 let text = String::from_utf8_lossy(&self.buf).replace('\n', "\r\n");
                 printer.print(text).map_err(io::Error::other)
             }
-            Sink::File(file) => file.write_all(&self.buf),
+            Sink::Writer(writer) => writer.write_all(&self.buf).and_then(|_| writer.flush()),
         };
         self.buf.clear();
         self.note_gone(result)
