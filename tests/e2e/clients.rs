@@ -573,12 +573,23 @@ fn at_the_prompt_to_picks_the_client_and_clients_lists_them() {
     let mut two = tungstenite_client(port, "/two");
     p.exp_string("/two").unwrap();
 
+    // The newest client is where lines go at first.
+    p.send_line("for the newest").unwrap();
+    assert_eq!(next_text(&mut two).as_deref(), Some("for the newest"));
+    assert_eq!(next_text(&mut one), None, "client 1 got nothing");
+
     p.send_line("/to 1").unwrap();
     p.exp_string("typed lines go to client 1").unwrap();
     p.exp_string("wscope #1> ").unwrap();
     p.send_line("for the first").unwrap();
     assert_eq!(next_text(&mut one).as_deref(), Some("for the first"));
     assert_eq!(next_text(&mut two), None, "client 2 got nothing");
+
+    p.send_line("/to 2").unwrap();
+    p.exp_string("wscope #2> ").unwrap();
+    p.send_line("for the second").unwrap();
+    assert_eq!(next_text(&mut two).as_deref(), Some("for the second"));
+    assert_eq!(next_text(&mut one), None, "client 1 got nothing");
 
     p.send_line("/to all").unwrap();
     p.exp_string("typed lines go to every client").unwrap();
