@@ -85,3 +85,6 @@ mod clients;
 // The raw wire writer: length encodings, lying lengths, split writes.
 #[path = "e2e/raw_writer.rs"]
 mod raw_writer;
+// Invalid UTF-8 fails the connection at the first bad byte, in both roles.
+#[path = "e2e/fail_fast.rs"]
+mod fail_fast;

@@ -11,6 +11,7 @@
 //! memory stays bounded by the preview size whatever a header announces.
 
 use super::frame::{take_header, Frame, FrameHeader, Kind, Part};
+use super::utf8::Utf8Stream;
 
 /// Control frames may carry at most 125 bytes (RFC 6455 §5.5).
 const CONTROL_PREVIEW: usize = 125;
@@ -31,6 +32,17 @@ pub enum Decoded {
     /// The last byte of a frame that completes something crossed: a
     /// control frame, or the last frame of a data message.
     End(FrameEnd),
+    /// With `checking_utf8`: an uncompressed text message is not valid
+    /// UTF-8. `offset` is where the bad byte is in the bytes just fed;
+    /// `at`, where it is in the message (number `seq`), whose frame
+    /// `index` carried it. Reported once per message, as soon as it is
+    /// seen.
+    BadUtf8 {
+        offset: usize,
+        seq: u64,
+        index: u64,
+        at: u64,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,8 +74,13 @@ enum State {
         seen: u64,
         limit: usize,
     },
-    /// Frame reported; skipping the rest of its payload.
-    Skip { remaining: u64 },
+    /// Frame reported; skipping the rest of its payload (`key` and
+    /// `offset` unmask it where it must be read, to check its UTF-8).
+    Skip {
+        remaining: u64,
+        key: Option<[u8; 4]>,
+        offset: u64,
+    },
 }
 
 /// The data message whose frames are arriving.
@@ -87,6 +104,12 @@ pub struct FrameDecoder {
     open: Option<OpenMessage>,
     /// The frame being decoded: its number, message and what it ends.
     current: Current,
+    /// Whether text messages are checked as they arrive (the peer's).
+    check_utf8: bool,
+    /// The open text message's UTF-8 so far, while it is being checked.
+    utf8: Option<Utf8Stream>,
+    /// The current frame's payload is part of that text.
+    frame_is_text: bool,
 }
 
 #[derive(Clone, Copy, Default)]
@@ -112,7 +135,42 @@ impl FrameDecoder {
             messages: 0,
             open: None,
             current: Current::default(),
+            check_utf8: false,
+            utf8: None,
+            frame_is_text: false,
         }
+    }
+
+    /// Also checks the UTF-8 of uncompressed text messages as their bytes
+    /// arrive (`Decoded::BadUtf8`).
+    pub fn checking_utf8(mut self) -> Self {
+        self.check_utf8 = true;
+        self
+    }
+
+    /// Checks a piece of the current frame's payload (unmasked), when it
+    /// belongs to a text message being checked.
+    fn check_text(&mut self, piece: &[u8], offset: usize, emit: &mut impl FnMut(Decoded)) {
+        if !self.frame_is_text {
+            return;
+        }
+        let Some(stream) = &mut self.utf8 else {
+            return;
+        };
+        if let Err(bad) = stream.feed(piece) {
+            self.report_bad_utf8(offset + bad.in_piece, bad.in_message, emit);
+        }
+    }
+
+    fn report_bad_utf8(&mut self, offset: usize, at: u64, emit: &mut impl FnMut(Decoded)) {
+        self.utf8 = None;
+        self.frame_is_text = false;
+        emit(Decoded::BadUtf8 {
+            offset,
+            seq: self.current.message.map_or(0, |(seq, _)| seq),
+            index: self.current.index,
+            at,
+        });
     }
 
     /// Feeds the next bytes of the stream; `emit` gets every report they
@@ -168,14 +226,37 @@ impl FrameDecoder {
                         super::frame::unmask(&mut self.preview[start..], key, start);
                     }
                     *seen += take as u64;
+                    let offset = chunk.len() - bytes.len();
                     bytes = &bytes[take..];
+                    if self.frame_is_text {
+                        // The stream is taken out while it reads the
+                        // preview it lives beside.
+                        if let Some(mut stream) = self.utf8.take() {
+                            let checked = stream.feed(&self.preview[start..]);
+                            self.utf8 = Some(stream);
+                            if let Err(bad) = checked {
+                                self.report_bad_utf8(offset + bad.in_piece, bad.in_message, emit);
+                            }
+                        }
+                    }
                     self.maybe_emit(emit);
                 }
-                State::Skip { remaining } => {
+                State::Skip {
+                    remaining,
+                    key,
+                    offset: payload_at,
+                } => {
                     let take = (*remaining).min(bytes.len() as u64);
                     *remaining -= take;
+                    let (piece, key, at) = (&bytes[..take as usize], *key, *payload_at);
+                    *payload_at += take;
+                    let done = *remaining == 0;
+                    let offset = chunk.len() - bytes.len();
                     bytes = &bytes[take as usize..];
-                    if *remaining == 0 {
+                    if self.frame_is_text && self.utf8.is_some() {
+                        self.check_masked(piece, key, at, offset, emit);
+                    }
+                    if done {
                         self.state = State::Header;
                         self.end_frame(emit);
                     }
@@ -201,6 +282,9 @@ impl FrameDecoder {
                 self.open.as_mut()
             }
             Kind::Text | Kind::Binary => {
+                // A compressed message is checked once inflated, above.
+                self.utf8 = (self.check_utf8 && kind == Kind::Text && !header.rsv1)
+                    .then(Utf8Stream::default);
                 self.messages += 1;
                 self.open = Some(OpenMessage {
                     seq: self.messages,
@@ -245,11 +329,49 @@ impl FrameDecoder {
                 message: None,
             });
         }
+        self.frame_is_text = self.utf8.is_some()
+            && matches!(kind, Kind::Text | Kind::Continuation)
+            && current.message.is_some();
         self.current = current;
         message_len
     }
 
+    /// Checks payload bytes still masked, a piece at a time.
+    fn check_masked(
+        &mut self,
+        piece: &[u8],
+        key: Option<[u8; 4]>,
+        at: u64,
+        offset: usize,
+        emit: &mut impl FnMut(Decoded),
+    ) {
+        let Some(key) = key else {
+            return self.check_text(piece, offset, emit);
+        };
+        let mut plain = [0u8; 4096];
+        for (i, part) in piece.chunks(plain.len()).enumerate() {
+            let done = i * plain.len();
+            let plain = &mut plain[..part.len()];
+            plain.copy_from_slice(part);
+            super::frame::unmask(plain, key, (at as usize + done) % 4);
+            self.check_text(plain, offset + done, emit);
+            if self.utf8.is_none() {
+                return;
+            }
+        }
+    }
+
     fn end_frame(&mut self, emit: &mut impl FnMut(Decoded)) {
+        let ends_text = self.frame_is_text
+            && self
+                .current
+                .end
+                .is_some_and(|end| end.message.is_some_and(|m| m.kind == Kind::Text));
+        if ends_text {
+            if let Some(Err(bad)) = self.utf8.take().map(|mut stream| stream.finish()) {
+                self.report_bad_utf8(0, bad.in_message, emit);
+            }
+        }
         if let Some(end) = self.current.end.take() {
             emit(Decoded::End(end));
         }
@@ -304,11 +426,16 @@ impl FrameDecoder {
             return;
         }
         let remaining = header.payload_len - *seen;
+        let offset = *seen;
         let header = header.clone();
         self.state = if remaining == 0 {
             State::Header
         } else {
-            State::Skip { remaining }
+            State::Skip {
+                remaining,
+                key: header.mask_key,
+                offset,
+            }
         };
         let frame = self.frame(header, false);
         emit(Decoded::Frame(frame));

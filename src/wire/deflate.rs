@@ -13,6 +13,7 @@ use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, 
 
 use super::frame::{take_header, unmask, FrameHeader, Kind};
 use super::raw::encode_frame;
+use super::utf8::Utf8Stream;
 use super::violation::Violation;
 use super::Role;
 use crate::handshake::extensions::Deflate;
@@ -91,6 +92,8 @@ struct Inflate {
     header: Vec<u8>,
     state: InState,
     message: Option<InMessage>,
+    /// Data messages so far.
+    messages: u64,
     /// Inflated bytes not yet handed up.
     piece: Vec<u8>,
     scratch: Vec<u8>,
@@ -117,6 +120,10 @@ struct InMessage {
     /// Whether a fragment of it was handed up already.
     started: bool,
     inflated: u64,
+    /// A compressed text message's UTF-8, checked as it inflates.
+    utf8: Option<Utf8Stream>,
+    /// Its number among the data messages, for the report.
+    seq: u64,
 }
 
 impl Inflate {
@@ -131,6 +138,7 @@ impl Inflate {
             header: Vec::with_capacity(14),
             state: InState::Header,
             message: None,
+            messages: 0,
             piece: Vec::new(),
             scratch: vec![0; PIECE],
         }
@@ -189,11 +197,14 @@ impl Inflate {
         let kind = header.kind();
         let compressed = match kind {
             Kind::Text | Kind::Binary => {
+                self.messages += 1;
                 self.message = Some(InMessage {
                     compressed: header.rsv1,
                     opcode: header.opcode,
                     started: false,
                     inflated: 0,
+                    utf8: (header.rsv1 && kind == Kind::Text).then(Utf8Stream::default),
+                    seq: self.messages,
                 });
                 header.rsv1
             }
@@ -264,6 +275,13 @@ impl Inflate {
                         1009,
                     ));
                 }
+                if let Some(message) = self.message.as_mut() {
+                    if let Some(Err(bad)) =
+                        message.utf8.as_mut().map(|u| u.feed(&self.scratch[..made]))
+                    {
+                        return Err(bad_utf8(message.seq, bad.in_message));
+                    }
+                }
                 self.piece.extend_from_slice(&self.scratch[..made]);
                 if self.piece.len() >= PIECE {
                     self.hand_up(false, up);
@@ -281,6 +299,11 @@ impl Inflate {
 
     fn end_message(&mut self, up: &mut Vec<u8>) -> Result<(), Violation> {
         self.inflate(&TAIL, FlushDecompress::Sync, up)?;
+        if let Some(message) = self.message.as_mut() {
+            if let Some(Err(bad)) = message.utf8.as_mut().map(Utf8Stream::finish) {
+                return Err(bad_utf8(message.seq, bad.in_message));
+            }
+        }
         self.hand_up(true, up);
         self.message = None;
         if self.reset_each_message {
@@ -307,6 +330,17 @@ impl Inflate {
         ));
         self.piece.clear();
     }
+}
+
+/// A compressed text message whose inflated text is not UTF-8: failed as
+/// soon as the bad byte inflates (RFC 6455 §8.1).
+fn bad_utf8(seq: u64, at: u64) -> Violation {
+    Violation::protocol(
+        format!(
+            "incoming message {seq} is not valid UTF-8 at byte {at} of its inflated text (RFC 6455 §8.1)"
+        ),
+        1007,
+    )
 }
 
 /// The compressing side: data frames from tungstenite, compressed.

@@ -10,6 +10,7 @@ pub mod guard;
 pub mod raw;
 pub mod stack;
 pub mod tap;
+pub mod utf8;
 pub mod violation;
 
 /// Which way bytes crossed, from wscope's side.

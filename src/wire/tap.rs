@@ -51,9 +51,15 @@ struct Side {
 }
 
 impl Side {
-    fn new(keep: Keep) -> Side {
+    fn new(keep: Keep, dir: Dir) -> Side {
+        let decoder = FrameDecoder::new(keep.preview);
         Side {
-            decoder: FrameDecoder::new(keep.preview),
+            // The peer's text is checked as it arrives; ours is what the
+            // user chose to send.
+            decoder: match dir {
+                Dir::In => decoder.checking_utf8(),
+                Dir::Out => decoder,
+            },
             frames: VecDeque::new(),
             ends: VecDeque::new(),
             bytes: 0,
@@ -86,6 +92,24 @@ impl Side {
                 }
             }
             Decoded::End(end) => ends.push_back((now, end)),
+            Decoded::BadUtf8 {
+                offset,
+                seq,
+                index,
+                at,
+            } => {
+                if let (None, Some(_)) = (&refused, guard) {
+                    refused = Some((
+                        offset,
+                        Violation::protocol(
+                            format!(
+                                "incoming message {seq} is not valid UTF-8 at byte {at}, in frame {index} (RFC 6455 §8.1)"
+                            ),
+                            1007,
+                        ),
+                    ));
+                }
+            }
         });
         if refused.is_some() {
             // The refused frame is shown with what arrived of it.
@@ -122,8 +146,8 @@ impl<S> Tap<S> {
         Tap {
             inner,
             framing: false,
-            incoming: Side::new(keep),
-            outgoing: Side::new(keep),
+            incoming: Side::new(keep, Dir::In),
+            outgoing: Side::new(keep, Dir::Out),
             guard: None,
             replay: Vec::new(),
             replayed: 0,

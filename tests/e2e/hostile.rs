@@ -92,7 +92,7 @@ fn invalid_utf8_across_fragments_fails_with_1007() {
     // "ab" then F0 28: the sequence breaks at byte 2 of message 1.
     assert_eq!(
         message,
-        "incoming message 1 is not valid UTF-8 at byte 2 (RFC 6455 §8.1)"
+        "incoming message 1 is not valid UTF-8 at byte 2, in frame 2 (RFC 6455 §8.1)"
     );
     assert_eq!(close_sent(&sent), Some(1007));
 }
@@ -108,7 +108,7 @@ fn invalid_utf8_in_the_last_fragment_names_the_message_and_byte() {
     let message = out.single("error")["message"].as_str().unwrap().to_string();
     assert_eq!(
         message,
-        "incoming message 2 is not valid UTF-8 at byte 5 (RFC 6455 §8.1)"
+        "incoming message 2 is not valid UTF-8 at byte 5, in frame 3 (RFC 6455 §8.1)"
     );
     assert_eq!(close_sent(&sent), Some(1007));
 }
@@ -216,7 +216,7 @@ fn invalid_utf8_is_named_even_when_later_messages_came_in_the_same_read() {
     let message = out.single("error")["message"].as_str().unwrap().to_string();
     assert_eq!(
         message,
-        "incoming message 1 is not valid UTF-8 at byte 1 (RFC 6455 §8.1)"
+        "incoming message 1 is not valid UTF-8 at byte 1, in frame 1 (RFC 6455 §8.1)"
     );
     assert_eq!(close_sent(&sent), Some(1007));
 }
