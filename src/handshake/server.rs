@@ -209,17 +209,10 @@ pub fn request_line(head: &[u8]) -> Option<String> {
 /// sends (briefly), since closing a socket with unread data resets it and
 /// the answer would be lost.
 pub fn close_politely(stream: &crate::socket::Socket) {
-    let mut stream = stream;
     let _ = stream.shutdown(Shutdown::Write);
-    let _ = stream.set_read_timeout(Some(Duration::from_millis(200)));
-    let mut chunk = [0u8; 2048];
-    let mut drained = 0;
-    while drained < 64 * 1024 {
-        match stream.read(&mut chunk) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => drained += n,
-        }
-    }
+    // A second at most, whatever the client does (one trickling a byte
+    // at a time included).
+    read_within(stream, Instant::now() + Duration::from_secs(1), false);
 }
 
 /// The key to answer with, the subprotocol chosen and those offered, or
