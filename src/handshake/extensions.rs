@@ -48,6 +48,13 @@ pub struct Deflate {
     pub client_max_window_bits: u8,
 }
 
+/// Which window sizes an offer named with a value.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Named {
+    pub server_max_window_bits: bool,
+    pub client_max_window_bits: bool,
+}
+
 impl Default for Deflate {
     fn default() -> Self {
         Deflate {
@@ -60,8 +67,11 @@ impl Default for Deflate {
 }
 
 impl Deflate {
-    /// The parameters as a response header value.
-    pub fn header_value(&self) -> String {
+    /// The parameters as a response header value. A window size is
+    /// named when it is not the default, or when the offer named it: a
+    /// server that accepts `server_max_window_bits=15` answers with it
+    /// (RFC 7692 §7.1.2.1), and some clients refuse an answer without it.
+    pub fn header_value(&self, offered: Named) -> String {
         let mut value = PERMESSAGE_DEFLATE.to_string();
         if self.server_no_context_takeover {
             value.push_str("; server_no_context_takeover");
@@ -69,13 +79,13 @@ impl Deflate {
         if self.client_no_context_takeover {
             value.push_str("; client_no_context_takeover");
         }
-        if self.server_max_window_bits != 15 {
+        if self.server_max_window_bits != 15 || offered.server_max_window_bits {
             value.push_str(&format!(
                 "; server_max_window_bits={}",
                 self.server_max_window_bits
             ));
         }
-        if self.client_max_window_bits != 15 {
+        if self.client_max_window_bits != 15 || offered.client_max_window_bits {
             value.push_str(&format!(
                 "; client_max_window_bits={}",
                 self.client_max_window_bits
@@ -188,13 +198,14 @@ pub fn accept_answer(answer: &Extension, offer: &Extension) -> Result<Deflate, S
 }
 
 /// As a server: the first permessage-deflate offer that can be accepted,
-/// answered with the parameters it asked for (RFC 7692 §7.1).
-pub fn choose(offers: &[Extension]) -> Option<Deflate> {
+/// and the answer to it, with the parameters it asked for (RFC 7692 §7.1).
+pub fn choose(offers: &[Extension]) -> Option<(Deflate, String)> {
     offers
         .iter()
         .filter(|e| e.name.eq_ignore_ascii_case(PERMESSAGE_DEFLATE))
         .find_map(|offer| {
             let mut deflate = Deflate::default();
+            let mut named = Named::default();
             let mut seen: Vec<&str> = Vec::new();
             for (key, value) in &offer.params {
                 if seen.contains(&key.as_str()) {
@@ -210,19 +221,21 @@ pub fn choose(offers: &[Extension]) -> Option<Deflate> {
                         deflate.client_no_context_takeover = true
                     }
                     "server_max_window_bits" => {
-                        deflate.server_max_window_bits = window_bits(key, value).ok()?
+                        deflate.server_max_window_bits = window_bits(key, value).ok()?;
+                        named.server_max_window_bits = true;
                     }
                     // Without a value the client only says it can take a
                     // limit; with one, it is the limit.
                     "client_max_window_bits" => {
                         if value.is_some() {
-                            deflate.client_max_window_bits = window_bits(key, value).ok()?
+                            deflate.client_max_window_bits = window_bits(key, value).ok()?;
+                            named.client_max_window_bits = true;
                         }
                     }
                     _ => return None,
                 }
             }
-            Some(deflate)
+            Some((deflate, deflate.header_value(named)))
         })
 }
 
@@ -304,14 +317,45 @@ mod tests {
         let offers = parse(
             "x-unknown, permessage-deflate; client_max_window_bits=12; server_no_context_takeover",
         );
-        let d = choose(&offers).unwrap();
+        let (d, answer) = choose(&offers).unwrap();
         assert!(d.server_no_context_takeover);
         assert_eq!(d.client_max_window_bits, 12);
         assert_eq!(
-            d.header_value(),
+            answer,
             "permessage-deflate; server_no_context_takeover; client_max_window_bits=12"
         );
         assert_eq!(choose(&parse("permessage-deflate; bogus")), None);
+        assert_eq!(
+            choose(&parse("permessage-deflate; client_max_window_bits")),
+            Some((Deflate::default(), "permessage-deflate".into()))
+        );
         assert_eq!(choose(&parse("x-webkit-deflate-frame")), None);
+    }
+
+    #[test]
+    fn a_window_size_the_offer_named_is_answered_even_at_15() {
+        for (offer, answer) in [
+            (
+                "permessage-deflate; server_max_window_bits=15",
+                "permessage-deflate; server_max_window_bits=15",
+            ),
+            (
+                "permessage-deflate; server_max_window_bits=15; client_max_window_bits=15",
+                "permessage-deflate; server_max_window_bits=15; client_max_window_bits=15",
+            ),
+            (
+                "permessage-deflate; server_max_window_bits=12; client_max_window_bits",
+                "permessage-deflate; server_max_window_bits=12",
+            ),
+        ] {
+            let (deflate, got) = choose(&parse(offer)).unwrap();
+            assert_eq!(got, answer, "{offer}");
+            // What the answer says is what a client takes from it.
+            assert_eq!(
+                accept_answer(&one(&got), &one(offer)),
+                Ok(deflate),
+                "{offer}"
+            );
+        }
     }
 }

@@ -127,15 +127,13 @@ pub fn answer<S: TimedRead + Write>(
     if let Some(p) = &subprotocol {
         headers.push(("Sec-WebSocket-Protocol".to_string(), p.clone()));
     }
-    let deflate_params = deflate
+    let chosen = deflate
         .then(|| extensions::choose(&offered_extensions))
         .flatten();
-    if let Some(params) = &deflate_params {
-        headers.push((
-            "Sec-WebSocket-Extensions".to_string(),
-            params.header_value(),
-        ));
+    if let Some((_, answer)) = &chosen {
+        headers.push(("Sec-WebSocket-Extensions".to_string(), answer.clone()));
     }
+    let (deflate_params, deflate_answer) = chosen.unzip();
     let declined_deflate = deflate_params.is_none()
         && offered_extensions
             .iter()
@@ -174,7 +172,7 @@ pub fn answer<S: TimedRead + Write>(
         },
         negotiated: Negotiated {
             subprotocol,
-            extensions: deflate_params.map(|p| p.header_value()),
+            extensions: deflate_answer,
             deflate: deflate_params,
             ..Negotiated::default()
         },

@@ -206,6 +206,27 @@ fn as_a_server_for_python_and_node_clients_offering_deflate() {
 }
 
 #[test]
+fn an_offer_naming_window_bits_of_15_is_answered_with_them() {
+    // RFC 7692 §7.1.2.1: the accepted server_max_window_bits is answered,
+    // 15 included; the Python client refuses an answer without it.
+    let big = "window bits ".repeat(5_000);
+    let server = Listener::start(&["--deflate", "--echo", "--json"]);
+    let mut python = Command::new(crate::common::python());
+    python
+        .arg(peer_script("python_client.py"))
+        .arg(format!("ws://127.0.0.1:{}/", server.port))
+        .args(["--window-bits", "15", "hello", &big]);
+    let lines = run_client(python);
+    let out = server.finish();
+    assert_eq!(
+        lines[0], "OPEN permessage-deflate; server_max_window_bits=15; client_max_window_bits=15",
+        "{lines:?}\n{out}"
+    );
+    assert_eq!(&lines[1..], ["hello", big.as_str(), "CLOSED"]);
+    out.assert_code(0);
+}
+
+#[test]
 fn a_declined_offer_is_said() {
     let server = Listener::start(&["--echo", "--json"]);
     let mut python = Command::new(crate::common::python());
