@@ -860,7 +860,7 @@ impl Screen for Human {
                 negotiated,
                 upgrade_ms,
             } => self.response(response, negotiated, *upgrade_ms)?,
-            Event::Frame { dir, frame, at } => {
+            Event::Frame { dir, frame, at, .. } => {
                 self.filtered_frame(*dir, frame, self.clock.at(*at), true)?
             }
             Event::Message {
@@ -1036,6 +1036,7 @@ mod tests {
                 dir: Dir::Out,
                 frame: &hi,
                 at,
+                rtt: None,
             })
             .unwrap();
         human.set_conn(Some(2));
@@ -1044,6 +1045,7 @@ mod tests {
                 dir: Dir::Out,
                 frame: &hi,
                 at,
+                rtt: None,
             })
             .unwrap();
         human.set_conn(Some(1));
@@ -1069,6 +1071,7 @@ mod tests {
                 dir: Dir::In,
                 frame: &nasty,
                 at: Instant::now(),
+                rtt: None,
             })
             .unwrap();
         human.show(&Event::Notice("a \x1b[31m notice")).unwrap();

@@ -369,7 +369,13 @@ fn push_json_body(buf: &mut Vec<u8>, s: &str) {
     buf.extend_from_slice(&bytes[start..]);
 }
 
-fn write_frame(buf: &mut Vec<u8>, t: impl Into<Stamp>, dir: Dir, frame: &Frame) {
+fn write_frame(
+    buf: &mut Vec<u8>,
+    t: impl Into<Stamp>,
+    dir: Dir,
+    frame: &Frame,
+    rtt: Option<std::time::Duration>,
+) {
     let h = &frame.header;
     let mut line = Line::start(buf, "frame", t);
     line.plain(k!("dir"), dir.name());
@@ -414,6 +420,11 @@ fn write_frame(buf: &mut Vec<u8>, t: impl Into<Stamp>, dir: Dir, frame: &Frame) 
     }
     if frame.cut_short {
         line.bool(k!("cut_short"), true);
+    }
+    // A pong that answers our ping: its round trip, from our ping's
+    // crossing the wire to its (milliseconds, microsecond precision).
+    if let Some(rtt) = rtt {
+        push_seconds(line.key(k!("rtt_ms")), rtt.as_secs_f64() * 1000.0);
     }
     if h.kind() == Kind::Close {
         match frame.close_code() {
@@ -486,9 +497,14 @@ fn push_text_pieces(out: &mut impl Pieces, text: &str) {
 impl Screen for Json {
     fn show(&mut self, event: &Event) -> io::Result<()> {
         match event {
-            Event::Frame { dir, frame, at } => {
+            Event::Frame {
+                dir,
+                frame,
+                at,
+                rtt,
+            } => {
                 let stamp = self.stamp(self.clock.at(*at));
-                write_frame(self.out.buf(), stamp, *dir, frame)
+                write_frame(self.out.buf(), stamp, *dir, frame, *rtt)
             }
             Event::Message {
                 dir,
@@ -621,7 +637,7 @@ mod tests {
             }
         });
         let mut buf = Vec::new();
-        write_frame(&mut buf, 1.5, Dir::Out, &frames[0]);
+        write_frame(&mut buf, 1.5, Dir::Out, &frames[0], None);
         assert!(buf.ends_with(b"}\n"));
         let v = parse(&buf);
         assert_eq!(v["event"], "frame");

@@ -58,11 +58,14 @@ pub enum Event<'a> {
         /// How long the server took to answer; only a client times it.
         upgrade_ms: Option<f64>,
     },
-    /// `at` is when the frame's header and preview had crossed the wire.
+    /// `at` is when the frame's header and preview had crossed the wire;
+    /// `rtt`, on a pong that answers our ping, the time from our ping's
+    /// crossing to its.
     Frame {
         dir: Dir,
         frame: &'a Frame,
         at: Instant,
+        rtt: Option<std::time::Duration>,
     },
     /// A complete data message (`data` as tungstenite returned it, so
     /// inflated when it was compressed); `wire` says which data message

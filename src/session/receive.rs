@@ -132,10 +132,13 @@ impl Session {
         }
     }
 
-    /// A pong that echoes one of our pings gives its round trip.
+    /// A pong that echoes one of our pings gives its round trip, timed
+    /// from when the ping crossed the wire (the view saw both go by).
     fn time_pong(&mut self, payload: &[u8]) {
         let now = Instant::now();
+        let on_wire = self.view.last_pong_rtt.take();
         if let Some(rtt) = self.keepalive.answered(payload, now) {
+            let rtt = on_wire.unwrap_or(rtt);
             self.stats.timed(rtt);
             self.notice(&format!(
                 "keepalive pong: round trip {:.2} ms",
@@ -143,7 +146,7 @@ impl Session {
             ));
             return;
         }
-        if let Some(rtt) = self.stats.pong_received(payload, now) {
+        if let Some(rtt) = self.stats.pong_received(payload, now, on_wire) {
             self.notice(&format!(
                 "pong matches our ping: round trip {:.2} ms",
                 rtt.as_secs_f64() * 1000.0

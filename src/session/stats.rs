@@ -117,10 +117,17 @@ impl Stats {
     }
 
     /// The round trip of the ping this pong echoes, if it echoes one.
-    pub fn pong_received(&mut self, payload: &[u8], now: Instant) -> Option<Duration> {
+    /// `on_wire`: the round trip as the wire saw it, when known; else it
+    /// counts from when the ping was queued.
+    pub fn pong_received(
+        &mut self,
+        payload: &[u8],
+        now: Instant,
+        on_wire: Option<Duration>,
+    ) -> Option<Duration> {
         let i = self.pings.iter().position(|(p, _)| p == payload)?;
         let (_, sent) = self.pings.remove(i)?;
-        let rtt = now - sent;
+        let rtt = on_wire.unwrap_or(now - sent);
         self.timed(rtt);
         Some(rtt)
     }
@@ -253,12 +260,12 @@ mod tests {
         stats.ping_sent(b"b".to_vec(), t0 + Duration::from_millis(5));
         let later = t0 + Duration::from_millis(20);
         assert_eq!(
-            stats.pong_received(b"b", later),
+            stats.pong_received(b"b", later, None),
             Some(Duration::from_millis(15))
         );
-        assert_eq!(stats.pong_received(b"b", later), None);
+        assert_eq!(stats.pong_received(b"b", later, None), None);
         assert_eq!(
-            stats.pong_received(b"a", later),
+            stats.pong_received(b"a", later, None),
             Some(Duration::from_millis(20))
         );
     }

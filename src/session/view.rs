@@ -5,7 +5,7 @@
 //! says which frame ended it and which data message it was.
 
 use std::collections::VecDeque;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tungstenite::Bytes;
 
@@ -34,7 +34,15 @@ pub struct WireView {
     /// The incoming text message being received, for naming where its
     /// UTF-8 breaks.
     pub text_in: TextSoFar,
+    /// Our pings as they crossed the wire (payload, when), oldest first,
+    /// for the round trip of the pong that answers one.
+    pings_out: VecDeque<(Vec<u8>, Instant)>,
+    /// The round trip of the last pong shown, when it answered our ping.
+    pub last_pong_rtt: Option<Duration>,
 }
+
+/// Pings waiting for their pong; older ones are forgotten.
+const PINGS_KEPT: usize = 64;
 
 /// What the previews hold of the latest incoming text message: its
 /// number, and its bytes while every one of them was kept.
@@ -112,6 +120,8 @@ impl WireView {
             outgoing: VecDeque::new(),
             last_close_in: None,
             text_in: TextSoFar::default(),
+            pings_out: VecDeque::new(),
+            last_pong_rtt: None,
         }
     }
 
@@ -218,23 +228,57 @@ impl WireView {
             self.last_close_in = Some((frame.close_code(), reason));
         }
         self.text_in.add(&frame);
-        self.show_frame(obs, Dir::In, &frame, at);
+        let rtt = if frame.header.kind() == Kind::Pong {
+            self.pong_in(&frame.preview, at)
+        } else {
+            None
+        };
+        self.show_frame(obs, Dir::In, &frame, at, rtt);
+    }
+
+    /// A pong that answers one of our pings: the time between the two
+    /// crossing the wire (what was queued before the ping does not count).
+    fn pong_in(&mut self, payload: &[u8], at: Instant) -> Option<Duration> {
+        let i = self.pings_out.iter().position(|(p, _)| p == payload)?;
+        // Pings older than the one answered will not be answered now.
+        let (_, sent) = self.pings_out.drain(..=i).next_back()?;
+        let rtt = at.saturating_duration_since(sent);
+        self.last_pong_rtt = Some(rtt);
+        Some(rtt)
     }
 
     fn pop_outgoing<S>(&mut self, tap: &mut Tap<S>, obs: &Observers) {
         let Some((at, frame)) = tap.next_frame(Dir::Out) else {
             return;
         };
+        if frame.header.kind() == Kind::Ping {
+            if self.pings_out.len() == PINGS_KEPT {
+                self.pings_out.pop_front();
+            }
+            self.pings_out.push_back((frame.preview.clone(), at));
+        }
         // Messages that ended before this frame come first.
         self.show_outgoing_ends(tap, obs, frame.index);
-        self.show_frame(obs, Dir::Out, &frame, at);
+        self.show_frame(obs, Dir::Out, &frame, at, None);
         // And the one it ends, if it is all out, before anything later.
         self.show_outgoing_ends(tap, obs, frame.index + 1);
     }
 
-    fn show_frame(&self, obs: &Observers, dir: Dir, frame: &Frame, at: Instant) {
+    fn show_frame(
+        &self,
+        obs: &Observers,
+        dir: Dir,
+        frame: &Frame,
+        at: Instant,
+        rtt: Option<Duration>,
+    ) {
         if self.interest.frames {
-            obs.event(&Event::Frame { dir, frame, at });
+            obs.event(&Event::Frame {
+                dir,
+                frame,
+                at,
+                rtt,
+            });
         }
     }
 

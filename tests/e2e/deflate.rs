@@ -592,3 +592,53 @@ fn the_wide_message_line_shows_compressed_json_as_json_and_escapes_the_rest() {
         assert_eq!(count, 2, "{ending}: {out}");
     }
 }
+
+#[test]
+fn a_pings_round_trip_counts_from_its_write_not_from_what_was_queued_before_it() {
+    // hello, a 1 MiB message, then a ping: the ping waits for the big
+    // message to be compressed and written; its round trip must not.
+    let server = NodeServer::with_args(&["--deflate"]);
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("big.bin");
+    let noise: Vec<u8> = (0..1u32 << 20)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    std::fs::write(&big, noise).unwrap();
+    let input = format!("hello\n/file {}\n/ping x\n", big.display());
+    let out = wscope_with_stdin(
+        &["--json", "--slash", "--deflate", "-w", "1", &server.url()],
+        input.as_bytes(),
+    );
+    out.assert_code(0);
+    let events = out.events();
+    let ping = events
+        .iter()
+        .find(|e| e["event"] == "frame" && e["kind"] == "ping" && e["dir"] == "out")
+        .expect("our ping");
+    let pong = events
+        .iter()
+        .find(|e| e["event"] == "frame" && e["kind"] == "pong" && e["dir"] == "in")
+        .expect("its pong");
+    let rtt = pong["rtt_ms"]
+        .as_f64()
+        .expect("rtt_ms on the pong's frame event");
+    let between = (pong["t"].as_f64().unwrap() - ping["t"].as_f64().unwrap()) * 1000.0;
+    // The round trip is the time between the two frames on the wire.
+    assert!(
+        (rtt - between).abs() < 0.01,
+        "rtt_ms {rtt} vs frames {between} ms apart"
+    );
+    // The notice gives the same figure.
+    let notice = events
+        .iter()
+        .filter_map(|e| e["message"].as_str())
+        .find(|m| m.starts_with("pong matches our ping"))
+        .expect("the round trip notice");
+    assert!(
+        notice.ends_with(&format!("{rtt:.2} ms")),
+        "{notice} vs {rtt}"
+    );
+    // No other frame carries one.
+    let carrying = events.iter().filter(|e| e.get("rtt_ms").is_some()).count();
+    assert_eq!(carrying, 1);
+}
