@@ -96,7 +96,17 @@ fn main() {
         || {
             run_bytes(
                 &wscope,
-                &["--binary", "--raw", "--chunk-size", &size, &url],
+                &[
+                    "--binary",
+                    "--raw",
+                    "--chunk-size",
+                    &size,
+                    "--max-message-size",
+                    &size,
+                    "--max-frame-size",
+                    &size,
+                    &url,
+                ],
                 &big,
                 &big_out,
             )

@@ -41,8 +41,8 @@ complete -c wscope -l tls-server-name -d 'Send and verify this name in TLS inste
 complete -c wscope -l tls-min -d 'Lowest TLS version to accept' -r -f -a "1.2\t''
 1.3\t''"
 complete -c wscope -l preview -d 'Show at most BYTES of each frame\'s payload' -r
-complete -c wscope -l max-message-size -d 'Largest incoming message accepted; a bigger one fails the connection with Close 1009 instead of growing memory' -r
-complete -c wscope -l max-frame-size -d 'Largest incoming frame accepted' -r
+complete -c wscope -l max-message-size -d 'Largest incoming message accepted (64 MiB; inflated size when compressed); a bigger one fails the connection with Close 1009 instead of growing memory' -r
+complete -c wscope -l max-frame-size -d 'Largest incoming frame accepted (16 MiB)' -r
 complete -c wscope -l close-timeout -d 'How long to wait for the server\'s Close after sending ours' -r
 complete -c wscope -l proxy -d 'Connect through this proxy: http://[USER:PASS@]HOST:PORT (CONNECT), socks5://HOST:PORT or socks5h://HOST:PORT (the proxy resolves the name). Without it HTTPS_PROXY/HTTP_PROXY, ALL_PROXY and NO_PROXY are honoured; --proxy \'\' ignores them' -r
 complete -c wscope -l max-redirects -d 'How many redirects -L follows' -r

@@ -233,13 +233,14 @@ pub struct Cli {
     #[arg(long, value_name = "BYTES", default_value_t = 128)]
     pub preview: usize,
 
-    /// Largest incoming message accepted; a bigger one fails the
-    /// connection with Close 1009 instead of growing memory.
-    #[arg(long, value_name = "BYTES", default_value_t = 1 << 30)]
+    /// Largest incoming message accepted (64 MiB; inflated size when
+    /// compressed); a bigger one fails the connection with Close 1009
+    /// instead of growing memory.
+    #[arg(long, value_name = "BYTES", default_value_t = 64 << 20)]
     pub max_message_size: u64,
 
-    /// Largest incoming frame accepted.
-    #[arg(long, value_name = "BYTES", default_value_t = 1 << 30)]
+    /// Largest incoming frame accepted (16 MiB).
+    #[arg(long, value_name = "BYTES", default_value_t = 16 << 20)]
     pub max_frame_size: u64,
 
     /// How long to wait for the server's Close after sending ours.

@@ -269,7 +269,7 @@ impl Inflate {
                 if inflated > self.max_message {
                     return Err(Violation::protocol(
                         format!(
-                            "a compressed message inflates past the limit of {} bytes (--max-message-size)",
+                            "a compressed message inflates past the limit of {} bytes (--max-message-size raises it)",
                             self.max_message
                         ),
                         1009,

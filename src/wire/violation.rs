@@ -56,7 +56,7 @@ pub fn from_ws_error(e: WsError, mid_frame: bool, peer: &str) -> Violation {
         WsError::Capacity(CapacityError::MessageTooLong { size, max_size }) => protocol(
             // tungstenite reports both limits alike, for either direction.
             format!(
-                "a size of {size} bytes exceeds the limit of {max_size} bytes (--max-message-size for a message, --max-frame-size for one frame)"
+                "a size of {size} bytes exceeds the limit of {max_size} bytes (--max-message-size raises it for a message, --max-frame-size for one frame)"
             ),
             1009,
         ),

@@ -642,3 +642,53 @@ fn a_pings_round_trip_counts_from_its_write_not_from_what_was_queued_before_it()
     let carrying = events.iter().filter(|e| e.get("rtt_ms").is_some()).count();
     assert_eq!(carrying, 1);
 }
+
+#[test]
+fn a_compression_bomb_ends_with_1009_within_the_default_limit() {
+    use flate2::{Compress, Compression, FlushCompress};
+    // One segment: 1 MiB of zeros deflated and flushed to a byte
+    // boundary; a thousand of them in one frame inflate to 1000 MiB.
+    let mut c = Compress::new(Compression::best(), false);
+    let mut segment = Vec::with_capacity(4096);
+    c.compress_vec(&vec![0u8; 1 << 20], &mut segment, FlushCompress::Sync)
+        .unwrap();
+    let mut payload = segment.repeat(1000);
+    payload.truncate(payload.len() - 4); // the message's tail, left off
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        let key = crate::common::read_upgrade_key(&mut BufReader::new(stream.try_clone().unwrap()));
+        write!(
+            stream,
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {}\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n",
+            accept_key(&key)
+        )
+        .unwrap();
+        let mut head = vec![0xc2, 127]; // FIN, RSV1, binary; 64-bit length
+        head.extend_from_slice(&(payload.len() as u64).to_be_bytes());
+        let _ = stream.write_all(&head);
+        let _ = stream.write_all(&payload);
+        // Read what comes back (the Close) until wscope leaves.
+        let mut sink = Vec::new();
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+        let _ = stream.read_to_end(&mut sink);
+        parse_client_frames(&sink)
+    });
+    let mut command = Command::new(env!("CARGO_BIN_EXE_wscope"));
+    command.args([
+        "--json",
+        "--deflate",
+        "-w",
+        "5",
+        &format!("ws://127.0.0.1:{port}/"),
+    ]);
+    let (out, peak_kib) = crate::common::run_measured(command);
+    let frames = server.join().unwrap();
+    out.assert_code(3);
+    let close = frames.iter().find(|(op, _)| *op == 8).expect("a Close");
+    assert_eq!(u16::from_be_bytes([close.1[0], close.1[1]]), 1009);
+    let error = out.single("error")["message"].as_str().unwrap().to_string();
+    assert!(error.contains("--max-message-size raises it"), "{error}");
+    assert!(peak_kib < 160 * 1024, "peak {} MiB", peak_kib / 1024);
+}

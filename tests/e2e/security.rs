@@ -434,6 +434,13 @@ fn peak_for_a_big_message(view: &[&str]) -> (Output, u64) {
     let mut command = Command::new(env!("CARGO_BIN_EXE_wscope"));
     command
         .args(view)
+        // Above the 64 MiB default, as a user with big messages sets it.
+        .args([
+            "--max-message-size",
+            "200000000",
+            "--max-frame-size",
+            "200000000",
+        ])
         .args(["-w", "10", &format!("ws://127.0.0.1:{port}/")])
         .stdout(std::process::Stdio::piped());
     let (out, peak_kib) = run_measured(command);
