@@ -692,3 +692,40 @@ fn a_compression_bomb_ends_with_1009_within_the_default_limit() {
     assert!(error.contains("--max-message-size raises it"), "{error}");
     assert!(peak_kib < 160 * 1024, "peak {} MiB", peak_kib / 1024);
 }
+
+#[test]
+fn text_compresses_about_as_well_as_node_ws_does() {
+    // 345 KiB of words; Node's ws compresses its echo at zlib's default
+    // level: ours must come within 1.15x of it on the wire.
+    const WORDS: &[&str] = &[
+        "socket", "frame", "message", "server", "client", "window", "deflate", "context",
+        "payload", "header", "length", "the", "a", "of", "and", "quietly", "jovial", "wizard",
+        "seven", "judges", "over", "lazy", "brown", "fox", "jumps", "while",
+    ];
+    let mut text = String::new();
+    let mut state = 7u32;
+    while text.len() < 345 * 1024 {
+        state = state.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+        text.push_str(WORDS[(state >> 16) as usize % WORDS.len()]);
+        text.push(' ');
+    }
+    let server = NodeServer::with_args(&["--deflate"]);
+    let out = wscope_with_stdin(
+        &["--json", "--deflate", "-w", "1", &server.url()],
+        format!("{text}\n").as_bytes(),
+    );
+    out.assert_code(0);
+    let len = |dir: &str| {
+        out.events()
+            .iter()
+            .find(|e| e["event"] == "frame" && e["kind"] == "text" && e["dir"] == dir)
+            .map(|e| (e["len"].as_u64().unwrap(), e["rsv1"] == true))
+            .unwrap()
+    };
+    let ((ours, ours_compressed), (theirs, theirs_compressed)) = (len("out"), len("in"));
+    assert!(ours_compressed && theirs_compressed);
+    assert!(
+        (ours as f64) <= theirs as f64 * 1.15,
+        "ours {ours} bytes, Node ws {theirs} bytes"
+    );
+}
