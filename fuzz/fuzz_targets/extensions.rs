@@ -8,9 +8,10 @@ use wscope::handshake::extensions::{accept_answer, choose, parse, DEFLATE_OFFER}
 
 fuzz_target!(|text: &str| {
     let parsed = parse(text);
-    if let Some(d) = choose(&parsed) {
+    if let Some((d, answer)) = choose(&parsed) {
         assert!((8..=15).contains(&d.server_max_window_bits));
         assert!((8..=15).contains(&d.client_max_window_bits));
+        assert!(answer.starts_with("permessage-deflate"));
     }
     let offer = parse(DEFLATE_OFFER).remove(0);
     for answer in &parsed {
