@@ -4,6 +4,7 @@
 //! command-line program is `src/main.rs`.
 
 pub mod app;
+pub mod check;
 pub mod cli;
 pub mod error;
 pub mod escape;

@@ -1,0 +1,5 @@
+use crate::check::case::Case;
+
+pub fn cases() -> Vec<Case> {
+    Vec::new()
+}
