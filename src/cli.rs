@@ -449,6 +449,67 @@ fn parse_positive_seconds(s: &str) -> Result<f64, String> {
     }
 }
 
+/// `wscope check URL`: the conformance battery for a WebSocket server.
+#[derive(Parser, Debug)]
+#[command(
+    name = "wscope check",
+    version,
+    about = "Test a WebSocket server against the Autobahn testsuite's cases",
+    long_about = "Test a WebSocket server against the Autobahn testsuite's cases: \
+framing, pings, reserved bits, opcodes, fragmentation, UTF-8, closing, limits \
+and permessage-deflate, with the suite's verdicts. The server should echo \
+every message it receives. Exits 6 when a case FAILED (docs/exit-codes.md)."
+)]
+pub struct CheckCli {
+    /// The server to test: ws:// or wss://, an echo endpoint
+    #[arg(value_name = "URL")]
+    pub url: String,
+
+    /// Run only these cases: the suite's ids with * globs, comma-separated
+    /// ('1.*,6.4.*')
+    #[arg(long, value_name = "LIST")]
+    pub cases: Option<String>,
+
+    /// Leave these cases out (same form as --cases)
+    #[arg(long, value_name = "LIST")]
+    pub exclude: Option<String>,
+
+    /// One JSON line per case as it ends, then a summary line
+    #[arg(long)]
+    pub json: bool,
+
+    /// Write the suite's index.json, a JSON file per case with its wire
+    /// log, and an HTML report (index.html) to DIR, as cases end
+    #[arg(long, value_name = "DIR")]
+    pub report: Option<PathBuf>,
+
+    /// The server's name in the report [default: its Server header, or
+    /// the host]
+    #[arg(long, value_name = "NAME")]
+    pub agent: Option<String>,
+
+    /// Run up to N cases side by side (timed cases always run alone)
+    #[arg(long, value_name = "N", default_value_t = 4,
+          value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub parallel: u16,
+
+    /// Seconds to wait for each connection and opening handshake
+    #[arg(long, value_name = "SECS", default_value = "10", value_parser = parse_positive_seconds)]
+    pub connect_timeout: f64,
+
+    /// Trust the CA certificates in this PEM file, besides the built-in roots
+    #[arg(long, value_name = "FILE")]
+    pub ca: Vec<PathBuf>,
+
+    /// Do not verify the server's certificate
+    #[arg(short = 'k', long)]
+    pub insecure: bool,
+
+    /// When to colour the output
+    #[arg(long, value_name = "WHEN", default_value = "auto")]
+    pub color: ColorChoice,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -457,6 +518,7 @@ mod tests {
     #[test]
     fn cli_definition_is_consistent() {
         Cli::command().debug_assert();
+        CheckCli::command().debug_assert();
     }
 
     /// Fails when a committed generated file differs from what the CLI

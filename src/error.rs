@@ -50,6 +50,8 @@ pub enum Exit {
     /// --replay: the session ran, but what came back differs from the
     /// recording.
     ReplayDiffers = 5,
+    /// `wscope check`: a case FAILED.
+    CheckFailed = 6,
 }
 
 impl From<Exit> for ExitCode {

@@ -15,6 +15,9 @@ use wscope::observe::{Clock, Event, Json, Observers, Out, Screen};
 
 fn main() -> ExitCode {
     let clock = Clock::start();
+    if std::env::args_os().nth(1).is_some_and(|a| a == "check") {
+        return check_main();
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => return usage_error(e),
@@ -51,6 +54,22 @@ fn main() -> ExitCode {
     };
     obs.flush();
     exit.into()
+}
+
+/// `wscope check URL ...`: the conformance battery.
+fn check_main() -> ExitCode {
+    let args = std::env::args_os().skip(1);
+    let cli = match wscope::cli::CheckCli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(e),
+    };
+    match wscope::app::check::run(&cli) {
+        Ok(exit) => exit.into(),
+        Err(failure) => {
+            print_failure(&failure);
+            failure.stage.exit_code().into()
+        }
+    }
 }
 
 /// clap's errors span several lines; the contract is one line and exit 2.

@@ -75,6 +75,15 @@ impl Socket {
         }
     }
 
+    /// Small writes go out at once (TCP_NODELAY); a Unix socket has no
+    /// such delay.
+    pub fn set_nodelay(&self) -> io::Result<()> {
+        match self {
+            Socket::Tcp(s) => s.set_nodelay(true),
+            Socket::Unix(_) => Ok(()),
+        }
+    }
+
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
         match self {
             Socket::Tcp(s) => s.shutdown(how),

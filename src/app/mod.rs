@@ -2,6 +2,7 @@
 //! then connecting (or serving), then the session.
 
 pub mod accept;
+pub mod check;
 pub mod client;
 pub mod clients;
 pub mod dialer;

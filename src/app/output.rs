@@ -45,7 +45,7 @@ pub fn screen(cli: &Cli, clock: Clock) -> (Box<dyn Screen>, Option<Failure>) {
 
 /// Colour is decided once: on a terminal unless NO_COLOR is set or
 /// TERM=dumb, unless --color says otherwise.
-fn colour(choice: ColorChoice) -> bool {
+pub fn colour(choice: ColorChoice) -> bool {
     match choice {
         ColorChoice::Always => true,
         ColorChoice::Never => false,

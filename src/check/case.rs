@@ -56,7 +56,10 @@ impl CloseBehavior {
 /// verdict. Pings are answered, not counted, as in the suite.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
-    Message { binary: bool, payload: Vec<u8> },
+    Message {
+        binary: bool,
+        payload: Vec<u8>,
+    },
     Pong(Vec<u8>),
     /// A `Step::Later` wait ran out with the connection still open.
     Timeout(&'static str),
@@ -190,7 +193,10 @@ pub enum Step {
     },
     /// Wait this long; then, if the connection is still open, record
     /// `Event::Timeout(tag)` and go on with the next steps.
-    Later { secs: f64, tag: &'static str },
+    Later {
+        secs: f64,
+        tag: &'static str,
+    },
     /// Fail the connection (Close 1001, then drop) if it is not closed
     /// this many seconds from now (the suite's `killAfter`).
     KillAfter(f64),
@@ -258,6 +264,23 @@ pub struct DeflateOffer {
     pub client_max_window_bits: Option<Option<u8>>,
 }
 
+/// Generated data that the compression cases (categories 12 and 13) send
+/// in slices, one per message: each kind compresses like the suite's file
+/// of that kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Corpus {
+    /// JSON records (text).
+    Json,
+    /// A 512x512 black-and-white bitmap (binary).
+    Bitmap,
+    /// German prose, sent as binary as the suite does.
+    Prose,
+    /// An HTML page (text).
+    Html,
+    /// Compressed streams, as a PDF holds (binary, barely compressible).
+    Pdf,
+}
+
 /// One case, as the suite defines it.
 #[derive(Debug, Clone)]
 pub struct Case {
@@ -283,6 +306,8 @@ pub struct Case {
     pub deflate: Vec<DeflateOffer>,
     /// The case is about speed: its duration is worth showing.
     pub timed: bool,
+    /// The echo run sends slices of this instead of its `fill`.
+    pub corpus: Option<Corpus>,
 }
 
 impl Case {
@@ -300,6 +325,7 @@ impl Case {
             suppress_close: false,
             deflate: Vec::new(),
             timed: false,
+            corpus: None,
         }
     }
     pub fn expectation(mut self, text: impl Into<String>) -> Case {

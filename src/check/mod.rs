@@ -5,3 +5,11 @@
 
 pub mod case;
 pub mod cases;
+pub mod deflate;
+pub mod engine;
+pub mod judge;
+pub mod report;
+pub mod run;
+pub mod select;
+pub mod view;
+pub mod wirelog;

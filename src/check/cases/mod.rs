@@ -2,6 +2,7 @@
 //! (the suite's chapter), each a list of cases with the suite's ids.
 
 mod close;
+mod deflate;
 mod fragments;
 mod framing;
 mod limits;
@@ -12,6 +13,8 @@ mod reserved;
 mod utf8;
 
 use super::case::Case;
+
+pub use deflate::corpus;
 
 /// The categories, with the suite's names for them.
 pub const CATEGORIES: &[(&str, &str)] = &[
@@ -40,5 +43,6 @@ pub fn all() -> Vec<Case> {
     all.extend(close::cases());
     all.extend(limits::cases());
     all.extend(misc::cases());
+    all.extend(deflate::cases());
     all
 }
