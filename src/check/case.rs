@@ -206,6 +206,41 @@ pub enum Step {
     /// Category 9's echo runs; the case is judged by them, not by
     /// `expected`.
     Echoes(Echoes),
+    /// Bytes as they are (already masked): a frame cut where a case
+    /// wants to pause in it.
+    Raw(Vec<u8>),
+}
+
+/// What the server answered to a hand-made opening request.
+#[derive(Debug, Clone, Default)]
+pub struct Answer {
+    /// `None`: no HTTP answer at all (the connection closed or timed out).
+    pub status: Option<u16>,
+    pub headers: Vec<(String, String)>,
+    /// For a 101: what is wrong with it, checked as a client checks it.
+    pub problem: Option<String>,
+    /// For a 101: whether permessage-deflate was agreed.
+    pub deflate: bool,
+}
+
+impl Answer {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// An opening-handshake case: the request is wscope's usual one, changed
+/// by `shape` (which gets the request's text and returns what is sent);
+/// `judge` gives the verdict on the answer.
+#[derive(Debug, Clone)]
+pub struct HandshakeCheck {
+    /// Extra headers for the usual request (offers).
+    pub headers: Vec<(&'static str, &'static str)>,
+    pub shape: fn(String) -> String,
+    pub judge: fn(&Answer) -> (Behavior, String),
 }
 
 /// How the case expects the connection to end (the suite's
@@ -308,6 +343,8 @@ pub struct Case {
     pub timed: bool,
     /// The echo run sends slices of this instead of its `fill`.
     pub corpus: Option<Corpus>,
+    /// An opening-handshake case: no frames, only a request and its answer.
+    pub handshake: Option<HandshakeCheck>,
 }
 
 impl Case {
@@ -326,6 +363,7 @@ impl Case {
             deflate: Vec::new(),
             timed: false,
             corpus: None,
+            handshake: None,
         }
     }
     pub fn expectation(mut self, text: impl Into<String>) -> Case {

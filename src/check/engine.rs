@@ -77,6 +77,8 @@ pub struct Outcome {
     /// For an echo run: `Ok` when every echo came back intact, else why
     /// not. `None` until the run is over.
     pub echoes: Option<Result<String, String>>,
+    /// For an opening-handshake case: its verdict and why.
+    pub handshake: Option<(super::case::Behavior, String)>,
     pub duration: Duration,
     pub wirelog: WireLog,
 }
@@ -86,6 +88,11 @@ pub struct Outcome {
 pub fn run(case: &Case, server: &Server) -> Outcome {
     let started = Instant::now();
     let mut out = Outcome::default();
+    if let Some(check) = &case.handshake {
+        out.handshake = Some(handshake_case(check, server, &mut out));
+        out.duration = started.elapsed();
+        return out;
+    }
     match open(case, server, &mut out) {
         Ok((transport, leftover)) => {
             out.opened = true;
@@ -143,6 +150,60 @@ fn open(case: &Case, server: &Server, out: &mut Outcome) -> Result<(Transport, V
     Ok((transport, response.leftover))
 }
 
+/// Sends the shaped request and judges the answer; the connection is
+/// then dropped (a 101 is not used).
+fn handshake_case(
+    check: &super::case::HandshakeCheck,
+    server: &Server,
+    out: &mut Outcome,
+) -> (super::case::Behavior, String) {
+    use super::case::{Answer, Behavior};
+    let route = Route {
+        proxy: None,
+        ip_version: None,
+        tls_server_name: None,
+        timeout: server.connect_timeout,
+    };
+    let mut transport = match connect::connect(&server.target, server.tls.clone(), &route) {
+        Ok(c) => c.transport,
+        Err(f) => {
+            out.open_failure = Some(f.message.clone());
+            return (
+                Behavior::Failed,
+                format!("could not connect: {}", f.message),
+            );
+        }
+    };
+    let mut shaping = server.shaping.clone();
+    for (name, value) in &check.headers {
+        shaping.headers.push((name.to_string(), value.to_string()));
+    }
+    let mut request = Request::build(&server.target, &shaping);
+    let text = (check.shape)(String::from_utf8_lossy(&request.raw).into_owned());
+    request.raw = text.into_bytes();
+    out.request = String::from_utf8_lossy(&request.raw).into_owned();
+    let mut answer = Answer::default();
+    if hs::send_request(&mut transport, &request).is_ok() {
+        if let Ok(response) = hs::read_response(
+            &mut transport,
+            Deadline::after(server.connect_timeout.min(Duration::from_secs(5))),
+            Duration::from_millis(100),
+        ) {
+            out.response = String::from_utf8_lossy(&response.raw).into_owned();
+            answer.status = Some(response.status);
+            if response.status == 101 {
+                let negotiated = hs::verify(&request, &response);
+                answer.problem = negotiated.problem;
+                answer.deflate = negotiated.deflate.is_some();
+            }
+            answer.headers = response.headers;
+        }
+    }
+    out.opened = answer.status == Some(101);
+    let _ = transport.socket().shutdown(std::net::Shutdown::Both);
+    (check.judge)(&answer)
+}
+
 /// A timer the case or the protocol set.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Timer {
@@ -169,6 +230,8 @@ struct Incoming {
     remaining: u64,
     /// Control frames' payloads gather here; data goes to the message.
     control: Vec<u8>,
+    /// Found at fault: its payload is read and dropped.
+    skip: bool,
 }
 
 /// A data message being assembled.
@@ -317,6 +380,13 @@ impl<'c> Conn<'c> {
                     self.arm(Duration::from_secs_f64(*secs), Timer::CloseAfter);
                 }
                 Step::Echoes(spec) => self.start_echoes(spec),
+                Step::Raw(bytes) => {
+                    self.out
+                        .wirelog
+                        .note(self.ms(), format!("{} raw bytes", bytes.len()));
+                    self.outbox.push_back(bytes.clone());
+                    self.flush_blocking();
+                }
             }
         }
     }
@@ -663,7 +733,9 @@ impl<'c> Conn<'c> {
     }
 
     /// Bytes from the server: frames are read as they arrive, payloads
-    /// going straight to their message, so nothing is held twice.
+    /// going straight to their message, so nothing is held twice. A frame
+    /// found at fault is failed and then skipped, so that the server's
+    /// answer to our Close can still be read.
     fn received_bytes(&mut self, chunk: &[u8]) {
         self.inbuf.extend_from_slice(chunk);
         let mut at = 0;
@@ -672,16 +744,16 @@ impl<'c> Conn<'c> {
                 match parse_header(&self.inbuf[at..]) {
                     None => break,
                     Some(Err(why)) => {
+                        // The stream cannot be followed past a bad header.
                         self.fail(1002, &why);
                         self.inbuf.clear();
                         return;
                     }
-                    Some(Ok((header, used))) => {
+                    Some(Ok((mut header, used))) => {
                         at += used;
                         if let Err((code, why)) = self.frame_begins(&header) {
+                            header.skip = true;
                             self.fail(code, &why);
-                            self.inbuf.clear();
-                            return;
                         }
                         self.frame = Some(header);
                     }
@@ -691,25 +763,27 @@ impl<'c> Conn<'c> {
                 break;
             };
             let take = (frame.remaining.min((self.inbuf.len() - at) as u64)) as usize;
-            let piece = &self.inbuf[at..at + take];
             frame.remaining -= take as u64;
-            at += take;
-            let piece = piece.to_vec();
-            if let Err((code, why)) = self.payload_piece(&piece) {
-                self.fail(code, &why);
-                self.inbuf.clear();
-                self.frame = None;
-                return;
+            let (skip, done) = (frame.skip, frame.remaining == 0);
+            if !skip {
+                let piece = self.inbuf[at..at + take].to_vec();
+                if let Err((code, why)) = self.payload_piece(&piece) {
+                    self.message = None;
+                    if let Some(f) = self.frame.as_mut() {
+                        f.skip = true;
+                    }
+                    self.fail(code, &why);
+                }
             }
-            if self.frame.as_ref().is_some_and(|f| f.remaining == 0) {
-                let frame = self.frame.take().expect("a frame in progress");
+            at += take;
+            if !done {
+                break;
+            }
+            let frame = self.frame.take().expect("a frame in progress");
+            if !frame.skip {
                 if let Err((code, why)) = self.frame_ends(frame) {
                     self.fail(code, &why);
-                    self.inbuf.clear();
-                    return;
                 }
-            } else {
-                break;
             }
         }
         self.inbuf.drain(..at.min(self.inbuf.len()));
@@ -938,6 +1012,7 @@ fn parse_header(buf: &[u8]) -> Option<Result<(Incoming, usize), String>> {
             opcode: b0 & 0x0F,
             remaining: len,
             control: Vec::new(),
+            skip: false,
         },
         used,
     )))

@@ -15,6 +15,23 @@ pub struct Verdict {
 }
 
 pub fn judge(case: &Case, outcome: &Outcome) -> Verdict {
+    if let Some((behavior, why)) = &outcome.handshake {
+        let answered = !outcome.response.is_empty();
+        return Verdict {
+            behavior: *behavior,
+            behavior_close: if answered {
+                CloseBehavior::Ok
+            } else {
+                CloseBehavior::Unclean
+            },
+            result: why.clone(),
+            result_close: if answered {
+                "the server answered the request".into()
+            } else {
+                "the server sent no HTTP answer".into()
+            },
+        };
+    }
     let mut v = Verdict {
         behavior: Behavior::Failed,
         behavior_close: CloseBehavior::Failed,

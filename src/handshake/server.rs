@@ -108,8 +108,20 @@ pub fn answer<S: TimedRead + Write>(
     } = match check_request(&buf, offer) {
         Ok(checked) => checked,
         Err(why) => {
-            let _ = stream.write_all(plain_answer("400 Bad Request", &why).as_bytes());
-            return Err(refusal(request_line(&buf), Some(400), why));
+            // RFC 6455 §4.4: a version we do not speak is answered 426,
+            // naming the one we do.
+            let (status, answer) = if why.starts_with("Sec-WebSocket-Version") {
+                let answer = plain_answer("426 Upgrade Required", &why).replacen(
+                    "\r\nContent-Type",
+                    "\r\nSec-WebSocket-Version: 13\r\nContent-Type",
+                    1,
+                );
+                (426, answer)
+            } else {
+                (400, plain_answer("400 Bad Request", &why))
+            };
+            let _ = stream.write_all(answer.as_bytes());
+            return Err(refusal(request_line(&buf), Some(status), why));
         }
     };
     if let Err(busy) = admit() {

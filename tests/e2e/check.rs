@@ -123,13 +123,26 @@ fn failed(v: &(String, String)) -> bool {
 fn a_naive_server_passes_framing_and_fails_what_it_never_checks() {
     let port = naive_server();
     let url = format!("ws://127.0.0.1:{port}/");
-    let out = wscope(&["check", &url, "--cases", "1.*,3.*,4.*,6.3.*,7.9.*", "--json", "--parallel", "8"]);
+    let out = wscope(&[
+        "check",
+        &url,
+        "--cases",
+        "1.*,3.*,4.*,6.3.*,7.9.*",
+        "--json",
+        "--parallel",
+        "8",
+    ]);
     out.assert_no_panic();
     let v = verdicts(&out.stdout);
     assert_eq!(v.len(), 16 + 7 + 10 + 2 + 9, "{}", out.stdout);
     for (id, verdict) in &v {
         let must_fail = !id.starts_with("1.");
-        assert_eq!(failed(verdict), must_fail, "{id}: {verdict:?}\n{}", out.stdout);
+        assert_eq!(
+            failed(verdict),
+            must_fail,
+            "{id}: {verdict:?}\n{}",
+            out.stdout
+        );
     }
     assert_eq!(v["1.1.8"], ("OK".into(), "OK".into()));
     // It echoes the invalid close code back, which a strict client refuses.
@@ -188,7 +201,12 @@ fn a_server_without_deflate_leaves_the_compression_cases_unimplemented() {
     let url = format!("ws://127.0.0.1:{}/", server.port);
     let out = wscope(&["check", &url, "--cases", "12.1.1,13.7.1", "--json"]);
     let v = verdicts(&out.stdout);
-    assert_eq!(v["12.1.1"], ("UNIMPLEMENTED".into(), "OK".into()), "{}", out.stdout);
+    assert_eq!(
+        v["12.1.1"],
+        ("UNIMPLEMENTED".into(), "OK".into()),
+        "{}",
+        out.stdout
+    );
     assert_eq!(v["13.7.1"].0, "UNIMPLEMENTED");
     out.assert_code(0);
 }
@@ -216,19 +234,29 @@ fn the_report_keeps_the_suites_index_and_a_page_per_case() {
     assert_eq!(cases["1.1.1"]["behavior"], "OK");
     assert_eq!(cases["1.1.1"]["behaviorClose"], "OK");
     assert_eq!(cases["3.1"]["behaviorClose"], "FAILED");
-    assert_eq!(cases["1.1.1"]["reportfile"], "naive_b_echo_b_case_1_1_1.json");
+    assert_eq!(
+        cases["1.1.1"]["reportfile"],
+        "naive_b_echo_b_case_1_1_1.json"
+    );
     let case: Value = serde_json::from_slice(
         &std::fs::read(report.join("naive_b_echo_b_case_1_1_1.json")).unwrap(),
     )
     .unwrap();
-    assert!(case["wirelog"]["lines"].as_array().unwrap().len() >= 3, "{case}");
+    assert!(
+        case["wirelog"]["lines"].as_array().unwrap().len() >= 3,
+        "{case}"
+    );
     let html = std::fs::read_to_string(report.join("index.html")).unwrap();
     assert!(html.contains("Naive &lt;b&gt;Echo&lt;/b&gt;"), "{html}");
     assert!(!html.contains("<b>Echo</b>"));
     assert!(html.contains("class=\"failed\">FAILED"));
     assert!(report.join("naive_b_echo_b_case_3_1.html").exists());
     // The human view names what was expected and what came.
-    assert!(out.stdout.contains("3.1  OK  close FAILED"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("3.1  OK  close FAILED"),
+        "{}",
+        out.stdout
+    );
     assert!(out.stdout.contains("2 cases in"), "{}", out.stdout);
 }
 
@@ -236,11 +264,20 @@ fn the_report_keeps_the_suites_index_and_a_page_per_case() {
 fn bad_selections_and_unreachable_servers_are_one_line_errors() {
     let out = wscope(&["check", "ws://127.0.0.1:9/", "--cases", "14.*"]);
     out.assert_code(2);
-    assert!(out.stderr.contains("'14.*' matches no case"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("'14.*' matches no case"),
+        "{}",
+        out.stderr
+    );
     let out = wscope(&["check", "ws://127.0.0.1:9/", "--exclude", "1.[1]"]);
     out.assert_code(2);
     let out = wscope(&["check", "ws://127.0.0.1:9/", "--cases", "1.1.1"]);
     out.assert_code(1);
-    assert!(out.stderr.contains("cannot open a WebSocket at ws://127.0.0.1:9/"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("cannot open a WebSocket at ws://127.0.0.1:9/"),
+        "{}",
+        out.stderr
+    );
     assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
 }

@@ -33,6 +33,8 @@ const server = new WebSocketServer(options);
 let connections = 0;
 server.on("connection", (socket, request) => {
   connections += 1;
+  // A client that breaks the protocol ends its own connection, not the server.
+  socket.on("error", () => {});
   if (args.has("--fail-first") && connections <= 2) {
     const which = connections;
     socket.on("message", () => {

@@ -3,8 +3,10 @@
 
 mod close;
 mod deflate;
+mod extras;
 mod fragments;
 mod framing;
+mod handshake;
 mod limits;
 mod misc;
 mod opcodes;
@@ -29,6 +31,8 @@ pub const CATEGORIES: &[(&str, &str)] = &[
     ("10", "Misc"),
     ("12", "WebSocket Compression (different payloads)"),
     ("13", "WebSocket Compression (different parameters)"),
+    ("14", "Opening Handshake (wscope)"),
+    ("15", "Beyond the suite (wscope)"),
 ];
 
 /// Every case, in the order the suite runs them.
@@ -44,5 +48,7 @@ pub fn all() -> Vec<Case> {
     all.extend(limits::cases());
     all.extend(misc::cases());
     all.extend(deflate::cases());
+    all.extend(handshake::cases());
+    all.extend(extras::cases());
     all
 }
