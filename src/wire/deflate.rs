@@ -358,6 +358,11 @@ struct Compressor {
     header: Vec<u8>,
     state: OutState,
     payload: Vec<u8>,
+    /// The window's worth of what the peer has inflated, newest last
+    /// (under context takeover): after a message goes out uncompressed,
+    /// the compressor starts again from it, as the peer's inflater does.
+    history: Vec<u8>,
+    window: usize,
 }
 
 enum OutState {
@@ -376,6 +381,36 @@ impl Compressor {
             header: Vec::with_capacity(14),
             state: OutState::Header,
             payload: Vec::new(),
+            history: Vec::new(),
+            window: 1 << bits,
+        }
+    }
+
+    /// What went out compressed, as the peer's window now holds it. The
+    /// buffer grows to two windows before its front is dropped, so each
+    /// byte is moved about once.
+    fn remember(&mut self, payload: &[u8]) {
+        if self.reset_each_message || self.compress.is_none() {
+            return;
+        }
+        let keep = &payload[payload.len().saturating_sub(self.window)..];
+        self.history.extend_from_slice(keep);
+        if self.history.len() > 2 * self.window {
+            let extra = self.history.len() - self.window;
+            self.history.drain(..extra);
+        }
+    }
+
+    /// The last message went out uncompressed: the compressor forgets it
+    /// and starts again from the window the peer holds.
+    fn forget_last(&mut self) {
+        let Some(compress) = &mut self.compress else {
+            return;
+        };
+        compress.reset();
+        if !self.reset_each_message && !self.history.is_empty() {
+            let window = &self.history[self.history.len().saturating_sub(self.window)..];
+            let _ = compress.set_dictionary(window);
         }
     }
 
@@ -445,12 +480,27 @@ impl Compressor {
         }
         let compressed = self.compress(&payload, header.fin);
         let first = header.kind() != Kind::Continuation;
-        wire.extend_from_slice(&encode_frame(
-            [header.fin, first, false, false],
-            header.opcode,
-            header.mask_key,
-            &compressed,
-        ));
+        // A message that deflate does not make smaller (random or already
+        // compressed data) goes as it is, RSV1 clear (RFC 7692 §6), as
+        // the peers do; a message of several frames is committed at its
+        // first.
+        if first && header.fin && compressed.len() >= payload.len() {
+            self.forget_last();
+            wire.extend_from_slice(&encode_frame(
+                [true, false, false, false],
+                header.opcode,
+                header.mask_key,
+                &payload,
+            ));
+        } else {
+            self.remember(&payload);
+            wire.extend_from_slice(&encode_frame(
+                [header.fin, first, false, false],
+                header.opcode,
+                header.mask_key,
+                &compressed,
+            ));
+        }
         self.state = OutState::Header;
     }
 
@@ -560,7 +610,7 @@ mod tests {
         let mut wire = Vec::new();
         client.outgoing(&plain, &mut wire);
         let on_wire = frames(&wire);
-        assert!(on_wire[0].2, "RSV1 on the wire");
+        let compressed = on_wire[0].2;
         let mut up = Vec::new();
         // Byte by byte, to cross every boundary.
         for b in &wire {
@@ -570,7 +620,55 @@ mod tests {
         assert!(got.iter().all(|f| !f.2), "no RSV1 handed up");
         assert_eq!(got[0].0, opcode);
         assert!(got.last().unwrap().1, "the message ends");
-        got.into_iter().flat_map(|f| f.3).collect()
+        let plain: Vec<u8> = got.into_iter().flat_map(|f| f.3).collect();
+        let on_wire_len: usize = on_wire.iter().map(|f| f.3.len()).sum();
+        assert_eq!(
+            compressed,
+            on_wire_len < plain.len(),
+            "RSV1 exactly when the wire is smaller"
+        );
+        plain
+    }
+
+    #[test]
+    fn what_deflate_cannot_shrink_goes_as_it_is_and_the_window_stays_in_step() {
+        for params in [
+            Deflate::default(),
+            Deflate {
+                client_no_context_takeover: true,
+                ..Deflate::default()
+            },
+        ] {
+            let (mut client, mut server) = pair(params);
+            let text = b"the same words again and again, the same words again".repeat(40);
+            let mut x = 0x2545_f491_4f6c_dd1d_u64;
+            let noise: Vec<u8> = (0..1_000_000)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    (x >> 24) as u8
+                })
+                .collect();
+            let mut sizes = Vec::new();
+            for payload in [&text[..], &noise, &text, &noise[..5000], &text] {
+                let plain =
+                    encode_frame([true, false, false, false], 2, Some([9, 8, 7, 6]), payload);
+                let mut wire = Vec::new();
+                client.outgoing(&plain, &mut wire);
+                let on_wire = frames(&wire);
+                sizes.push((on_wire[0].2, on_wire[0].3.len()));
+                let mut up = Vec::new();
+                server.incoming(&wire, &mut up).unwrap();
+                let got: Vec<u8> = frames(&up).into_iter().flat_map(|f| f.3).collect();
+                assert_eq!(got, payload, "{params:?}");
+            }
+            assert!(!sizes[1].0 && sizes[1].1 == noise.len(), "{sizes:?}");
+            assert!(!sizes[3].0, "{sizes:?}");
+            // After the noise, text compresses as well as before it.
+            assert!(sizes[2].0 && sizes[4].0, "{sizes:?}");
+            assert!(sizes[4].1 <= sizes[0].1, "{sizes:?}");
+        }
     }
 
     #[test]

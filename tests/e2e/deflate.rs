@@ -729,3 +729,55 @@ fn text_compresses_about_as_well_as_node_ws_does() {
         "ours {ours} bytes, Node ws {theirs} bytes"
     );
 }
+
+/// Bytes that deflate cannot shrink.
+fn random_bytes(n: usize) -> Vec<u8> {
+    let mut x = 0x9e37_79b9_7f4a_7c15_u64;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 32) as u8
+        })
+        .collect()
+}
+
+#[test]
+fn what_deflate_cannot_shrink_goes_uncompressed_and_the_peers_keep_in_step() {
+    let node = NodeServer::with_args(&["--deflate"]);
+    let python = PythonServer::with_args(None, &["--deflate"]);
+    let noise = hex(&random_bytes(300_000));
+    let text = "context takeover keeps working after a message sent plain ".repeat(50);
+    let lines = [
+        text.clone(),
+        format!("/hex {noise}"),
+        text.clone(),
+        format!("/hex {}", &noise[..2000]),
+        text.clone(),
+    ];
+    let mut stdin = lines.join("\n").into_bytes();
+    stdin.push(b'\n');
+    for url in [node.url(), format!("ws://127.0.0.1:{}/", python.port)] {
+        let out = wscope_with_stdin(&["--json", "--slash", "-n", "5", "--deflate", &url], &stdin);
+        out.assert_code(0);
+        let messages = out.events_named("message");
+        let (sent, came): (Vec<&Value>, Vec<&Value>) =
+            messages.iter().partition(|m| m["dir"] == "out");
+        let compressed: Vec<bool> = sent.iter().map(|m| m["compressed"] == true).collect();
+        assert_eq!(compressed, [true, false, true, false, true], "{url}");
+        assert_eq!(sent[1]["wire_len"], 300_000, "{url}");
+        let echoed: Vec<&str> = came.iter().map(|m| m["data"].as_str().unwrap()).collect();
+        assert_eq!(
+            echoed,
+            [&text[..], &noise, &text, &noise[..2000], &text],
+            "{url}"
+        );
+        // The text after the plain message costs no more than the one after
+        // the first: the window stayed in step with the peer's.
+        assert!(
+            sent[4]["wire_len"].as_u64() <= sent[2]["wire_len"].as_u64(),
+            "{url}"
+        );
+    }
+}
