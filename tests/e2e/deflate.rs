@@ -474,8 +474,10 @@ fn a_hand_made_frame_can_be_compressed_with_the_sessions_compressor() {
 
 #[test]
 fn a_compressed_frame_shows_its_bytes_as_hex_and_its_message_the_text() {
-    // Deflated, "2" is 32 02 00 and, with context takeover, "3" is 32 06
-    // 00: valid UTF-8 that reads like "2" both times.
+    // Deflated by Node (threshold 0), "2" is 32 02 00 and, with context
+    // takeover, "3" is 32 06 00: valid UTF-8 that reads like "2" both
+    // times. Our own "2" and "3" go uncompressed: deflate would make them
+    // bigger.
     let server = NodeServer::with_args(&["--deflate"]);
     let out = wscope(&[
         "--json",
@@ -496,26 +498,27 @@ fn a_compressed_frame_shows_its_bytes_as_hex_and_its_message_the_text() {
         .collect();
     assert_eq!(data_frames.len(), 4, "{out}");
     for f in &data_frames {
-        assert_eq!(
-            (&f["compressed"], &f["payload_encoding"]),
-            (&json!(true), &json!("hex")),
-            "{f}"
-        );
-        let bytes = f["payload"].as_str().unwrap();
-        assert_eq!(bytes.len() as u64, 2 * f["len"].as_u64().unwrap(), "{f}");
+        let incoming = f["dir"] == "in";
+        assert_eq!(f["rsv1"], json!(incoming), "{f}");
+        if incoming {
+            assert_eq!(f["payload_encoding"], "hex", "{f}");
+            let bytes = f["payload"].as_str().unwrap();
+            assert_eq!(bytes.len() as u64, 2 * f["len"].as_u64().unwrap(), "{f}");
+        }
     }
     for dir in ["out", "in"] {
         let texts: Vec<Value> = out
             .events_named("message")
             .into_iter()
             .filter(|m| m["dir"] == dir)
-            .inspect(|m| assert_eq!(m["compressed"], true, "{m}"))
+            .inspect(|m| assert_eq!(m["compressed"] == true, dir == "in", "{m}"))
             .map(|m| m["data"].clone())
             .collect();
         assert_eq!(texts, [json!("2"), json!("3")], "{dir}: {out}");
     }
 
-    // The human view: hex on the frame lines, the text on the messages.
+    // The human view: hex on the compressed frame lines, the text on the
+    // messages.
     let server = NodeServer::with_args(&["--deflate"]);
     let out = wscope(&[
         "--frames",
@@ -536,21 +539,21 @@ fn a_compressed_frame_shows_its_bytes_as_hex_and_its_message_the_text() {
     let frame_lines: Vec<&str> = out
         .stdout
         .lines()
-        .filter(|l| l.contains(" op=0x1 "))
+        .filter(|l| l.contains(" op=0x1 ") && l.contains('←'))
         .collect();
-    assert_eq!(frame_lines.len(), 4, "{out}");
+    assert_eq!(frame_lines.len(), 2, "{out}");
     for line in &frame_lines {
         assert!(line.contains(" hex:"), "{line}");
         assert!(!line.contains('"'), "no text on a compressed frame: {line}");
     }
-    let sent: Vec<&str> = out
+    let came: Vec<&str> = out
         .stdout
         .lines()
-        .filter(|l| l.contains(" → message text "))
+        .filter(|l| l.contains(" ← message text "))
         .collect();
-    assert_eq!(sent.len(), 2, "{out}");
+    assert_eq!(came.len(), 2, "{out}");
     assert!(
-        sent[0].ends_with(" \"2\"") && sent[1].ends_with(" \"3\""),
+        came[0].ends_with(" \"2\"") && came[1].ends_with(" \"3\""),
         "{out}"
     );
 }
@@ -567,9 +570,9 @@ fn the_wide_message_line_shows_compressed_json_as_json_and_escapes_the_rest() {
         "wide",
         "--deflate",
         "-x",
-        r#"{"id":1,"clear":"\u001b[2J"}"#,
+        r#"{"id":1,"clear":"\u001b[2J","pad":"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"}"#,
         "-x",
-        "raw \u{1b}[2J \u{9b}31m",
+        "raw \u{1b}[2J \u{9b}31m raw \u{1b}[2J \u{9b}31m raw \u{1b}[2J \u{9b}31m",
         "-n",
         "2",
         &url,
@@ -585,8 +588,9 @@ fn the_wide_message_line_shows_compressed_json_as_json_and_escapes_the_rest() {
         assert!(!line.contains(['\u{1b}', '\u{9b}']), "{line:?}");
     }
     // JSON as JSON, its quotes left alone; other text quoted and escaped.
-    let json = r#" {"id": 1, "clear": "\u001b[2J"}"#;
-    let text = r#" "raw \u{1b}[2J \u{9b}31m""#;
+    let json =
+        r#" {"id": 1, "clear": "\u001b[2J", "pad": "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"}"#;
+    let text = r#" "raw \u{1b}[2J \u{9b}31m raw \u{1b}[2J \u{9b}31m raw \u{1b}[2J \u{9b}31m""#;
     for ending in [json, text] {
         let count = messages.iter().filter(|l| l.ends_with(ending)).count();
         assert_eq!(count, 2, "{ending}: {out}");
