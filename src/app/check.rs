@@ -3,7 +3,7 @@
 //! exit code (docs/exit-codes.md).
 
 use std::io::IsTerminal;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::check::case::{Case, Step};
@@ -69,10 +69,11 @@ pub fn run(cli: &CheckCli) -> Result<Exit, Failure> {
     let terminal = std::io::stdout().is_terminal();
     let colour = crate::app::output::colour(cli.color);
     let mut view = View::new(&chosen, cli.json, terminal, colour);
-    let stop = AtomicBool::new(false);
+    watch_interrupt();
+    let stop = &STOP;
     let started = Instant::now();
     let mut report_error = None;
-    run::run(chosen, &server, cli.parallel.into(), &stop, |finished| {
+    run::run(chosen, &server, cli.parallel.into(), stop, |finished| {
         view.case_done(&finished);
         if let Some(r) = report.as_mut() {
             if let Err(e) = r.add(&finished) {
@@ -81,7 +82,8 @@ pub fn run(cli: &CheckCli) -> Result<Exit, Failure> {
             }
         }
     });
-    let tally = view.finish(started.elapsed(), false);
+    let stopped = stop.load(Ordering::Relaxed);
+    let tally = view.finish(started.elapsed(), stopped);
     if let (Some(e), Some(dir)) = (report_error, &cli.report) {
         return Err(fail(
             Stage::Io,
@@ -93,6 +95,28 @@ pub fn run(cli: &CheckCli) -> Result<Exit, Failure> {
     } else {
         Exit::Normal
     })
+}
+
+/// Set by the first Ctrl-C or SIGTERM: the cases running finish, no
+/// more start, and the summary (and report) say what ran. A second one
+/// ends the process at once.
+static STOP: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_interrupt(signal: libc::c_int) {
+    STOP.store(true, Ordering::Relaxed);
+    // SAFETY: restoring the default action is async-signal-safe.
+    unsafe {
+        libc::signal(signal, libc::SIG_DFL);
+    }
+}
+
+fn watch_interrupt() {
+    let handler = on_interrupt as extern "C" fn(libc::c_int) as libc::sighandler_t;
+    // SAFETY: the handler only stores to an atomic and resets itself.
+    unsafe {
+        libc::signal(libc::SIGINT, handler);
+        libc::signal(libc::SIGTERM, handler);
+    }
 }
 
 fn usage(message: String) -> Failure {
