@@ -177,17 +177,18 @@ fn node_python_and_chromium_at_once_each_get_their_own_echoes() {
     };
     let mut server = Serving::start(&["--echo"]);
     let port = server.port;
-    // Each client sends one message, reads its echo, and stays open until
-    // all three are open (it sees its own `count` message), so that the
-    // three connections overlap.
+    // Each client sends one message, reads its echo and stays open a
+    // while. The browser, slow to start, goes first and stays longest,
+    // so that the three connections overlap.
     let html = format!(
         r#"<!doctype html><meta charset="utf-8"><script>
 const ws = new WebSocket("ws://127.0.0.1:{port}/browser");
 ws.onopen = () => ws.send("from chromium");
-ws.onmessage = (m) => {{ if (m.data === "from chromium") setTimeout(() => ws.close(1000), 3000); }};
+ws.onmessage = (m) => {{ if (m.data === "from chromium") setTimeout(() => ws.close(1000), 8000); }};
 </script>"#
     );
     let browser = crate::pairing::open_in_chromium(&binary, &html);
+    server.wait_for("the browser's connect", |e| e["event"] == "connect");
     let node = Command::new("node")
         .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers"))
         .args([

@@ -476,7 +476,7 @@ fn tshark_inflates_a_compressed_session_from_the_capture() {
         "-x",
         "hello hello hello compressed",
         "-x",
-        "second",
+        "second second second second",
         &server.url(),
     ]);
     out.assert_code(0);
