@@ -16,6 +16,9 @@ _wscope() {
             ",$1")
                 cmd="wscope"
                 ;;
+            wscope,check)
+                cmd="wscope__subcmd__check"
+                ;;
             *)
                 ;;
         esac
@@ -23,7 +26,7 @@ _wscope() {
 
     case "${cmd}" in
         wscope)
-            opts="-l -H -o -s -x -w -n -k -4 -6 -L -h -V --listen --echo --once --max-clients --header --origin --subprotocol --auth --user-agent --execute --wait --slash --binary --chunk-size --hex --raw --count --until --reply --ping-interval --ping-timeout --json --frames --layout --time --pretty --no-pretty --only --hide --grep --rtt-json-id --color --ca --cert --key --self-signed --client-ca --tls-server-name --tls-min --insecure --preview --max-message-size --max-frame-size --close-timeout --proxy --ipv4 --ipv6 --location --deflate --location-trusted --max-redirects --max-time --reconnect --reconnect-delay --reconnect-max-delay --connect-timeout --log --har --pcap --replay --timing --replay-timeout --ignore --entry --help --version"
+            opts="-l -H -o -s -x -w -n -k -4 -6 -L -h -V --listen --echo --once --max-clients --header --origin --subprotocol --auth --user-agent --execute --wait --slash --binary --chunk-size --hex --raw --count --until --reply --ping-interval --ping-timeout --json --frames --layout --time --pretty --no-pretty --only --hide --grep --rtt-json-id --color --ca --cert --key --self-signed --client-ca --tls-server-name --tls-min --insecure --preview --max-message-size --max-frame-size --close-timeout --proxy --ipv4 --ipv6 --location --deflate --location-trusted --max-redirects --max-time --reconnect --reconnect-delay --reconnect-max-delay --connect-timeout --log --har --pcap --replay --timing --replay-timeout --ignore --entry --help --version check"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -247,6 +250,52 @@ _wscope() {
                     ;;
                 --entry)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        wscope__subcmd__check)
+            opts="-k -h -V --cases --exclude --json --report --agent --parallel --connect-timeout --ca --insecure --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --cases)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --exclude)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --report)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --agent)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --parallel)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --connect-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
                 *)

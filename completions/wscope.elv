@@ -97,6 +97,24 @@ set edit:completion:arg-completer[wscope] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
             cand --version 'Print version'
+            cand check 'Test a WebSocket server against the Autobahn testsuite''s cases'
+        }
+        &'wscope;check'= {
+            cand --cases 'Run only these cases: the suite''s ids with * globs, comma-separated (''1.*,6.4.*'')'
+            cand --exclude 'Leave these cases out (same form as --cases)'
+            cand --report 'Write the suite''s index.json, a JSON file per case with its wire log, and an HTML report (index.html) to DIR, as cases end'
+            cand --agent 'The server''s name in the report [default: its Server header, or the host]'
+            cand --parallel 'Run up to N cases side by side (timed cases always run alone)'
+            cand --connect-timeout 'Seconds to wait for each connection and opening handshake'
+            cand --ca 'Trust the CA certificates in this PEM file, besides the built-in roots'
+            cand --color 'When to colour the output'
+            cand --json 'One JSON line per case as it ends, then a summary line'
+            cand -k 'Do not verify the server''s certificate'
+            cand --insecure 'Do not verify the server''s certificate'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
         }
     ]
     $completions[$command]

@@ -13,7 +13,10 @@ use clap::{Parser, ValueEnum};
 ///
 /// Exit codes: 0 closed normally, 1 never opened, 2 usage error, 3 opened
 /// then lost, 4 the peer closed with an abnormal code, 5 a --replay got
-/// answers that differ from the recording.
+/// answers that differ from the recording, 6 a `wscope check` case failed.
+///
+/// `wscope check URL` tests a server against the Autobahn testsuite's
+/// cases (see `wscope check --help`).
 #[derive(Parser, Debug)]
 #[command(name = "wscope", version, about, long_about)]
 pub struct Cli {
@@ -510,6 +513,18 @@ pub struct CheckCli {
     pub color: ColorChoice,
 }
 
+/// The whole command line as shells and the man page see it: the session's
+/// options, and `check` as a subcommand (which main picks by its first
+/// argument, before clap sees the rest).
+pub fn full_command() -> clap::Command {
+    use clap::CommandFactory;
+    Cli::command()
+        .args_conflicts_with_subcommands(true)
+        .subcommand_negates_reqs(true)
+        .disable_help_subcommand(true)
+        .subcommand(CheckCli::command().name("check").bin_name("wscope check"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -519,6 +534,7 @@ mod tests {
     fn cli_definition_is_consistent() {
         Cli::command().debug_assert();
         CheckCli::command().debug_assert();
+        full_command().debug_assert();
     }
 
     /// Fails when a committed generated file differs from what the CLI
@@ -547,7 +563,7 @@ mod tests {
             (Shell::PowerShell, "_wscope.ps1"),
         ] {
             let mut generated = Vec::new();
-            clap_complete::generate(shell, &mut Cli::command(), "wscope", &mut generated);
+            clap_complete::generate(shell, &mut full_command(), "wscope", &mut generated);
             check_generated(&format!("completions/{file}"), &generated);
         }
     }
@@ -555,10 +571,15 @@ mod tests {
     #[test]
     fn committed_man_page_matches_the_cli() {
         let mut generated = Vec::new();
-        clap_mangen::Man::new(Cli::command())
+        clap_mangen::Man::new(full_command())
             .render(&mut generated)
             .unwrap();
         check_generated("man/wscope.1", &generated);
+        let mut generated = Vec::new();
+        clap_mangen::Man::new(CheckCli::command().name("wscope-check"))
+            .render(&mut generated)
+            .unwrap();
+        check_generated("man/wscope-check.1", &generated);
     }
 
     #[test]
