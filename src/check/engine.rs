@@ -32,6 +32,15 @@ const CLOSE_WAIT: Duration = Duration::from_secs(1);
 /// No case runs longer than its own waits allow; this bounds a case whose
 /// server keeps the connection open past every timer.
 const LAST_RESORT: Duration = Duration::from_secs(5);
+/// Events kept per case: no expected list is longer than a dozen, so a
+/// server that floods has failed long before this.
+const MAX_EVENTS: usize = 100;
+/// Reads per turn of the loop: a server that writes faster than we read
+/// must not keep the timers from firing.
+const READS_PER_TURN: usize = 16;
+/// Pongs are not queued while this much waits to be written: a server
+/// that floods pings and reads nothing must not grow our memory.
+const MAX_PENDING_PONGS: usize = 1 << 20;
 
 /// Where and how to connect, the same for every case.
 #[derive(Clone)]
@@ -60,6 +69,8 @@ pub struct Outcome {
     pub request: String,
     pub response: String,
     pub received: Vec<Event>,
+    /// Events that came past [`MAX_EVENTS`].
+    pub events_not_kept: usize,
     /// We sent the first Close.
     pub closed_by_me: bool,
     /// We found a violation and failed the connection.
@@ -618,7 +629,7 @@ impl<'c> Conn<'c> {
             match timer {
                 Timer::Continue(from, tag) => {
                     if self.state == State::Open {
-                        self.out.received.push(Event::Timeout(tag));
+                        self.record(Event::Timeout(tag));
                         self.steps_from(from);
                     }
                 }
@@ -691,7 +702,10 @@ impl<'c> Conn<'c> {
     }
 
     fn read_available(&mut self, buf: &mut [u8]) {
-        while self.state != State::Closed {
+        for _ in 0..READS_PER_TURN {
+            if self.state == State::Closed {
+                return;
+            }
             match self.io.read(buf) {
                 Ok(0) => return self.lost("EOF"),
                 Ok(n) => {
@@ -866,13 +880,14 @@ impl<'c> Conn<'c> {
         match frame.opcode {
             8 => self.close_received(&frame.control),
             9 => {
-                if self.state == State::Open {
+                let pending: usize = self.outbox.iter().map(Vec::len).sum();
+                if self.state == State::Open && pending < MAX_PENDING_PONGS {
                     self.send_payload(&Frame::new(10, Vec::new()), &frame.control);
                 }
                 Ok(())
             }
             10 => {
-                self.out.received.push(Event::Pong(frame.control));
+                self.record(Event::Pong(frame.control));
                 self.finish_when_done();
                 Ok(())
             }
@@ -919,7 +934,7 @@ impl<'c> Conn<'c> {
             self.echo_received(message.binary, &message.payload);
             return Ok(());
         }
-        self.out.received.push(Event::Message {
+        self.record(Event::Message {
             binary: message.binary,
             payload: message.payload,
         });
@@ -958,6 +973,20 @@ impl<'c> Conn<'c> {
             State::Closed => {}
         }
         Ok(())
+    }
+
+    /// Keeps an event for the verdict, up to [`MAX_EVENTS`]; past that the
+    /// case has failed anyway, and the rest are only counted.
+    fn record(&mut self, event: Event) {
+        if self.out.received.len() < MAX_EVENTS {
+            self.out.received.push(event);
+        } else {
+            if self.out.events_not_kept == 0 {
+                let note = format!("more than {MAX_EVENTS} events: the rest are counted, not kept");
+                self.out.wirelog.note(self.ms(), note);
+            }
+            self.out.events_not_kept += 1;
+        }
     }
 
     /// The suite closes once the events match every expected list.

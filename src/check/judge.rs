@@ -149,8 +149,11 @@ pub fn describe(events: &[Event]) -> String {
     if events.is_empty() {
         return "nothing".into();
     }
-    events
+    const SHOWN: usize = 12;
+    let more = events.len().saturating_sub(SHOWN);
+    let mut shown = events
         .iter()
+        .take(SHOWN)
         .map(|e| match e {
             Event::Message { binary, payload } => {
                 let shown = &payload[..payload.len().min(40)];
@@ -171,7 +174,11 @@ pub fn describe(events: &[Event]) -> String {
             Event::Timeout(tag) => format!("timeout {tag}"),
         })
         .collect::<Vec<_>>()
-        .join(", ")
+        .join(", ");
+    if more > 0 {
+        shown.push_str(&format!(" and {more} more"));
+    }
+    shown
 }
 
 #[cfg(test)]
