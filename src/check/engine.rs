@@ -32,6 +32,11 @@ const CLOSE_WAIT: Duration = Duration::from_secs(1);
 /// No case runs longer than its own waits allow; this bounds a case whose
 /// server keeps the connection open past every timer.
 const LAST_RESORT: Duration = Duration::from_secs(5);
+/// The gap between two chops of a frame: long enough for a server to read
+/// each on its own, as it does from the suite.
+const CHOP_GAP: Duration = Duration::from_micros(100);
+/// Chops written in one turn of the loop, before it reads again.
+const PACED_PER_TURN: usize = 64;
 /// Events kept per case: no expected list is longer than a dozen, so a
 /// server that floods has failed long before this.
 const MAX_EVENTS: usize = 100;
@@ -239,7 +244,10 @@ struct Incoming {
     rsv: u8,
     opcode: u8,
     remaining: u64,
-    /// Control frames' payloads gather here; data goes to the message.
+    /// The payload's length, as the header gave it.
+    len: u64,
+    /// Control frames' payloads gather here; data goes to the message
+    /// (and its first octets here, for the wire log).
     control: Vec<u8>,
     /// Found at fault: its payload is read and dropped.
     skip: bool,
@@ -263,6 +271,10 @@ struct Conn<'c> {
     /// Bytes waiting for the socket; each entry is written on its own
     /// (a chop of a frame is its own write).
     outbox: std::collections::VecDeque<Vec<u8>>,
+    /// How many of the outbox's first entries are chops, written with a
+    /// gap between them so that each leaves as a segment of its own, as
+    /// the suite writes them.
+    paced: usize,
     inbuf: Vec<u8>,
     frame: Option<Incoming>,
     message: Option<Message>,
@@ -291,6 +303,7 @@ impl<'c> Conn<'c> {
             started,
             timers: Vec::new(),
             outbox: Default::default(),
+            paced: 0,
             inbuf: Vec::new(),
             frame: None,
             message: None,
@@ -520,6 +533,11 @@ impl<'c> Conn<'c> {
                 for chop in bytes.chunks(size) {
                     self.outbox.push_back(chop.to_vec());
                 }
+                // Only chops at the head of the queue are paced; behind
+                // others they go as they are, which is rare and harmless.
+                if self.outbox.len() == bytes.len().div_ceil(size) + self.paced {
+                    self.paced += bytes.len().div_ceil(size);
+                }
             }
             _ => self.outbox.push_back(bytes),
         }
@@ -662,11 +680,22 @@ impl<'c> Conn<'c> {
 
     /// Writes what the socket takes now.
     fn flush(&mut self) -> io::Result<()> {
+        let mut written_paced = 0;
         while let Some(front) = self.outbox.front_mut() {
             match self.io.write(front) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) if n == front.len() => {
                     self.outbox.pop_front();
+                    if self.paced > 0 {
+                        self.paced -= 1;
+                        written_paced += 1;
+                        // A short gap before the next chop, and a turn of
+                        // the loop (to read) now and then.
+                        if self.paced == 0 || written_paced == PACED_PER_TURN {
+                            return Ok(());
+                        }
+                        std::thread::sleep(CHOP_GAP);
+                    }
                 }
                 Ok(n) => {
                     front.drain(..n);
@@ -675,6 +704,7 @@ impl<'c> Conn<'c> {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
                     self.outbox.clear();
+                    self.paced = 0;
                     return Err(e);
                 }
             }
@@ -855,6 +885,10 @@ impl<'c> Conn<'c> {
             frame.control.extend_from_slice(piece);
             return Ok(());
         }
+        let room = crate::check::wirelog::PREVIEW.saturating_sub(frame.control.len());
+        frame
+            .control
+            .extend_from_slice(&piece[..piece.len().min(room)]);
         let message = self.message.as_mut().expect("a message in progress");
         if !message.binary && !message.compressed {
             message.utf8.feed(piece).map_err(|bad| {
@@ -869,12 +903,10 @@ impl<'c> Conn<'c> {
     }
 
     fn frame_ends(&mut self, frame: Incoming) -> Result<(), (u16, String)> {
-        self.out.wirelog.frame(
+        self.out.wirelog.received_frame(
             self.ms(),
-            false,
-            frame.opcode,
-            frame.fin,
-            frame.rsv,
+            (frame.opcode, frame.fin, frame.rsv),
+            frame.len,
             &frame.control,
         );
         match frame.opcode {
@@ -1040,6 +1072,7 @@ fn parse_header(buf: &[u8]) -> Option<Result<(Incoming, usize), String>> {
             rsv: (b0 >> 4) & 0x7,
             opcode: b0 & 0x0F,
             remaining: len,
+            len,
             control: Vec::new(),
             skip: false,
         },

@@ -10,7 +10,7 @@ use crate::escape;
 /// At most this many lines are kept.
 const MAX_LINES: usize = 400;
 /// At most this many payload bytes are shown per frame.
-const PREVIEW: usize = 64;
+pub const PREVIEW: usize = 64;
 
 #[derive(Debug, Default)]
 pub struct WireLog {
@@ -37,6 +37,30 @@ impl WireLog {
             "fin": fin,
             "rsv": rsv,
             "len": payload.len(),
+            "payload": preview,
+        }));
+    }
+
+    /// A frame that came in: its length as announced, and the first
+    /// octets of its payload (what is kept of a data frame's).
+    pub fn received_frame(
+        &mut self,
+        ms: f64,
+        (opcode, fin, rsv): (u8, bool, u8),
+        len: u64,
+        start: &[u8],
+    ) {
+        if self.paused {
+            return;
+        }
+        let preview = escape::escape_bytes(&start[..start.len().min(PREVIEW)]);
+        self.push(json!({
+            "ms": round(ms),
+            "dir": "received",
+            "opcode": opcode,
+            "fin": fin,
+            "rsv": rsv,
+            "len": len,
             "payload": preview,
         }));
     }
