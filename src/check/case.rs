@@ -192,7 +192,8 @@ pub enum Step {
         reason: Vec<u8>,
     },
     /// Wait this long; then, if the connection is still open, record
-    /// `Event::Timeout(tag)` and go on with the next steps.
+    /// `Event::Timeout(tag)` (nothing when the tag is empty: a pause) and
+    /// go on with the next steps.
     Later {
         secs: f64,
         tag: &'static str,
@@ -379,6 +380,10 @@ impl Case {
     }
     pub fn later(self, secs: f64, tag: &'static str) -> Case {
         self.step(Step::Later { secs, tag })
+    }
+    /// A wait that records nothing (the suite's untagged `continueLater`).
+    pub fn pause(self, secs: f64) -> Case {
+        self.later(secs, "")
     }
     pub fn kill_after(self, secs: f64) -> Case {
         self.step(Step::KillAfter(secs))

@@ -647,7 +647,10 @@ impl<'c> Conn<'c> {
             match timer {
                 Timer::Continue(from, tag) => {
                     if self.state == State::Open {
-                        self.record(Event::Timeout(tag));
+                        // An untagged wait is a pause and counts for nothing.
+                        if !tag.is_empty() {
+                            self.record(Event::Timeout(tag));
+                        }
                         self.steps_from(from);
                     }
                 }
