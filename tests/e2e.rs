@@ -88,3 +88,7 @@ mod raw_writer;
 // Invalid UTF-8 fails the connection at the first bad byte, in both roles.
 #[path = "e2e/fail_fast.rs"]
 mod fail_fast;
+// wscope check: the conformance battery against naive, hostile and real
+// servers.
+#[path = "e2e/check.rs"]
+mod check;

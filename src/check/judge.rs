@@ -58,6 +58,8 @@ pub fn judge(case: &Case, outcome: &Outcome) -> Verdict {
         }
     }
     if !outcome.opened {
+        v.behavior = Behavior::Failed;
+        v.result = "the connection never opened, so nothing was sent".into();
         v.result_close = match &outcome.open_failure {
             Some(why) => format!("the opening handshake was never completed: {why}"),
             None => "the opening handshake was never completed".into(),

@@ -20,11 +20,13 @@ const options = unixPath
   ? { server: http.createServer(), maxPayload: 1 << 30 }
   : { host: "127.0.0.1", port: 0, maxPayload: 1 << 30 };
 if (args.has("--deflate")) {
-  options.perMessageDeflate = {
-    threshold: 0,
-    serverNoContextTakeover: args.has("--no-context"),
-    clientNoContextTakeover: args.has("--no-context"),
-  };
+  // Left unset, the no-context-takeover options accept what a client
+  // offers; set to false, ws refuses an offer that asks for them.
+  options.perMessageDeflate = { threshold: 0 };
+  if (args.has("--no-context")) {
+    options.perMessageDeflate.serverNoContextTakeover = true;
+    options.perMessageDeflate.clientNoContextTakeover = true;
+  }
 }
 if (args.has("--pick-protocol")) {
   options.handleProtocols = (offered) => offered.values().next().value || false;
