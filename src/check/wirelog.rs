@@ -28,8 +28,7 @@ impl WireLog {
         if self.paused {
             return;
         }
-        let shown = &payload[..payload.len().min(PREVIEW)];
-        let preview = escape::escape_bytes(shown);
+        let preview = shown(opcode, payload);
         self.push(json!({
             "ms": round(ms),
             "dir": if sent { "sent" } else { "received" },
@@ -53,7 +52,7 @@ impl WireLog {
         if self.paused {
             return;
         }
-        let preview = escape::escape_bytes(&start[..start.len().min(PREVIEW)]);
+        let preview = shown(opcode, start);
         self.push(json!({
             "ms": round(ms),
             "dir": "received",
@@ -91,6 +90,37 @@ impl WireLog {
     }
 }
 
+/// What a log line shows of a payload: a Close's code in decimal and its
+/// reason, anything else escaped.
+fn shown(opcode: u8, start: &[u8]) -> String {
+    let start = &start[..start.len().min(PREVIEW)];
+    match start {
+        [hi, lo, reason @ ..] if opcode == 8 => {
+            let code = u16::from_be_bytes([*hi, *lo]);
+            if reason.is_empty() {
+                format!("code {code}")
+            } else {
+                format!("code {code} {}", escape::escape_bytes(reason))
+            }
+        }
+        _ => escape::escape_bytes(start),
+    }
+}
+
 fn round(ms: f64) -> f64 {
     (ms * 1000.0).round() / 1000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_close_shows_its_code_and_reason_and_other_payloads_are_escaped() {
+        assert_eq!(shown(8, &[0x03, 0xee]), "code 1006");
+        assert_eq!(shown(8, b"\x03\xe8bye"), "code 1000 bye");
+        assert_eq!(shown(8, b"a"), "a");
+        assert_eq!(shown(1, b"\x1b[2J"), escape::escape_bytes(b"\x1b[2J"));
+        assert!(!shown(8, b"\x03\xe8\x1b[2J").contains('\x1b'));
+    }
 }
