@@ -301,6 +301,31 @@ fn the_report_keeps_the_suites_index_and_a_page_per_case() {
         out.stdout
     );
     assert!(out.stdout.contains("2 cases in"), "{}", out.stdout);
+    // What a browser makes of it: the agent's markup stays text, the
+    // verdicts are coloured cells, and each case links to its page.
+    let Some(browser) = crate::pairing::chromium() else {
+        if std::env::var("WSCOPE_SKIP_BROWSER").as_deref() == Ok("1") {
+            eprintln!("!!!!!!!! SKIPPED the report in Chromium: no Chromium !!!!!!!!");
+            return;
+        }
+        panic!("Chromium is not installed (/usr/bin/chromium); scripts/test.sh installs it");
+    };
+    let profile = tempfile::tempdir().unwrap();
+    let dom = std::process::Command::new(browser)
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--dump-dom"])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(format!("file://{}", report.join("index.html").display()))
+        .stderr(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let dom = String::from_utf8_lossy(&dom.stdout);
+    assert!(dom.contains("Naive &lt;b&gt;Echo&lt;/b&gt;"), "{dom}");
+    assert!(!dom.contains("<b>Echo</b>"), "{dom}");
+    assert!(dom.contains("class=\"failed\">FAILED"), "{dom}");
+    assert!(
+        dom.contains("href=\"naive__b_echo__b_case_3_1.html\""),
+        "{dom}"
+    );
 }
 
 /// How a hostile server treats each connection once it is open.
