@@ -340,7 +340,8 @@ pub struct Case {
     /// Offers sent in the opening handshake, in order; a server that
     /// accepts none of them makes the case UNIMPLEMENTED.
     pub deflate: Vec<DeflateOffer>,
-    /// The case is about speed: its duration is worth showing.
+    /// The case is about speed (category 9): it runs alone, so that its
+    /// duration is its own.
     pub timed: bool,
     /// The echo run sends slices of this instead of its `fill`.
     pub corpus: Option<Corpus>,

@@ -142,8 +142,9 @@ fn case(
             chop: None,
             within_secs,
         }))
-        .close(ExpectedClose::by_me(&[1000]))
-        .timed();
+        // Judged by the echoes' integrity, not their speed: these run
+        // side by side with others.
+        .close(ExpectedClose::by_me(&[1000]));
     case.deflate = offers;
     case.corpus = Some(corpus);
     case

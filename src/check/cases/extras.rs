@@ -73,8 +73,7 @@ fn offer_without_client_window_bits() -> Case {
         chop: None,
         within_secs: 240.0,
     }))
-    .close(ExpectedClose::by_me(&[1000]))
-    .timed();
+    .close(ExpectedClose::by_me(&[1000]));
     case.deflate = vec![DeflateOffer::default()];
     case.corpus = Some(Corpus::Json);
     case
