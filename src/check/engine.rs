@@ -447,7 +447,8 @@ impl<'c> Conn<'c> {
         let mut from = start;
         while run.payload.len() < run.spec.size {
             let take = (run.spec.size - run.payload.len()).min(run.source.len() - from);
-            run.payload.extend_from_slice(&run.source[from..from + take]);
+            run.payload
+                .extend_from_slice(&run.source[from..from + take]);
             from = 0;
         }
         run.sent += 1;
