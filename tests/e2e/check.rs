@@ -216,6 +216,80 @@ fn python_websockets_gets_what_its_project_publishes() {
     out.assert_code(6);
 }
 
+/// An echo server on tungstenite, as in its project's own test setup
+/// (examples/autobahn-server.rs): messages echoed, the rest left to the
+/// library.
+fn tungstenite_server() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            thread::spawn(move || {
+                let Ok(mut ws) = tungstenite::accept(stream) else {
+                    return;
+                };
+                while let Ok(message) = ws.read() {
+                    if (message.is_text() || message.is_binary()) && ws.send(message).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
+#[test]
+fn a_tungstenite_server_gets_what_its_project_publishes() {
+    let url = format!("ws://127.0.0.1:{}/", tungstenite_server());
+    let out = wscope(&[
+        "check",
+        &url,
+        "--cases",
+        "1.*,2.*,3.*,4.*,5.*,6.*,7.*,10.*,12.1.1,13.1.1",
+        "--json",
+    ]);
+    out.assert_no_panic();
+    let v = verdicts(&out.stdout);
+    assert_eq!(v.len(), 249, "{out}");
+    // tungstenite's autobahn/expected-results.json: OK but for these.
+    let published = |id: &str| -> (&str, &str) {
+        match id {
+            "6.4.3" | "6.4.4" => ("NON-STRICT", "OK"),
+            "7.1.6" | "7.13.1" | "7.13.2" => ("INFORMATIONAL", "INFORMATIONAL"),
+            "12.1.1" | "13.1.1" => ("UNIMPLEMENTED", "OK"),
+            _ => ("OK", "OK"),
+        }
+    };
+    for (id, (behavior, close)) in &v {
+        assert_eq!(
+            (behavior.as_str(), close.as_str()),
+            published(id),
+            "{id}\n{out}"
+        );
+    }
+    out.assert_code(0);
+}
+
+#[test]
+fn aiohttp_fails_the_close_code_case_the_suite_fails_it_on() {
+    let server = crate::common::PythonPeer::start("aiohttp_server.py");
+    let url = format!("ws://127.0.0.1:{}/", server.port);
+    let out = wscope(&["check", &url, "--cases", "7.*", "--json"]);
+    out.assert_no_panic();
+    let v = verdicts(&out.stdout);
+    let failed: Vec<&String> = v
+        .iter()
+        .filter(|(_, x)| failed(x))
+        .map(|(id, _)| id)
+        .collect();
+    // It answers a Close with code 1006 (which no endpoint may send) with
+    // 1000, not 1002.
+    assert_eq!(failed, ["7.9.5"], "{out}");
+    assert_eq!(v["7.9.5"], ("FAILED".into(), "WRONG CODE".into()));
+    out.assert_code(6);
+}
+
 #[test]
 fn node_ws_passes_with_permessage_deflate() {
     let server = NodeServer::with_args(&["--deflate"]);
