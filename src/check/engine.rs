@@ -289,9 +289,36 @@ struct EchoRun {
     spec: Echoes,
     /// What the messages are cut from.
     source: Vec<u8>,
-    /// The message last sent, to compare its echo with.
+    /// Where in `source` the message last sent began: its echo is
+    /// compared with the source, so a big message is not held twice.
+    last_start: usize,
+    /// The buffer messages are built in, kept for the next one when small.
     payload: Vec<u8>,
     sent: usize,
+}
+
+/// Messages up to this size reuse one buffer; bigger ones free theirs
+/// once written, so that only the wire copy and the echo are held.
+const REUSED_BUFFER: usize = 1 << 20;
+
+/// The first byte at which `echo` differs from `len` bytes of `source`
+/// read from `start` round and round, if any.
+fn differs_at(source: &[u8], start: usize, echo: &[u8]) -> Option<usize> {
+    let mut at = 0;
+    let mut from = start;
+    while at < echo.len() {
+        let take = (echo.len() - at).min(source.len() - from);
+        if let Some(i) = echo[at..at + take]
+            .iter()
+            .zip(&source[from..from + take])
+            .position(|(a, b)| a != b)
+        {
+            return Some(at + i);
+        }
+        at += take;
+        from = 0;
+    }
+    None
 }
 
 impl<'c> Conn<'c> {
@@ -428,7 +455,8 @@ impl<'c> Conn<'c> {
         self.echo = Some(EchoRun {
             spec: spec.clone(),
             source,
-            payload: Vec::with_capacity(spec.size),
+            last_start: 0,
+            payload: Vec::with_capacity(spec.size.min(REUSED_BUFFER)),
             sent: 0,
         });
         self.send_next_echo();
@@ -441,6 +469,7 @@ impl<'c> Conn<'c> {
             return;
         };
         let start = (run.sent * run.spec.size) % run.source.len();
+        run.last_start = start;
         run.payload.clear();
         // Whole slices at a time: a byte iterator here costs more than
         // compressing the message.
@@ -463,7 +492,9 @@ impl<'c> Conn<'c> {
             }
         }
         if let Some(run) = self.echo.as_mut() {
-            run.payload = payload;
+            if payload.len() <= REUSED_BUFFER {
+                run.payload = payload;
+            }
         }
     }
 
@@ -478,18 +509,13 @@ impl<'c> Conn<'c> {
                 kind(run.spec.binary),
                 kind(binary)
             )))
-        } else if payload.len() != run.payload.len() {
+        } else if payload.len() != run.spec.size {
             Some(Err(format!(
                 "expected an echo of {} bytes, got {}",
-                run.payload.len(),
+                run.spec.size,
                 payload.len()
             )))
-        } else if payload != run.payload.as_slice() {
-            let at = payload
-                .iter()
-                .zip(&run.payload)
-                .position(|(a, b)| a != b)
-                .unwrap_or(0);
+        } else if let Some(at) = differs_at(&run.source, run.last_start, payload) {
             Some(Err(format!(
                 "the echo differs from what was sent at byte {at}"
             )))
@@ -1090,4 +1116,18 @@ fn parse_header(buf: &[u8]) -> Option<Result<(Incoming, usize), String>> {
         },
         used,
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::differs_at;
+
+    #[test]
+    fn an_echo_is_compared_with_the_source_read_round_and_round() {
+        let source = b"abcde";
+        assert_eq!(differs_at(source, 3, b"deabcdeab"), None);
+        assert_eq!(differs_at(source, 3, b"deabXdeab"), Some(4));
+        assert_eq!(differs_at(source, 0, b""), None);
+        assert_eq!(differs_at(source, 4, b"eabcdeabcdeX"), Some(11));
+    }
 }
