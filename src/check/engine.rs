@@ -45,6 +45,8 @@ const MAX_EVENTS: usize = 100;
 /// Reads per turn of the loop: a server that writes faster than we read
 /// must not keep the timers from firing.
 const READS_PER_TURN: usize = 16;
+/// The longest the loop reads before it looks at its timers again.
+const TURN: Duration = Duration::from_millis(20);
 /// Pongs are not queued while this much waits to be written: a server
 /// that floods pings and reads nothing must not grow our memory.
 const MAX_PENDING_PONGS: usize = 1 << 20;
@@ -770,7 +772,13 @@ impl<'c> Conn<'c> {
     }
 
     fn read_available(&mut self, buf: &mut [u8]) {
+        let turn_ends = Instant::now() + TURN;
         for _ in 0..READS_PER_TURN {
+            // However slowly the frames are taken apart (a flood of tiny
+            // ones), the timers get their turn.
+            if Instant::now() > turn_ends {
+                return;
+            }
             if self.state == State::Closed {
                 return;
             }

@@ -28,6 +28,10 @@ impl WireLog {
         if self.paused {
             return;
         }
+        if self.full() {
+            self.dropped += 1;
+            return;
+        }
         let preview = shown(opcode, payload);
         self.push(json!({
             "ms": round(ms),
@@ -52,6 +56,10 @@ impl WireLog {
         if self.paused {
             return;
         }
+        if self.full() {
+            self.dropped += 1;
+            return;
+        }
         let preview = shown(opcode, start);
         self.push(json!({
             "ms": round(ms),
@@ -71,6 +79,12 @@ impl WireLog {
 
     pub fn resume(&mut self) {
         self.paused = false;
+    }
+
+    /// No more lines are kept: what comes is only counted (and not
+    /// formatted first, which a flood of frames would pay for).
+    fn full(&self) -> bool {
+        self.lines.len() >= MAX_LINES
     }
 
     fn push(&mut self, line: Value) {
