@@ -263,6 +263,11 @@ struct Message {
     compressed: bool,
     payload: Vec<u8>,
     utf8: Utf8Stream,
+    /// Its length so far.
+    len: usize,
+    /// An echo (not compressed) is compared as it arrives and not kept:
+    /// where it first differed from what was sent, if it did.
+    streamed: Option<Option<usize>>,
 }
 
 struct Conn<'c> {
@@ -501,7 +506,9 @@ impl<'c> Conn<'c> {
     }
 
     /// An echo came back: the next goes out, or the run is over.
-    fn echo_received(&mut self, binary: bool, payload: &[u8]) {
+    /// `len` is the echo's length, `difference` where it first differed
+    /// from what was sent.
+    fn echo_received(&mut self, binary: bool, len: usize, difference: Option<usize>) {
         let Some(run) = self.echo.as_ref() else {
             return;
         };
@@ -511,13 +518,12 @@ impl<'c> Conn<'c> {
                 kind(run.spec.binary),
                 kind(binary)
             )))
-        } else if payload.len() != run.spec.size {
+        } else if len != run.spec.size {
             Some(Err(format!(
                 "expected an echo of {} bytes, got {}",
-                run.spec.size,
-                payload.len()
+                run.spec.size, len
             )))
-        } else if let Some(at) = differs_at(&run.source, run.last_start, payload) {
+        } else if let Some(at) = difference {
             Some(Err(format!(
                 "the echo differs from what was sent at byte {at}"
             )))
@@ -909,17 +915,20 @@ impl<'c> Conn<'c> {
             ));
         }
         if !control {
-            let held = self.message.as_ref().map_or(0, |m| m.payload.len() as u64);
+            let held = self.message.as_ref().map_or(0, |m| m.len as u64);
             if held + f.remaining > MAX_MESSAGE as u64 {
                 return Err((1009, format!("a message over {} MiB", MAX_MESSAGE >> 20)));
             }
         }
         if matches!(f.opcode, 1 | 2) {
+            let streamed = (self.echo.is_some() && !deflate_bit).then_some(None);
             self.message = Some(Message {
                 binary: f.opcode == 2,
                 compressed: deflate_bit,
                 payload: Vec::new(),
                 utf8: Utf8Stream::default(),
+                len: 0,
+                streamed,
             });
         }
         Ok(())
@@ -944,7 +953,17 @@ impl<'c> Conn<'c> {
                 )
             })?;
         }
-        message.payload.extend_from_slice(piece);
+        match (&mut message.streamed, self.echo.as_ref()) {
+            (Some(difference), Some(run)) => {
+                if difference.is_none() && message.len < run.spec.size {
+                    let from = (run.last_start + message.len) % run.source.len();
+                    let within = &piece[..piece.len().min(run.spec.size - message.len)];
+                    *difference = differs_at(&run.source, from, within).map(|i| message.len + i);
+                }
+            }
+            _ => message.payload.extend_from_slice(piece),
+        }
+        message.len += piece.len();
         Ok(())
     }
 
@@ -1008,8 +1027,15 @@ impl<'c> Conn<'c> {
                 )
             })?;
         }
-        if self.echo.is_some() {
-            self.echo_received(message.binary, &message.payload);
+        if let Some(run) = self.echo.as_ref() {
+            let (len, difference) = match message.streamed {
+                Some(difference) => (message.len, difference),
+                None => (
+                    message.payload.len(),
+                    differs_at(&run.source, run.last_start, &message.payload),
+                ),
+            };
+            self.echo_received(message.binary, len, difference);
             return Ok(());
         }
         self.record(Event::Message {

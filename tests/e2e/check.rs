@@ -15,11 +15,17 @@ use crate::common::{accept_key, read_upgrade_key, run_measured, wscope, NodeServ
 /// came (unmasked), checking nothing: no UTF-8, no reserved bits, no
 /// opcodes, no close codes.
 fn naive_server() -> u16 {
+    naive_server_flipping(None)
+}
+
+/// The naive server, flipping the bits of the data byte at this offset
+/// of each frame it echoes, when given.
+fn naive_server_flipping(flip: Option<usize>) -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     thread::spawn(move || {
         for stream in listener.incoming().flatten() {
-            thread::spawn(move || naive_echo(stream));
+            thread::spawn(move || naive_echo(stream, flip));
         }
     });
     port
@@ -39,7 +45,7 @@ fn upgrade(stream: TcpStream) -> Option<(BufReader<TcpStream>, TcpStream)> {
     Some((reader, out))
 }
 
-fn naive_echo(stream: TcpStream) {
+fn naive_echo(stream: TcpStream, flip: Option<usize>) {
     let Some((mut reader, mut out)) = upgrade(stream) else {
         return;
     };
@@ -72,6 +78,9 @@ fn naive_echo(stream: TcpStream) {
         }
         for (i, b) in payload.iter_mut().enumerate() {
             *b ^= key[i % 4];
+        }
+        if let Some(at) = flip.filter(|&at| at < payload.len() && head[0] & 0x08 == 0) {
+            payload[at] ^= 0xff;
         }
         let mut frame = vec![head[0]];
         match payload.len() {
@@ -169,6 +178,28 @@ const WEBSOCKETS_NON_STRICT: &[&str] = &[
 /// The same cases written octet by octet: which comes first, the echo or
 /// the failure, depends on how busy the machine is.
 const WEBSOCKETS_TIMING: &[&str] = &["3.4", "4.1.5", "4.2.5"];
+
+#[test]
+fn an_echo_changed_in_one_byte_fails_and_the_byte_is_named() {
+    let url = format!("ws://127.0.0.1:{}/", naive_server_flipping(Some(1000)));
+    let out = wscope(&["check", &url, "--cases", "9.2.1,9.2.3,9.8.6", "--json"]);
+    out.assert_no_panic();
+    let cases: Vec<Value> = out
+        .stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|e| e["event"] == "case")
+        .collect();
+    assert_eq!(cases.len(), 3, "{out}");
+    for case in &cases {
+        assert_eq!(case["behavior"], "FAILED", "{case}");
+        assert_eq!(
+            case["result"], "the echo differs from what was sent at byte 1000",
+            "{case}"
+        );
+    }
+    out.assert_code(6);
+}
 
 #[test]
 fn python_websockets_gets_what_its_project_publishes() {
