@@ -45,6 +45,21 @@ const MAX_EVENTS: usize = 100;
 /// Reads per turn of the loop: a server that writes faster than we read
 /// must not keep the timers from firing.
 const READS_PER_TURN: usize = 16;
+/// A fresh masking key.
+fn new_key() -> [u8; 4] {
+    getrandom::u32().unwrap_or(0x5eed_f00d).to_be_bytes()
+}
+
+/// FIN and RSV1-3 as the frame asks.
+fn header_bits(frame: &Frame) -> [bool; 4] {
+    [
+        frame.fin,
+        frame.rsv & 4 != 0,
+        frame.rsv & 2 != 0,
+        frame.rsv & 1 != 0,
+    ]
+}
+
 /// The longest the loop reads before it looks at its timers again.
 const TURN: Duration = Duration::from_millis(20);
 /// Pongs are not queued while this much waits to be written: a server
@@ -463,7 +478,7 @@ impl<'c> Conn<'c> {
             spec: spec.clone(),
             source,
             last_start: 0,
-            payload: Vec::with_capacity(spec.size.min(REUSED_BUFFER)),
+            payload: Vec::new(),
             sent: 0,
         });
         self.send_next_echo();
@@ -478,6 +493,8 @@ impl<'c> Conn<'c> {
         let start = (run.sent * run.spec.size) % run.source.len();
         run.last_start = start;
         run.payload.clear();
+        // Room for the frame's header too, for a frame made in place.
+        run.payload.reserve(run.spec.size + 14);
         // Whole slices at a time: a byte iterator here costs more than
         // compressing the message.
         let mut from = start;
@@ -495,6 +512,11 @@ impl<'c> Conn<'c> {
             (None, false) => {
                 let mut frame = Frame::new(if binary { 2 } else { 1 }, Vec::new());
                 frame.chop = chop;
+                if payload.len() > REUSED_BUFFER {
+                    // The frame is made in the message's own buffer.
+                    self.send_owned(&frame, payload);
+                    return;
+                }
                 self.send_payload(&frame, &payload);
             }
         }
@@ -556,17 +578,43 @@ impl<'c> Conn<'c> {
         if self.state == State::Closed {
             return;
         }
-        let key = getrandom::u32().unwrap_or(0x5eed_f00d).to_be_bytes();
-        let bits = [
-            frame.fin,
-            frame.rsv & 4 != 0,
-            frame.rsv & 2 != 0,
-            frame.rsv & 1 != 0,
-        ];
-        let bytes = crate::wire::raw::encode_frame(bits, frame.opcode, Some(key), payload);
+        let bytes = crate::wire::raw::encode_frame(
+            header_bits(frame),
+            frame.opcode,
+            Some(new_key()),
+            payload,
+        );
         self.out
             .wirelog
             .frame(self.ms(), true, frame.opcode, frame.fin, frame.rsv, payload);
+        self.queue(frame, bytes);
+    }
+
+    /// The same, made in the payload's own buffer: a big message is not
+    /// held twice.
+    fn send_owned(&mut self, frame: &Frame, payload: Vec<u8>) {
+        if self.state == State::Closed {
+            return;
+        }
+        self.out.wirelog.frame(
+            self.ms(),
+            true,
+            frame.opcode,
+            frame.fin,
+            frame.rsv,
+            &payload,
+        );
+        let bytes = crate::wire::raw::encode_frame_owned(
+            header_bits(frame),
+            frame.opcode,
+            Some(new_key()),
+            payload,
+        );
+        self.queue(frame, bytes);
+    }
+
+    /// A frame's bytes go to the outbox, whole or in chops.
+    fn queue(&mut self, frame: &Frame, bytes: Vec<u8>) {
         match frame.chop {
             Some(size) if size > 0 => {
                 for chop in bytes.chunks(size) {

@@ -215,6 +215,34 @@ pub fn encode_frame(bits: [bool; 4], opcode: u8, key: Option<[u8; 4]>, payload: 
     encode(bits, opcode, key, Length::Shortest, payload)
 }
 
+/// The same frame, made in the payload's own buffer (masked in place, the
+/// header put in front), so that a big message is never held twice. The
+/// buffer should have 14 bytes of room to spare.
+pub fn encode_frame_owned(
+    bits: [bool; 4],
+    opcode: u8,
+    key: Option<[u8; 4]>,
+    mut payload: Vec<u8>,
+) -> Vec<u8> {
+    let header = encode_header(bits, opcode, key, payload.len());
+    if let Some(key) = key {
+        crate::wire::frame::unmask(&mut payload, key, 0);
+    }
+    payload.splice(0..0, header);
+    payload
+}
+
+/// A frame's header for a payload of `len` bytes, length in its shortest
+/// form.
+fn encode_header(bits: [bool; 4], opcode: u8, key: Option<[u8; 4]>, len: usize) -> Vec<u8> {
+    let mut header = encode(bits, opcode, None, Length::Announce(len as u64), &[]);
+    if let Some(key) = key {
+        header[1] |= 0x80;
+        header.extend_from_slice(&key);
+    }
+    header
+}
+
 /// A hand-made frame: every header field is the user's choice.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CraftedFrame {
@@ -280,6 +308,24 @@ impl CraftedFrame {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_frame_made_in_its_payloads_buffer_is_the_same_frame() {
+        for len in [0, 1, 125, 126, 65535, 65536, 70000] {
+            let payload: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+            for key in [None, Some([1, 2, 3, 4])] {
+                let bits = [true, false, false, false];
+                let mut owned = Vec::with_capacity(len + 14);
+                owned.extend_from_slice(&payload);
+                assert_eq!(
+                    encode_frame_owned(bits, 2, key, owned),
+                    encode_frame(bits, 2, key, &payload),
+                    "{len} {key:?}"
+                );
+            }
+        }
+    }
+
     use super::*;
     use crate::wire::frame::FrameHeader;
 
