@@ -513,6 +513,100 @@ pub struct CheckCli {
     pub color: ColorChoice,
 }
 
+/// `wscope proxy`: both legs of someone else's WebSocket, frame by frame.
+#[derive(Parser, Debug)]
+#[command(
+    name = "wscope proxy",
+    version,
+    about = "Carry WebSocket connections through, showing both legs frame by frame",
+    long_about = "Carry WebSocket connections through, showing both legs frame by frame. \
+With a URL it is a reverse proxy: clients connect to --listen and are carried \
+to URL. Without one it is an HTTP proxy (CONNECT and absolute-form requests) \
+for apps set up with HTTP_PROXY/HTTPS_PROXY and browsers with --proxy-server; \
+--mitm DIR shows what goes through TLS tunnels. Faults (--fault) delay, drop, \
+corrupt, stall or close on purpose. See docs/proxy.md."
+)]
+pub struct ProxyCli {
+    /// Where clients connect: [ADDR:]PORT (the address defaults to 127.0.0.1)
+    #[arg(short = 'l', long, value_name = "[ADDR:]PORT")]
+    pub listen: String,
+
+    /// The server to carry clients to (ws:// or wss://); without it, an
+    /// HTTP proxy
+    #[arg(value_name = "URL")]
+    pub url: Option<String>,
+
+    /// Intercept TLS tunnels with a CA kept in DIR (made on first use):
+    /// ca.pem to trust, ca.key (mode 0600) never printed
+    #[arg(long, value_name = "DIR", conflicts_with = "url")]
+    pub mitm: Option<PathBuf>,
+
+    /// A fault to apply: KIND[:up|down][,key=value...], repeatable. Kinds:
+    /// delay (ms, jitter), drop (every, match, p), corrupt (every, bits),
+    /// close (code, reason, after), reset (after), stall (of=ping|pong,
+    /// after), throttle (rate), hold (ms, after)
+    #[arg(long, value_name = "SPEC")]
+    pub fault: Vec<String>,
+
+    /// Seed for the random faults (p=, jitter=, corrupt), to repeat a run
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+
+    /// Fail a connection whose peer breaks the protocol (1002), instead of
+    /// naming the violation and passing it on
+    #[arg(long)]
+    pub strict: bool,
+
+    /// JSON Lines output: every event carries conn and leg
+    #[arg(long)]
+    pub json: bool,
+
+    /// How many clients are carried at once; one more is refused with 503
+    #[arg(long, value_name = "N", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub max_clients: u32,
+
+    /// End after the first client's connection ends
+    #[arg(long)]
+    pub once: bool,
+
+    /// Stop after this many seconds
+    #[arg(long, value_name = "SECS", value_parser = parse_positive_seconds, allow_negative_numbers = true)]
+    pub max_time: Option<f64>,
+
+    /// Seconds to wait for the upstream connection and its handshake
+    #[arg(long, value_name = "SECS", default_value = "10", value_parser = parse_positive_seconds)]
+    pub connect_timeout: f64,
+
+    /// Trust the CA certificates in this PEM file upstream, besides the
+    /// built-in roots
+    #[arg(long, value_name = "FILE")]
+    pub ca: Vec<PathBuf>,
+
+    /// Do not verify the upstream server's certificate
+    #[arg(short = 'k', long)]
+    pub insecure: bool,
+
+    /// Payload bytes shown per frame
+    #[arg(long, value_name = "BYTES", default_value_t = 128)]
+    pub preview: usize,
+
+    /// Record both legs as JSON Lines (a tape) to FILE
+    #[arg(long, value_name = "FILE")]
+    pub log: Option<PathBuf>,
+
+    /// Record both legs as a HAR file
+    #[arg(long, value_name = "FILE")]
+    pub har: Option<PathBuf>,
+
+    /// Record both legs as pcapng (two TCP flows per client)
+    #[arg(long, value_name = "FILE")]
+    pub pcap: Option<PathBuf>,
+
+    /// When to colour the output
+    #[arg(long, value_name = "WHEN", default_value = "auto")]
+    pub color: ColorChoice,
+}
+
 /// The whole command line as shells and the man page see it: the session's
 /// options, and `check` as a subcommand (which main picks by its first
 /// argument, before clap sees the rest).
@@ -523,6 +617,7 @@ pub fn full_command() -> clap::Command {
         .subcommand_negates_reqs(true)
         .disable_help_subcommand(true)
         .subcommand(CheckCli::command().name("check").bin_name("wscope check"))
+        .subcommand(ProxyCli::command().name("proxy").bin_name("wscope proxy"))
 }
 
 #[cfg(test)]
@@ -534,6 +629,7 @@ mod tests {
     fn cli_definition_is_consistent() {
         Cli::command().debug_assert();
         CheckCli::command().debug_assert();
+        ProxyCli::command().debug_assert();
         full_command().debug_assert();
     }
 
@@ -580,6 +676,11 @@ mod tests {
             .render(&mut generated)
             .unwrap();
         check_generated("man/wscope-check.1", &generated);
+        let mut generated = Vec::new();
+        clap_mangen::Man::new(ProxyCli::command().name("wscope-proxy"))
+            .render(&mut generated)
+            .unwrap();
+        check_generated("man/wscope-proxy.1", &generated);
     }
 
     #[test]

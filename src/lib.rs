@@ -14,6 +14,7 @@ pub mod http;
 pub mod input;
 pub mod net;
 pub mod observe;
+pub mod proxy;
 pub mod session;
 pub mod socket;
 pub mod tls;

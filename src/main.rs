@@ -18,6 +18,9 @@ fn main() -> ExitCode {
     if std::env::args_os().nth(1).is_some_and(|a| a == "check") {
         return check_main();
     }
+    if std::env::args_os().nth(1).is_some_and(|a| a == "proxy") {
+        return proxy_main(clock);
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => return usage_error(e),
@@ -64,6 +67,22 @@ fn check_main() -> ExitCode {
         Err(e) => return usage_error(e),
     };
     match wscope::app::check::run(&cli) {
+        Ok(exit) => exit.into(),
+        Err(failure) => {
+            print_failure(&failure);
+            failure.stage.exit_code().into()
+        }
+    }
+}
+
+/// `wscope proxy ...`: both legs of someone else's WebSocket.
+fn proxy_main(clock: Clock) -> ExitCode {
+    let args = std::env::args_os().skip(1);
+    let cli = match wscope::cli::ProxyCli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(e),
+    };
+    match wscope::app::proxy::run(&cli, clock) {
         Ok(exit) => exit.into(),
         Err(failure) => {
             print_failure(&failure);

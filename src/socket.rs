@@ -234,3 +234,9 @@ pub fn connect_unix(path: &Path, limit: Duration) -> io::Result<UnixStream> {
     stream.set_nonblocking(false)?;
     Ok(stream)
 }
+
+impl crate::http::head::TimedRead for Socket {
+    fn set_read_timeout(&mut self, limit: Option<Duration>) -> io::Result<()> {
+        Socket::set_read_timeout(self, limit)
+    }
+}

@@ -9,6 +9,7 @@ pub mod dialer;
 pub mod launch;
 pub mod output;
 pub mod plan;
+pub mod proxy;
 pub mod reconnect;
 pub mod replay;
 pub mod server;

@@ -332,6 +332,12 @@ impl Observer for Har {
         self.conn = conn.unwrap_or(0);
     }
 
+    /// A proxied connection's two legs are kept apart (its server leg
+    /// under the connection's number with the top bit set).
+    fn set_leg(&mut self, leg: Option<crate::wire::Role>) {
+        self.conn = crate::formats::leg_key(self.conn, leg);
+    }
+
     fn interest(&self) -> Interest {
         Interest {
             outgoing_messages: true,

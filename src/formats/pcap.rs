@@ -259,6 +259,12 @@ impl Observer for Pcap {
         self.conn = conn.unwrap_or(0);
     }
 
+    /// A proxied connection's two legs are kept apart (its server leg
+    /// under the connection's number with the top bit set).
+    fn set_leg(&mut self, leg: Option<crate::wire::Role>) {
+        self.conn = crate::formats::leg_key(self.conn, leg);
+    }
+
     fn flush(&mut self) -> Go {
         if let Some(writer) = &mut self.writer {
             let _ = writer.get_mut().flush();

@@ -42,6 +42,10 @@ pub struct Human {
     /// connection has been seen, every stamped line names its own.
     conn: Option<u32>,
     numbered: bool,
+    /// In the proxy: the leg the events being shown happened on, named on
+    /// every stamped line. On the client leg the proxy serves; on the
+    /// server leg it is the client.
+    leg: Option<Role>,
     /// Whether lines are coloured: decided by whoever made the view, so a
     /// view without colour is plain whatever the process-wide setting.
     colour: bool,
@@ -85,6 +89,7 @@ impl Human {
             held_bytes: 0,
             conn: None,
             numbered: false,
+            leg: None,
             colour: true,
             pending: None,
         }
@@ -202,7 +207,7 @@ impl Human {
             && self.deflate
             && !frame.cut_short
             && matches!(frame.message, Some((_, Part::Whole)))
-            && compact_flags(frame, dir, self.deflate, self.serving) == ["z"]
+            && compact_flags(frame, dir, self.deflate, self.serves()) == ["z"]
     }
 
     /// A message's JSON for its line, when the preview holds all of it
@@ -244,7 +249,7 @@ impl Human {
     }
 
     fn markers(&self) -> (&'static str, &'static str) {
-        if self.serving {
+        if self.serves() {
             ("<", ">")
         } else {
             (">", "<")
@@ -253,6 +258,11 @@ impl Human {
 
     fn stamp(&self) -> ColoredString {
         self.stamp_at(self.clock.now())
+    }
+
+    /// We are the server on this connection (or, in the proxy, this leg).
+    fn serves(&self) -> bool {
+        self.leg.map_or(self.serving, |leg| leg == Role::Client)
     }
 
     fn stamp_at(&self, t: f64) -> ColoredString {
@@ -266,6 +276,12 @@ impl Human {
         let mut stamp = self.stamps.at(t, compact);
         if let Some(conn) = self.conn.filter(|_| self.numbered) {
             stamp.push_str(&format!(" #{conn}"));
+        }
+        if let Some(leg) = self.leg {
+            stamp.push_str(match leg {
+                Role::Client => " client",
+                Role::Server => " server",
+            });
         }
         stamp
     }
@@ -446,7 +462,7 @@ impl Human {
                 columns,
                 colour: self.colour,
             };
-            let line = compact_frame(frame, dir, start, self.deflate, self.serving, json);
+            let line = compact_frame(frame, dir, start, self.deflate, self.serves(), json);
             return writeln!(self.out, "{line}");
         }
         let h = &frame.header;
@@ -593,7 +609,7 @@ impl Human {
 
     fn close(&mut self, code: Option<u16>, reason: &str, initiator: Initiator) -> io::Result<()> {
         let code = code.map_or_else(|| "no code".to_string(), close_code::describe);
-        let peer = if self.serving { "client" } else { "server" };
+        let peer = if self.serves() { "client" } else { "server" };
         let how = match initiator {
             Initiator::Local => format!("we closed first; the {peer} answered"),
             Initiator::Remote => format!("the {peer} closed first with"),
@@ -931,6 +947,15 @@ impl Screen for Human {
                 escape(pattern),
                 fit(&format!("\"{}\"", text.escape_debug()), 60)
             )?,
+            Event::Fault { kind, way, detail } => writeln!(
+                self.out,
+                "{} {} {} {}: {}",
+                self.stamp(),
+                "* fault".magenta().bold().tint(self.colour),
+                kind,
+                way,
+                escape(detail)
+            )?,
             Event::Notice(text) => {
                 for line in text.lines() {
                     writeln!(
@@ -962,6 +987,15 @@ impl Screen for Human {
         }
         self.conn = conn;
         self.numbered |= conn.is_some_and(|n| n > 1);
+    }
+
+    fn set_leg(&mut self, leg: Option<Role>) {
+        if self.pending.is_some() {
+            let _ = self.flush_pending();
+        }
+        self.leg = leg;
+        // Proxied connections are always named: each has two legs.
+        self.numbered |= leg.is_some();
     }
 
     /// An outgoing frame still waiting when the session goes idle has no

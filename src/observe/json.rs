@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 
 use super::{
     push_hex, push_hex_pieces, show_frame_payload, Clock, Dir, Event, Initiator, Interest, Out,
-    Pieces, Screen, Shown, PIECE,
+    Pieces, Role, Screen, Shown, PIECE,
 };
 use crate::wire::decode::MessageEnd;
 use crate::wire::frame::{Frame, Kind};
@@ -22,6 +22,8 @@ pub struct Json {
     wall_base: Option<f64>,
     /// The connection the next events belong to (`conn` on each).
     conn: Option<u32>,
+    /// In the proxy, the leg they happened on (`leg` on each).
+    leg: Option<Role>,
 }
 
 impl Json {
@@ -31,6 +33,7 @@ impl Json {
             clock,
             wall_base: None,
             conn: None,
+            leg: None,
         }
     }
 
@@ -41,6 +44,7 @@ impl Json {
             clock,
             wall_base: Some(clock.wall_base()),
             conn: None,
+            leg: None,
         }
     }
 
@@ -49,6 +53,7 @@ impl Json {
             t,
             wall: self.wall_base.map(|base| base + t),
             conn: self.conn,
+            leg: self.leg,
         }
     }
 
@@ -176,6 +181,12 @@ impl Json {
                 "pattern": pattern,
                 "data": text,
             }),
+            Event::Fault { kind, way, detail } => json!({
+                "event": "fault", "t": t,
+                "kind": kind,
+                "way": way,
+                "detail": detail,
+            }),
             // Written by hand; see `show`.
             Event::Frame { .. } | Event::Message { .. } | Event::Wire(_) | Event::Gone => {
                 Value::Null
@@ -202,6 +213,7 @@ struct Stamp {
     t: f64,
     wall: Option<f64>,
     conn: Option<u32>,
+    leg: Option<Role>,
 }
 
 impl From<f64> for Stamp {
@@ -210,6 +222,7 @@ impl From<f64> for Stamp {
             t,
             wall: None,
             conn: None,
+            leg: None,
         }
     }
 }
@@ -231,6 +244,11 @@ impl Line<'_> {
         if let Some(conn) = stamp.conn {
             buf.extend_from_slice(b",\"conn\":");
             buf.extend_from_slice(itoa::Buffer::new().format(conn).as_bytes());
+        }
+        if let Some(leg) = stamp.leg {
+            buf.extend_from_slice(b",\"leg\":\"");
+            buf.extend_from_slice(leg.name().as_bytes());
+            buf.push(b'"');
         }
         Line(buf)
     }
@@ -536,6 +554,9 @@ impl Screen for Json {
                     if let Some(conn) = stamp.conn {
                         object.insert("conn".into(), json!(conn));
                     }
+                    if let Some(leg) = stamp.leg {
+                        object.insert("leg".into(), json!(leg.name()));
+                    }
                 }
                 let text = serde_json::to_vec(&value)?;
                 push_escaping_c1(self.out.buf(), &text);
@@ -555,6 +576,10 @@ impl Screen for Json {
 
     fn set_conn(&mut self, conn: Option<u32>) {
         self.conn = conn;
+    }
+
+    fn set_leg(&mut self, leg: Option<Role>) {
+        self.leg = leg;
     }
 }
 

@@ -114,6 +114,13 @@ pub enum Event<'a> {
     /// The connection is over and its socket closed: recorders finish
     /// what they keep for it (its HAR entry, its TCP flow).
     Gone,
+    /// The proxy applied a fault (`kind`, as --fault names it) to the
+    /// direction `way` ("up": client to server, "down": back).
+    Fault {
+        kind: &'a str,
+        way: &'a str,
+        detail: &'a str,
+    },
 }
 
 /// Whether an observer can go on.
@@ -163,6 +170,9 @@ pub trait Observer {
     /// The events that follow belong to connection `conn` (none: to the
     /// run as a whole). Told only when it changes.
     fn set_conn(&mut self, _conn: Option<u32>) {}
+    /// In the proxy: the events that follow happened on this leg of the
+    /// connection (`Role::Client`: between the client and the proxy).
+    fn set_leg(&mut self, _leg: Option<Role>) {}
 }
 
 /// An observer that draws on stdout: its output can be moved above the
@@ -172,6 +182,7 @@ pub trait Screen {
     fn out(&mut self) -> &mut Out;
     fn interest(&self) -> Interest;
     fn set_conn(&mut self, _conn: Option<u32>) {}
+    fn set_leg(&mut self, _leg: Option<Role>) {}
     /// The session is about to wait: draw what was held for later.
     fn idle(&mut self) -> io::Result<()> {
         Ok(())
@@ -198,6 +209,10 @@ impl<T: Screen + ?Sized> Observer for T {
     fn set_conn(&mut self, conn: Option<u32>) {
         Screen::set_conn(self, conn)
     }
+
+    fn set_leg(&mut self, leg: Option<Role>) {
+        Screen::set_leg(self, leg)
+    }
 }
 
 /// The screen and every recorder, fed the same events. A handle: each
@@ -208,6 +223,7 @@ impl<T: Screen + ?Sized> Observer for T {
 pub struct Observers {
     shared: Rc<RefCell<Fanout>>,
     conn: Option<u32>,
+    leg: Option<Role>,
 }
 
 struct Fanout {
@@ -215,8 +231,8 @@ struct Fanout {
     recorders: Vec<Box<dyn Observer>>,
     interest: Interest,
     stopped: bool,
-    /// The connection the observers were last told about.
-    told: Option<u32>,
+    /// The connection (and leg) the observers were last told about.
+    told: (Option<u32>, Option<Role>),
 }
 
 impl Observers {
@@ -228,9 +244,10 @@ impl Observers {
                 recorders: Vec::new(),
                 interest,
                 stopped: false,
-                told: None,
+                told: (None, None),
             })),
             conn: None,
+            leg: None,
         }
     }
 
@@ -239,6 +256,17 @@ impl Observers {
         Observers {
             shared: Rc::clone(&self.shared),
             conn: Some(conn),
+            leg: None,
+        }
+    }
+
+    /// The same observers, for the events of one leg of a proxied
+    /// connection.
+    pub fn for_leg(&self, conn: u32, leg: Role) -> Observers {
+        Observers {
+            shared: Rc::clone(&self.shared),
+            conn: Some(conn),
+            leg: Some(leg),
         }
     }
 
@@ -256,11 +284,13 @@ impl Observers {
     pub fn event(&self, event: &Event) {
         let mut fan = self.shared.borrow_mut();
         let fan = &mut *fan;
-        if fan.told != self.conn {
-            fan.told = self.conn;
+        if fan.told != (self.conn, self.leg) {
+            fan.told = (self.conn, self.leg);
             Observer::set_conn(fan.screen.as_mut(), self.conn);
+            Observer::set_leg(fan.screen.as_mut(), self.leg);
             for recorder in &mut fan.recorders {
                 recorder.set_conn(self.conn);
+                recorder.set_leg(self.leg);
             }
         }
         let mut flow = Observer::event(fan.screen.as_mut(), event);

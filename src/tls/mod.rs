@@ -4,6 +4,7 @@
 //! `verify`.
 
 mod explain;
+pub mod mitm;
 pub mod probe;
 pub mod serve;
 mod verify;
