@@ -101,6 +101,7 @@ Register-ArgumentCompleter -Native -CommandName 'wscope' -ScriptBlock {
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Test a WebSocket server against the Autobahn testsuite''s cases')
+            [CompletionResult]::new('proxy', 'proxy', [CompletionResultType]::ParameterValue, 'Carry WebSocket connections through, showing both legs frame by frame')
             break
         }
         'wscope;check' {
@@ -115,6 +116,32 @@ Register-ArgumentCompleter -Native -CommandName 'wscope' -ScriptBlock {
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'One JSON line per case as it ends, then a summary line')
             [CompletionResult]::new('-k', '-k', [CompletionResultType]::ParameterName, 'Do not verify the server''s certificate')
             [CompletionResult]::new('--insecure', '--insecure', [CompletionResultType]::ParameterName, 'Do not verify the server''s certificate')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'wscope;proxy' {
+            [CompletionResult]::new('-l', '-l', [CompletionResultType]::ParameterName, 'Where clients connect: [ADDR:]PORT (the address defaults to 127.0.0.1)')
+            [CompletionResult]::new('--listen', '--listen', [CompletionResultType]::ParameterName, 'Where clients connect: [ADDR:]PORT (the address defaults to 127.0.0.1)')
+            [CompletionResult]::new('--mitm', '--mitm', [CompletionResultType]::ParameterName, 'Intercept TLS tunnels with a CA kept in DIR (made on first use): ca.pem to trust, ca.key (mode 0600) never printed')
+            [CompletionResult]::new('--fault', '--fault', [CompletionResultType]::ParameterName, 'A fault to apply: KIND[:up|down][,key=value...], repeatable. Kinds: delay (ms, jitter), drop (every, match, p), corrupt (every, bits), close (code, reason, after), reset (after), stall (of=ping|pong, after), throttle (rate), hold (ms, after)')
+            [CompletionResult]::new('--seed', '--seed', [CompletionResultType]::ParameterName, 'Seed for the random faults (p=, jitter=, corrupt), to repeat a run')
+            [CompletionResult]::new('--max-clients', '--max-clients', [CompletionResultType]::ParameterName, 'How many clients are carried at once; one more is refused with 503')
+            [CompletionResult]::new('--max-time', '--max-time', [CompletionResultType]::ParameterName, 'Stop after this many seconds')
+            [CompletionResult]::new('--connect-timeout', '--connect-timeout', [CompletionResultType]::ParameterName, 'Seconds to wait for the upstream connection and its handshake')
+            [CompletionResult]::new('--ca', '--ca', [CompletionResultType]::ParameterName, 'Trust the CA certificates in this PEM file upstream, besides the built-in roots')
+            [CompletionResult]::new('--preview', '--preview', [CompletionResultType]::ParameterName, 'Payload bytes shown per frame')
+            [CompletionResult]::new('--log', '--log', [CompletionResultType]::ParameterName, 'Record both legs as JSON Lines (a tape) to FILE')
+            [CompletionResult]::new('--har', '--har', [CompletionResultType]::ParameterName, 'Record both legs as a HAR file')
+            [CompletionResult]::new('--pcap', '--pcap', [CompletionResultType]::ParameterName, 'Record both legs as pcapng (two TCP flows per client)')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to colour the output')
+            [CompletionResult]::new('--strict', '--strict', [CompletionResultType]::ParameterName, 'Fail a connection whose peer breaks the protocol (1002), instead of naming the violation and passing it on')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'JSON Lines output: every event carries conn and leg')
+            [CompletionResult]::new('--once', '--once', [CompletionResultType]::ParameterName, 'End after the first client''s connection ends')
+            [CompletionResult]::new('-k', '-k', [CompletionResultType]::ParameterName, 'Do not verify the upstream server''s certificate')
+            [CompletionResult]::new('--insecure', '--insecure', [CompletionResultType]::ParameterName, 'Do not verify the upstream server''s certificate')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')

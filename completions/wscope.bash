@@ -19,6 +19,9 @@ _wscope() {
             wscope,check)
                 cmd="wscope__subcmd__check"
                 ;;
+            wscope,proxy)
+                cmd="wscope__subcmd__proxy"
+                ;;
             *)
                 ;;
         esac
@@ -26,7 +29,7 @@ _wscope() {
 
     case "${cmd}" in
         wscope)
-            opts="-l -H -o -s -x -w -n -k -4 -6 -L -h -V --listen --echo --once --max-clients --header --origin --subprotocol --auth --user-agent --execute --wait --slash --binary --chunk-size --hex --raw --count --until --reply --ping-interval --ping-timeout --json --frames --layout --time --pretty --no-pretty --only --hide --grep --rtt-json-id --color --ca --cert --key --self-signed --client-ca --tls-server-name --tls-min --insecure --preview --max-message-size --max-frame-size --close-timeout --proxy --ipv4 --ipv6 --location --deflate --location-trusted --max-redirects --max-time --reconnect --reconnect-delay --reconnect-max-delay --connect-timeout --log --har --pcap --replay --timing --replay-timeout --ignore --entry --help --version check"
+            opts="-l -H -o -s -x -w -n -k -4 -6 -L -h -V --listen --echo --once --max-clients --header --origin --subprotocol --auth --user-agent --execute --wait --slash --binary --chunk-size --hex --raw --count --until --reply --ping-interval --ping-timeout --json --frames --layout --time --pretty --no-pretty --only --hide --grep --rtt-json-id --color --ca --cert --key --self-signed --client-ca --tls-server-name --tls-min --insecure --preview --max-message-size --max-frame-size --close-timeout --proxy --ipv4 --ipv6 --location --deflate --location-trusted --max-redirects --max-time --reconnect --reconnect-delay --reconnect-max-delay --connect-timeout --log --har --pcap --replay --timing --replay-timeout --ignore --entry --help --version check proxy"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -291,6 +294,76 @@ _wscope() {
                     return 0
                     ;;
                 --ca)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        wscope__subcmd__proxy)
+            opts="-l -k -h -V --listen --mitm --fault --seed --strict --json --max-clients --once --max-time --connect-timeout --ca --insecure --preview --log --har --pcap --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --listen)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -l)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --mitm)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fault)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --seed)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-clients)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-time)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --connect-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --preview)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --har)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --pcap)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

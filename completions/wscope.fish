@@ -106,6 +106,7 @@ complete -c wscope -n "__fish_wscope_needs_command" -l location-trusted -d 'With
 complete -c wscope -n "__fish_wscope_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c wscope -n "__fish_wscope_needs_command" -s V -l version -d 'Print version'
 complete -c wscope -n "__fish_wscope_needs_command" -a "check" -d 'Test a WebSocket server against the Autobahn testsuite\'s cases'
+complete -c wscope -n "__fish_wscope_needs_command" -a "proxy" -d 'Carry WebSocket connections through, showing both legs frame by frame'
 complete -c wscope -n "__fish_wscope_using_subcommand check" -l cases -d 'Run only these cases: the suite\'s ids with * globs, comma-separated (\'1.*,6.4.*\')' -r
 complete -c wscope -n "__fish_wscope_using_subcommand check" -l exclude -d 'Leave these cases out (same form as --cases)' -r
 complete -c wscope -n "__fish_wscope_using_subcommand check" -l report -d 'Write the suite\'s index.json, a JSON file per case with its wire log, and an HTML report (index.html) to DIR, as cases end' -r -F
@@ -120,3 +121,24 @@ complete -c wscope -n "__fish_wscope_using_subcommand check" -l json -d 'One JSO
 complete -c wscope -n "__fish_wscope_using_subcommand check" -s k -l insecure -d 'Do not verify the server\'s certificate'
 complete -c wscope -n "__fish_wscope_using_subcommand check" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c wscope -n "__fish_wscope_using_subcommand check" -s V -l version -d 'Print version'
+complete -c wscope -n "__fish_wscope_using_subcommand proxy" -s l -l listen -d 'Where clients connect: [ADDR:]PORT (the address defaults to 127.0.0.1)' -r
+complete -c wscope -n "__fish_wscope_using_subcommand proxy" -l mitm -d 'Intercept TLS tunnels with a CA kept in DIR (made on first use): ca.pem to trust, ca.key (mode 0600) never printed' -r -F
+complete -c wscope -n "__fish_wscope_using_subcommand proxy" -l fault -d 'A fault to apply: KIND[:up|down][,key=value...], repeatable. Kinds: delay (ms, jitter), drop (every, match, p), corrupt (every, bits), close (code, reason, after), reset (after), stall (of=ping|pong, after), throttle (rate), hold (ms, after)' -r
+complete -c wscope -n "__fish_wscope_using_subcommand proxy" -l seed -d 'Seed for the random faults (p=, jitter=, corrupt), to repeat a run' -r
+complete -c wscope -n "__fish_wscope_using_subcommand proxy" -l max-clients -d 'How many clients are carried at once; one more is refused with 503' -r
+complete -c wscope -n "__fish_wscope_using_subcommand proxy" -l max-time -d 'Stop after this many seconds' -r
+complete -c wscope -n "__fish_wscope_using_subcommand proxy" -l connect-timeout -d 'Seconds to wait for the upstream connection and its handshake' -r
+complete -c wscope -n "__fish_wscope_using_subcommand proxy" -l ca -d 'Trust the CA certificates in this PEM file upstream, besides the built-in roots' -r -F
+complete -c wscope -n "__fish_wscope_using_subcommand proxy" -l preview -d 'Payload bytes shown per frame' -r
+complete -c wscope -n "__fish_wscope_using_subcommand proxy" -l log -d 'Record both legs as JSON Lines (a tape) to FILE' -r -F
+complete -c wscope -n "__fish_wscope_using_subcommand proxy" -l har -d 'Record both legs as a HAR file' -r -F
+complete -c wscope -n "__fish_wscope_using_subcommand proxy" -l pcap -d 'Record both legs as pcapng (two TCP flows per client)' -r -F
+complete -c wscope -n "__fish_wscope_using_subcommand proxy" -l color -d 'When to colour the output' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c wscope -n "__fish_wscope_using_subcommand proxy" -l strict -d 'Fail a connection whose peer breaks the protocol (1002), instead of naming the violation and passing it on'
+complete -c wscope -n "__fish_wscope_using_subcommand proxy" -l json -d 'JSON Lines output: every event carries conn and leg'
+complete -c wscope -n "__fish_wscope_using_subcommand proxy" -l once -d 'End after the first client\'s connection ends'
+complete -c wscope -n "__fish_wscope_using_subcommand proxy" -s k -l insecure -d 'Do not verify the upstream server\'s certificate'
+complete -c wscope -n "__fish_wscope_using_subcommand proxy" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c wscope -n "__fish_wscope_using_subcommand proxy" -s V -l version -d 'Print version'

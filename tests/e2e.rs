@@ -92,3 +92,6 @@ mod fail_fast;
 // servers.
 #[path = "e2e/check.rs"]
 mod check;
+// wscope proxy: both legs of real clients and servers, and its faults.
+#[path = "e2e/proxy.rs"]
+mod proxy;

@@ -81,9 +81,9 @@ pub fn run(cli: &ProxyCli, clock: Clock) -> Result<Exit, Failure> {
         chunks: interest.chunks,
     };
     let what = match &url {
-        Some(u) => format!("carrying clients of {local} to {}", u.shown()),
+        Some(u) => format!("listening on {local}, carrying clients to {}", u.shown()),
         None => format!(
-            "HTTP proxy on {local}: set HTTP_PROXY=http://{local} or --proxy-server=http://{local}"
+            "listening on {local} as an HTTP proxy: set HTTP_PROXY=http://{local} or --proxy-server=http://{local}"
         ),
     };
     obs.event(&Event::Notice(&format!("wscope proxy: {what}")));

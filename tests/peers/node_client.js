@@ -1,5 +1,5 @@
 // A WebSocket client (Node's `ws`) for wscope's --listen tests:
-//   node node_client.js URL [--protocol P] [--hold N] [--deflate] [MESSAGE...]
+//   node node_client.js URL [--protocol P] [--hold N] [--deflate] [--proxy URL] [MESSAGE...]
 // Connects (offering subprotocol P, if given), sends each MESSAGE as text,
 // prints every message it receives on its own line, and closes with 1000
 // once it has received as many messages as it sent (or N with --hold).
@@ -11,17 +11,23 @@ const messages = [];
 let protocols = [];
 let expect = null;
 let deflate = false;
+let proxy = null;
 for (let i = 0; i < rest.length; i++) {
   if (rest[i] === "--protocol") protocols.push(rest[++i]);
   else if (rest[i] === "--hold") expect = Number(rest[++i]);
   else if (rest[i] === "--deflate") deflate = true;
+  else if (rest[i] === "--proxy") proxy = rest[++i];
   else messages.push(rest[i]);
 }
 if (expect === null) expect = messages.length;
 
-const socket = new WebSocket(url, protocols, {
-  perMessageDeflate: deflate ? { threshold: 0 } : false,
-});
+const options = { perMessageDeflate: deflate ? { threshold: 0 } : false };
+if (proxy) {
+  // An HTTP proxy, as apps set it up (CONNECT for wss://).
+  const { HttpsProxyAgent } = require("https-proxy-agent");
+  options.agent = new HttpsProxyAgent(proxy);
+}
+const socket = new WebSocket(url, protocols, options);
 let received = 0;
 socket.on("open", () => {
   const extensions = deflate ? ` ${socket.extensions || "-"}` : "";
