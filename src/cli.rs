@@ -561,6 +561,11 @@ pub struct ProxyCli {
     #[arg(long)]
     pub json: bool,
 
+    /// Show connections, handshakes, faults and notices, but no frames or
+    /// messages (the fastest way through)
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+
     /// How many clients are carried at once; one more is refused with 503
     #[arg(long, value_name = "N", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub max_clients: u32,

@@ -77,7 +77,8 @@ pub fn run(cli: &ProxyCli, clock: Clock) -> Result<Exit, Failure> {
         seed: cli.seed.unwrap_or_else(random_seed),
         strict: cli.strict,
         preview: cli.preview,
-        watching: interest.frames || interest.outgoing_messages,
+        // --quiet: recorders that want frames (a tape, a HAR) still get them.
+        watching: (interest.frames && !cli.quiet) || cli.log.is_some() || cli.har.is_some(),
         chunks: interest.chunks,
     };
     let what = match &url {

@@ -42,7 +42,6 @@ pub struct Pcap {
     clock: Clock,
     /// Epoch seconds when the clock started.
     wall_base: f64,
-    role: Role,
     /// One TCP flow per connection, by connection number, while it is
     /// open; `conn` is the one the events being told belong to.
     flows: BTreeMap<u32, Flow>,
@@ -59,6 +58,8 @@ struct Flow {
     /// seen, written with the first bytes: with --listen the connect
     /// event comes after the handshake's bytes, which must not precede it.
     opening: Option<(f64, Vec<Vec<u8>>)>,
+    /// Our role on it: which end "out" is.
+    role: Role,
 }
 
 /// One end of the synthetic TCP connection.
@@ -80,7 +81,6 @@ impl Pcap {
             writer: None,
             clock,
             wall_base: clock.wall_base(),
-            role: Role::Client,
             flows: BTreeMap::new(),
             conn: 0,
             connections: 0,
@@ -95,7 +95,6 @@ impl Pcap {
     /// Starts the capture for a new connection: the section header once,
     /// then a TCP handshake between the two ends.
     fn connect(&mut self, role: Role, peer: SocketAddr, local: Option<SocketAddr>, tls: bool) {
-        self.role = role;
         if let Some(file) = self.file.take() {
             let mut comment = "The WebSocket stream as wscope saw it, over a synthetic TCP connection between the real endpoints".to_string();
             if tls {
@@ -161,7 +160,7 @@ impl Pcap {
         tcp.server.next = tcp.server.next.wrapping_add(1);
         let ack = segment(&tcp.client, &tcp.server, ACK, tcp.server.next, &[]);
         let opening = Some((self.clock.now(), vec![syn, syn_ack, ack]));
-        self.flows.insert(self.conn, Flow { tcp, opening });
+        self.flows.insert(self.conn, Flow { tcp, opening, role });
     }
 
     /// Writes the current connection's opening, no later than `at`.
@@ -181,10 +180,10 @@ impl Pcap {
     /// Bytes that crossed: `dir` is from our side's view.
     fn bytes(&mut self, dir: Dir, at: f64, bytes: &[u8]) {
         self.open(at);
-        let Some(Flow { tcp, .. }) = self.flows.get_mut(&self.conn) else {
+        let Some(Flow { tcp, role, .. }) = self.flows.get_mut(&self.conn) else {
             return;
         };
-        let from_client = (dir == Dir::Out) == (self.role == Role::Client);
+        let from_client = (dir == Dir::Out) == (*role == Role::Client);
         let mut packets = Vec::new();
         for piece in bytes.chunks(SEGMENT) {
             let (from, to) = if from_client {

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use mio::{Events, Poll, Token, Waker};
 
 use crate::error::{fail, Exit, Failure, Stage};
-use crate::observe::{Event, Observers, Role};
+use crate::observe::{Dir, Event, Observers, Role};
 use crate::socket::Socket;
 use open::{Opening, Upstream};
 use relay::{Relay, Settings};
@@ -199,12 +199,22 @@ pub fn run(options: Options, obs: &Observers) -> Result<Exit, Failure> {
 fn show_opening(obs: &Observers, conn: u32, o: &open::Opened) {
     let client = obs.for_leg(conn, Role::Client);
     let server = obs.for_leg(conn, Role::Server);
+    let chunk = |leg: &Observers, dir, bytes: &[u8]| {
+        if !bytes.is_empty() && obs.interest().chunks {
+            leg.event(&Event::Wire(&crate::wire::tap::Chunk {
+                dir,
+                at: Instant::now(),
+                bytes: bytes.to_vec(),
+            }));
+        }
+    };
     client.event(&Event::Connect {
         url: &o.client_url,
         role: Role::Server,
         facts: &o.client_facts,
     });
     if !o.blind {
+        chunk(&client, Dir::In, &o.request_in);
         client.event(&Event::Request { raw: &o.request_in });
     }
     server.event(&Event::Connect {
@@ -213,6 +223,9 @@ fn show_opening(obs: &Observers, conn: u32, o: &open::Opened) {
         facts: &o.server_facts,
     });
     if !o.blind {
+        chunk(&server, Dir::Out, &o.request_out);
+        chunk(&server, Dir::In, &o.response.raw);
+        chunk(&client, Dir::Out, &o.response.raw);
         server.event(&Event::Request {
             raw: &o.request_out,
         });

@@ -335,6 +335,10 @@ impl Relay {
                 super::cutter::MAX_HELD >> 20
             )));
         }
+        if strict && !violations.is_empty() {
+            // The frame that broke the rule goes no further.
+            out.clear();
+        }
         self.queue(way, out, at);
         for v in violations {
             if strict {
@@ -624,6 +628,12 @@ impl Relay {
         if self.blind {
             return format!(
                 "tunnel closed after {:.1} s",
+                self.started.elapsed().as_secs_f64()
+            );
+        }
+        if self.up.watch_in.is_none() {
+            return format!(
+                "connection ended after {:.1} s",
                 self.started.elapsed().as_secs_f64()
             );
         }

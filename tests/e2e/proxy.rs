@@ -680,3 +680,189 @@ fn bad_proxy_arguments_are_one_line_usage_errors() {
         assert_eq!(out.stderr.trim().lines().count(), 1, "{}", out.stderr);
     }
 }
+
+#[test]
+fn a_pcap_has_two_flows_per_client_and_a_har_an_entry_per_leg() {
+    let server = NodeServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = dir.path().join("both.pcapng");
+    let har = dir.path().join("both.har");
+    let proxy = Proxy::start(&[
+        &server.url(),
+        "--pcap",
+        pcap.to_str().unwrap(),
+        "--har",
+        har.to_str().unwrap(),
+    ]);
+    let events = client(&proxy.url("/"), "message 0\n");
+    assert_eq!(incoming(&events), ["message 0"]);
+    drop(proxy.stop());
+    let out = Command::new("tshark")
+        .args(["-r", pcap.to_str().unwrap(), "-Y", "websocket"])
+        .args(["-T", "fields", "-e", "tcp.stream", "-e", "text"])
+        .output()
+        .expect("tshark runs (scripts/test.sh installs it)");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let streams: std::collections::BTreeSet<&str> =
+        text.lines().filter_map(|l| l.split('\t').next()).collect();
+    assert_eq!(streams.len(), 2, "client leg and server leg:\n{text}");
+    for stream in &streams {
+        let flow: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with(&format!("{stream}\t")))
+            .collect();
+        assert!(
+            flow.iter().filter(|l| l.contains("message 0")).count() >= 2,
+            "flow {stream} holds the message and its echo:\n{text}"
+        );
+    }
+    let har: Value = serde_json::from_str(&std::fs::read_to_string(&har).unwrap()).unwrap();
+    let entries = har["log"]["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 2, "one entry per leg");
+    for entry in entries {
+        let messages = entry["_webSocketMessages"].as_array().unwrap();
+        assert_eq!(messages.len(), 2, "{entry}");
+    }
+}
+
+#[test]
+fn the_human_view_names_the_connection_and_the_leg_of_every_frame() {
+    let server = NodeServer::start();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wscope"))
+        .args([
+            "proxy",
+            "--color",
+            "never",
+            "--listen",
+            "127.0.0.1:0",
+            "--once",
+            &server.url(),
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    let port: u16 = first
+        .split("listening on 127.0.0.1:")
+        .nth(1)
+        .and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("{first}"));
+    let events = client(&format!("ws://127.0.0.1:{port}/"), "hi\n");
+    assert_eq!(incoming(&events), ["hi"]);
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "--once ends with the connection");
+    let lines: Vec<&str> = rest.lines().filter(|l| l.contains("\"hi\"")).collect();
+    assert_eq!(lines.len(), 4, "each leg, each way:\n{rest}");
+    assert!(lines[0].contains("#1 client ← text"), "{rest}");
+    assert!(lines[1].contains("#1 server → text"), "{rest}");
+    assert!(lines[2].contains("#1 server ← text"), "{rest}");
+    assert!(lines[3].contains("#1 client → text"), "{rest}");
+    assert!(rest.contains("GET / HTTP/1.1"), "the handshakes are shown");
+    assert!(rest.contains("connection ended"), "{rest}");
+}
+
+#[test]
+fn a_violation_is_named_and_passed_on_unless_strict() {
+    // The server sends a text frame with RSV2 set, unasked.
+    let bad = crate::common::frame(true, 0b010, 1, false, b"odd");
+    let server = ScriptedServer::start(Script::frames(bad.clone()));
+    let proxy = Proxy::start(&[&server.url("/")]);
+    let out = wscope_with_stdin(&["--json", "-w", "1", &proxy.url("/")], b"");
+    // The client saw the frame itself (and failed the connection for it).
+    assert!(out
+        .events()
+        .iter()
+        .any(|e| e["event"] == "frame" && e["dir"] == "in" && e["rsv2"] == true));
+    let proxied = proxy.stop();
+    assert!(proxied.iter().any(|e| e["event"] == "notice"
+        && e["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("violation, passed on") && m.contains("reserved bit"))));
+
+    let server = ScriptedServer::start(Script::frames(bad));
+    let proxy = Proxy::start(&[&server.url("/"), "--strict"]);
+    let out = wscope_with_stdin(&["--json", "-w", "1", &proxy.url("/")], b"");
+    assert!(!out
+        .events()
+        .iter()
+        .any(|e| e["event"] == "frame" && e["dir"] == "in" && e["rsv2"] == true));
+    assert_eq!(out.single("close")["code"], 1002, "{out}");
+    let proxied = proxy.stop();
+    assert!(proxied.iter().any(|e| e["event"] == "notice"
+        && e["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("--strict"))));
+}
+
+#[test]
+fn a_client_flooding_a_server_that_reads_nothing_holds_the_proxy_to_a_bound() {
+    use std::net::{TcpListener, TcpStream};
+    // A server that answers the upgrade, then never reads.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    thread::spawn(move || {
+        if let Ok((mut s, _)) = listener.accept() {
+            let key = crate::common::read_upgrade_key(&mut BufReader::new(s.try_clone().unwrap()));
+            let accept = crate::common::accept_key(&key);
+            let _ = write!(
+                s,
+                "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"
+            );
+            thread::sleep(Duration::from_secs(30));
+        }
+    });
+    // An HTTP proxy, so that another client can go elsewhere through it.
+    let proxy = Proxy::start(&["--quiet"]);
+    let pid = proxy.child.id();
+    let mut c = TcpStream::connect(("127.0.0.1", proxy.port)).unwrap();
+    write!(
+        c,
+        "GET ws://127.0.0.1:{port}/ HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+    .unwrap();
+    let mut head = [0u8; 129];
+    std::io::Read::read(&mut c, &mut head).unwrap();
+    // 200 MiB of one frame; the writes block once the proxy stops reading.
+    c.set_write_timeout(Some(Duration::from_secs(3))).unwrap();
+    let header = [0x82u8, 0xFF, 0, 0, 0, 0, 0x0C, 0x80, 0, 0, 1, 2, 3, 4];
+    c.write_all(&header).unwrap();
+    let chunk = vec![0x55u8; 1 << 20];
+    let mut sent = 0usize;
+    for _ in 0..200 {
+        match c.write(&chunk) {
+            Ok(n) => sent += n,
+            Err(_) => break,
+        }
+    }
+    assert!(
+        sent < 100 << 20,
+        "the proxy kept reading: {sent} bytes taken"
+    );
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let peak_kib: u64 = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap();
+    assert!(
+        peak_kib < 64 * 1024,
+        "peak {peak_kib} KiB after taking {sent} bytes"
+    );
+    // Another client is still carried meanwhile, by the same proxy.
+    let other = NodeServer::start();
+    let out = wscope_with_stdin(
+        &["--json", "--proxy", &proxy.proxy_url(), &other.url()],
+        b"still\n",
+    );
+    assert_eq!(incoming(&out.events()), ["still"]);
+    drop(c);
+    drop(proxy);
+}
