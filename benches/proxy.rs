@@ -177,8 +177,10 @@ fn round_trips(url: &str, n: usize) -> Vec<f64> {
         let started = Instant::now();
         ws.send(tungstenite::Message::text(text.clone())).unwrap();
         loop {
+            // websocat -b passes text on as binary: either counts.
             match ws.read().unwrap() {
                 tungstenite::Message::Text(t) if t.as_str() == text => break,
+                tungstenite::Message::Binary(b) if b[..] == *text.as_bytes() => break,
                 _ => {}
             }
         }

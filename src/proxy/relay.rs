@@ -596,18 +596,26 @@ impl Relay {
         }
     }
 
+    /// When something waiting becomes due: the front of a queue whose
+    /// destination can take it (one that cannot is woken by readiness, not
+    /// by the clock), and the fault timers.
     fn next_wake(&self) -> Option<Instant> {
         let mut next: Option<Instant> = None;
         let mut consider = |t: Instant| next = Some(next.map_or(t, |n: Instant| n.min(t)));
-        for pipe in [&self.up, &self.down] {
-            if let Some((release, _)) = pipe.queue.front() {
-                consider(*release);
-                consider(pipe.next_write);
-                for (a, b) in &pipe.holds {
-                    consider(*b);
-                    let _ = a;
+        for (pipe, dest) in [(&self.up, &self.server), (&self.down, &self.client)] {
+            let Some((release, _)) = pipe.queue.front() else {
+                continue;
+            };
+            if !dest.writable || dest.shut {
+                continue;
+            }
+            let mut due = (*release).max(pipe.next_write);
+            for (from, until) in &pipe.holds {
+                if *from <= due && due < *until {
+                    due = *until;
                 }
             }
+            consider(due);
         }
         for (at, ..) in &self.timed {
             consider(*at);
