@@ -139,6 +139,8 @@ Register-ArgumentCompleter -Native -CommandName 'wscope' -ScriptBlock {
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to colour the output')
             [CompletionResult]::new('--strict', '--strict', [CompletionResultType]::ParameterName, 'Fail a connection whose peer breaks the protocol (1002), instead of naming the violation and passing it on')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'JSON Lines output: every event carries conn and leg')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Show connections, handshakes, faults and notices, but no frames or messages (the fastest way through)')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Show connections, handshakes, faults and notices, but no frames or messages (the fastest way through)')
             [CompletionResult]::new('--once', '--once', [CompletionResultType]::ParameterName, 'End after the first client''s connection ends')
             [CompletionResult]::new('-k', '-k', [CompletionResultType]::ParameterName, 'Do not verify the upstream server''s certificate')
             [CompletionResult]::new('--insecure', '--insecure', [CompletionResultType]::ParameterName, 'Do not verify the upstream server''s certificate')

@@ -309,7 +309,7 @@ _wscope() {
             return 0
             ;;
         wscope__subcmd__proxy)
-            opts="-l -k -h -V --listen --mitm --fault --seed --strict --json --max-clients --once --max-time --connect-timeout --ca --insecure --preview --log --har --pcap --color --help --version"
+            opts="-l -q -k -h -V --listen --mitm --fault --seed --strict --json --quiet --max-clients --once --max-time --connect-timeout --ca --insecure --preview --log --har --pcap --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

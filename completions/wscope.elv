@@ -134,6 +134,8 @@ set edit:completion:arg-completer[wscope] = {|@words|
             cand --color 'When to colour the output'
             cand --strict 'Fail a connection whose peer breaks the protocol (1002), instead of naming the violation and passing it on'
             cand --json 'JSON Lines output: every event carries conn and leg'
+            cand -q 'Show connections, handshakes, faults and notices, but no frames or messages (the fastest way through)'
+            cand --quiet 'Show connections, handshakes, faults and notices, but no frames or messages (the fastest way through)'
             cand --once 'End after the first client''s connection ends'
             cand -k 'Do not verify the upstream server''s certificate'
             cand --insecure 'Do not verify the upstream server''s certificate'

@@ -138,6 +138,7 @@ always\t''
 never\t''"
 complete -c wscope -n "__fish_wscope_using_subcommand proxy" -l strict -d 'Fail a connection whose peer breaks the protocol (1002), instead of naming the violation and passing it on'
 complete -c wscope -n "__fish_wscope_using_subcommand proxy" -l json -d 'JSON Lines output: every event carries conn and leg'
+complete -c wscope -n "__fish_wscope_using_subcommand proxy" -s q -l quiet -d 'Show connections, handshakes, faults and notices, but no frames or messages (the fastest way through)'
 complete -c wscope -n "__fish_wscope_using_subcommand proxy" -l once -d 'End after the first client\'s connection ends'
 complete -c wscope -n "__fish_wscope_using_subcommand proxy" -s k -l insecure -d 'Do not verify the upstream server\'s certificate'
 complete -c wscope -n "__fish_wscope_using_subcommand proxy" -s h -l help -d 'Print help (see more with \'--help\')'
