@@ -100,11 +100,12 @@ Register-ArgumentCompleter -Native -CommandName 'wscope' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
-            [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Test a WebSocket server against the Autobahn testsuite''s cases')
+            [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Test a WebSocket server (or, with --listen, clients) against the Autobahn testsuite''s cases')
             [CompletionResult]::new('proxy', 'proxy', [CompletionResultType]::ParameterValue, 'Carry WebSocket connections through, showing both legs frame by frame')
             break
         }
         'wscope;check' {
+            [CompletionResult]::new('--listen', '--listen', [CompletionResultType]::ParameterName, 'Test clients instead: serve the suite''s fuzzingserver control URLs (/getCaseCount, /runCase, ...) on [ADDR:]PORT for client harnesses, and a page at / that runs the cases in a browser')
             [CompletionResult]::new('--cases', '--cases', [CompletionResultType]::ParameterName, 'Run only these cases: the suite''s ids with * globs, comma-separated (''1.*,6.4.*'')')
             [CompletionResult]::new('--exclude', '--exclude', [CompletionResultType]::ParameterName, 'Leave these cases out (same form as --cases)')
             [CompletionResult]::new('--report', '--report', [CompletionResultType]::ParameterName, 'Write the suite''s index.json, a JSON file per case with its wire log, and an HTML report (index.html) to DIR, as cases end')
@@ -113,6 +114,7 @@ Register-ArgumentCompleter -Native -CommandName 'wscope' -ScriptBlock {
             [CompletionResult]::new('--connect-timeout', '--connect-timeout', [CompletionResultType]::ParameterName, 'Seconds to wait for each connection and opening handshake')
             [CompletionResult]::new('--ca', '--ca', [CompletionResultType]::ParameterName, 'Trust the CA certificates in this PEM file, besides the built-in roots')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to colour the output')
+            [CompletionResult]::new('--until-reports', '--until-reports', [CompletionResultType]::ParameterName, 'With --listen: end after the first /updateReports, with the exit code (6 if a case FAILED), so that a CI job needs no kill')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'One JSON line per case as it ends, then a summary line')
             [CompletionResult]::new('-k', '-k', [CompletionResultType]::ParameterName, 'Do not verify the server''s certificate')
             [CompletionResult]::new('--insecure', '--insecure', [CompletionResultType]::ParameterName, 'Do not verify the server''s certificate')

@@ -263,12 +263,16 @@ _wscope() {
             return 0
             ;;
         wscope__subcmd__check)
-            opts="-k -h -V --cases --exclude --json --report --agent --parallel --connect-timeout --ca --insecure --color --help --version"
+            opts="-k -h -V --listen --until-reports --cases --exclude --json --report --agent --parallel --connect-timeout --ca --insecure --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --listen)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --cases)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

@@ -97,10 +97,11 @@ set edit:completion:arg-completer[wscope] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
             cand --version 'Print version'
-            cand check 'Test a WebSocket server against the Autobahn testsuite''s cases'
+            cand check 'Test a WebSocket server (or, with --listen, clients) against the Autobahn testsuite''s cases'
             cand proxy 'Carry WebSocket connections through, showing both legs frame by frame'
         }
         &'wscope;check'= {
+            cand --listen 'Test clients instead: serve the suite''s fuzzingserver control URLs (/getCaseCount, /runCase, ...) on [ADDR:]PORT for client harnesses, and a page at / that runs the cases in a browser'
             cand --cases 'Run only these cases: the suite''s ids with * globs, comma-separated (''1.*,6.4.*'')'
             cand --exclude 'Leave these cases out (same form as --cases)'
             cand --report 'Write the suite''s index.json, a JSON file per case with its wire log, and an HTML report (index.html) to DIR, as cases end'
@@ -109,6 +110,7 @@ set edit:completion:arg-completer[wscope] = {|@words|
             cand --connect-timeout 'Seconds to wait for each connection and opening handshake'
             cand --ca 'Trust the CA certificates in this PEM file, besides the built-in roots'
             cand --color 'When to colour the output'
+            cand --until-reports 'With --listen: end after the first /updateReports, with the exit code (6 if a case FAILED), so that a CI job needs no kill'
             cand --json 'One JSON line per case as it ends, then a summary line'
             cand -k 'Do not verify the server''s certificate'
             cand --insecure 'Do not verify the server''s certificate'

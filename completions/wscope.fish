@@ -105,8 +105,9 @@ complete -c wscope -n "__fish_wscope_needs_command" -l deflate -d 'Offer permess
 complete -c wscope -n "__fish_wscope_needs_command" -l location-trusted -d 'With -L, trust redirects as curl does: credentials (Authorization, Cookie, Proxy-Authorization) follow them to other origins, and a redirect from wss:// to ws:// is followed'
 complete -c wscope -n "__fish_wscope_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c wscope -n "__fish_wscope_needs_command" -s V -l version -d 'Print version'
-complete -c wscope -n "__fish_wscope_needs_command" -a "check" -d 'Test a WebSocket server against the Autobahn testsuite\'s cases'
+complete -c wscope -n "__fish_wscope_needs_command" -a "check" -d 'Test a WebSocket server (or, with --listen, clients) against the Autobahn testsuite\'s cases'
 complete -c wscope -n "__fish_wscope_needs_command" -a "proxy" -d 'Carry WebSocket connections through, showing both legs frame by frame'
+complete -c wscope -n "__fish_wscope_using_subcommand check" -l listen -d 'Test clients instead: serve the suite\'s fuzzingserver control URLs (/getCaseCount, /runCase, ...) on [ADDR:]PORT for client harnesses, and a page at / that runs the cases in a browser' -r
 complete -c wscope -n "__fish_wscope_using_subcommand check" -l cases -d 'Run only these cases: the suite\'s ids with * globs, comma-separated (\'1.*,6.4.*\')' -r
 complete -c wscope -n "__fish_wscope_using_subcommand check" -l exclude -d 'Leave these cases out (same form as --cases)' -r
 complete -c wscope -n "__fish_wscope_using_subcommand check" -l report -d 'Write the suite\'s index.json, a JSON file per case with its wire log, and an HTML report (index.html) to DIR, as cases end' -r -F
@@ -117,6 +118,7 @@ complete -c wscope -n "__fish_wscope_using_subcommand check" -l ca -d 'Trust the
 complete -c wscope -n "__fish_wscope_using_subcommand check" -l color -d 'When to colour the output' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c wscope -n "__fish_wscope_using_subcommand check" -l until-reports -d 'With --listen: end after the first /updateReports, with the exit code (6 if a case FAILED), so that a CI job needs no kill'
 complete -c wscope -n "__fish_wscope_using_subcommand check" -l json -d 'One JSON line per case as it ends, then a summary line'
 complete -c wscope -n "__fish_wscope_using_subcommand check" -s k -l insecure -d 'Do not verify the server\'s certificate'
 complete -c wscope -n "__fish_wscope_using_subcommand check" -s h -l help -d 'Print help (see more with \'--help\')'

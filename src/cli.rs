@@ -457,7 +457,7 @@ fn parse_positive_seconds(s: &str) -> Result<f64, String> {
 #[command(
     name = "wscope check",
     version,
-    about = "Test a WebSocket server against the Autobahn testsuite's cases",
+    about = "Test a WebSocket server (or, with --listen, clients) against the Autobahn testsuite's cases",
     long_about = "Test a WebSocket server against the Autobahn testsuite's cases: \
 framing, pings, reserved bits, opcodes, fragmentation, UTF-8, closing, limits \
 and permessage-deflate, with the suite's verdicts. The server should echo \
@@ -465,8 +465,19 @@ every message it receives. Exits 6 when a case FAILED (docs/exit-codes.md)."
 )]
 pub struct CheckCli {
     /// The server to test: ws:// or wss://, an echo endpoint
-    #[arg(value_name = "URL")]
-    pub url: String,
+    #[arg(value_name = "URL", required_unless_present = "listen")]
+    pub url: Option<String>,
+
+    /// Test clients instead: serve the suite's fuzzingserver control URLs
+    /// (/getCaseCount, /runCase, ...) on [ADDR:]PORT for client harnesses,
+    /// and a page at / that runs the cases in a browser
+    #[arg(long, value_name = "[ADDR:]PORT", conflicts_with = "url")]
+    pub listen: Option<String>,
+
+    /// With --listen: end after the first /updateReports, with the exit
+    /// code (6 if a case FAILED), so that a CI job needs no kill
+    #[arg(long, requires = "listen")]
+    pub until_reports: bool,
 
     /// Run only these cases: the suite's ids with * globs, comma-separated
     /// ('1.*,6.4.*')

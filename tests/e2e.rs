@@ -95,3 +95,6 @@ mod check;
 // wscope proxy: both legs of real clients and servers, and its faults.
 #[path = "e2e/proxy.rs"]
 mod proxy;
+// wscope check --listen: client harnesses, a browser and a naive client.
+#[path = "e2e/check_listen.rs"]
+mod check_listen;

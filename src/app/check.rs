@@ -20,7 +20,10 @@ use crate::net::target::Target;
 use crate::tls;
 
 pub fn run(cli: &CheckCli) -> Result<Exit, Failure> {
-    let target = Target::parse(&cli.url)?;
+    if let Some(listen) = &cli.listen {
+        return run_listen(cli, listen);
+    }
+    let target = Target::parse(cli.url.as_deref().unwrap_or_default())?;
     let selection = Selection::new(cli.cases.as_deref(), cli.exclude.as_deref()).map_err(usage)?;
     let all = cases::all();
     let ids: Vec<&str> = all.iter().map(|c| c.id.as_str()).collect();
@@ -85,6 +88,110 @@ pub fn run(cli: &CheckCli) -> Result<Exit, Failure> {
     let stopped = stop.load(Ordering::Relaxed);
     let tally = view.finish(started.elapsed(), stopped);
     if let (Some(e), Some(dir)) = (report_error, &cli.report) {
+        return Err(fail(
+            Stage::Io,
+            format!("--report: writing to {} failed: {e}", dir.display()),
+        ));
+    }
+    Ok(if tally.failed > 0 {
+        Exit::CheckFailed
+    } else {
+        Exit::Normal
+    })
+}
+
+/// Categories a client is not tested with here: the opening-handshake
+/// cases (14, 15) test servers, and the compression ones (12, 13) need a
+/// server side of permessage-deflate that --listen does not have yet.
+fn serves_clients(case: &Case) -> bool {
+    !matches!(case.category(), "12" | "13" | "14" | "15")
+}
+
+/// `wscope check --listen [ADDR:]PORT`: clients connect to run the cases.
+fn run_listen(cli: &CheckCli, listen: &str) -> Result<Exit, Failure> {
+    use crate::check::listen::{self, Served, Told};
+    use std::collections::HashMap;
+    let selection = Selection::new(cli.cases.as_deref(), cli.exclude.as_deref()).map_err(usage)?;
+    let all: Vec<Case> = cases::all().into_iter().filter(serves_clients).collect();
+    let ids: Vec<&str> = all.iter().map(|c| c.id.as_str()).collect();
+    if let Some(pattern) = selection.unmatched(&ids) {
+        return Err(usage(format!(
+            "--cases: '{pattern}' matches no case served to clients (categories 12-15 test servers only)"
+        )));
+    }
+    let chosen: Vec<Case> = all.into_iter().filter(|c| selection.wants(&c.id)).collect();
+    if chosen.is_empty() {
+        return Err(usage("--exclude leaves no case to run".into()));
+    }
+    let addr = super::plan::parse_listen_addr(listen)?;
+    let listener = super::server::bind(addr)?;
+    let local = listener
+        .local_addr()
+        .map_or_else(|_| listen.to_string(), |a| a.to_string());
+    let terminal = std::io::stdout().is_terminal();
+    let colour = crate::app::output::colour(cli.color);
+    let mut view = View::new(&chosen, cli.json, terminal, colour);
+    eprintln!(
+        "wscope check: listening on {local}: {} cases for clients at ws://{local} (the suite's /getCaseCount, /runCase, ...); a browser runs them at http://{local}/",
+        chosen.len()
+    );
+    let served = std::sync::Arc::new(Served::new(chosen));
+    let (tx, rx) = std::sync::mpsc::channel();
+    {
+        let served = std::sync::Arc::clone(&served);
+        std::thread::Builder::new()
+            .name("check-accept".into())
+            .spawn(move || listen::accept(listener, served, tx))
+            .map_err(|e| fail(Stage::Io, format!("cannot accept clients: {e}")))?;
+    }
+    watch_interrupt();
+    let mut first_case: Option<Instant> = None;
+    let mut reports: HashMap<String, Report> = HashMap::new();
+    let mut report_error = None;
+    loop {
+        if STOP.load(Ordering::Relaxed) {
+            break;
+        }
+        match rx.recv_timeout(Duration::from_millis(200)) {
+            Ok(Told::Finished(finished)) => {
+                // The run's time counts from its first case, not from
+                // when wscope began to wait for a client.
+                first_case.get_or_insert_with(|| Instant::now() - finished.outcome.duration);
+                view.case_done(&finished);
+                if let Some(dir) = &cli.report {
+                    let agent = finished.agent.clone().unwrap_or_default();
+                    let dir = dir.join(crate::check::report::clean_for_filename(&agent));
+                    if !reports.contains_key(&agent) {
+                        match Report::create(&dir, &agent) {
+                            Ok(r) => {
+                                reports.insert(agent.clone(), r);
+                            }
+                            Err(e) => {
+                                report_error.get_or_insert((dir.clone(), e));
+                            }
+                        }
+                    }
+                    if let Some(r) = reports.get_mut(&agent) {
+                        if let Err(e) = r.add(&finished) {
+                            report_error.get_or_insert((dir, e));
+                        }
+                    }
+                }
+            }
+            Ok(Told::Reports(agent)) => {
+                if cli.until_reports {
+                    eprintln!("wscope check: /updateReports from {agent}: the run ends");
+                    break;
+                }
+            }
+            Ok(Told::Notice(text)) => eprintln!("wscope check: {text}"),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    let elapsed = first_case.map_or(Duration::ZERO, |t| t.elapsed());
+    let tally = view.finish(elapsed, STOP.load(Ordering::Relaxed));
+    if let Some((dir, e)) = report_error {
         return Err(fail(
             Stage::Io,
             format!("--report: writing to {} failed: {e}", dir.display()),

@@ -116,6 +116,8 @@ pub struct Outcome {
     pub handshake: Option<(super::case::Behavior, String)>,
     pub duration: Duration,
     pub wirelog: WireLog,
+    /// wscope was the server (`check --listen`): the peer is a client.
+    pub server_role: bool,
 }
 
 /// Runs the case to its end. It never panics and never waits longer than
@@ -138,6 +140,89 @@ pub fn run(case: &Case, server: &Server) -> Outcome {
         Err(why) => out.open_failure = Some(why),
     }
     out.duration = started.elapsed();
+    out
+}
+
+/// Runs the case as the server, on a client's connection whose upgrade
+/// was answered (`check --listen`): frames go out unmasked, the client's
+/// must come masked, and the server drops TCP once the closing handshake
+/// is done.
+pub fn run_served(
+    case: &Case,
+    io: Transport,
+    leftover: Vec<u8>,
+    request: String,
+    response: String,
+) -> Outcome {
+    let started = Instant::now();
+    let out = Outcome {
+        opened: true,
+        request,
+        response,
+        server_role: true,
+        ..Outcome::default()
+    };
+    if let Err(e) = io.set_nonblocking(true) {
+        let mut out = out;
+        out.opened = false;
+        out.open_failure = Some(format!("cannot make the socket non-blocking: {e}"));
+        return out;
+    }
+    let _ = io.socket().set_nodelay();
+    let mut conn = Conn::new(case, io, out, started);
+    conn.server = true;
+    conn.raw_pieces = unmasked_pieces(case);
+    conn.run(leftover);
+    let mut out = conn.finish();
+    out.duration = started.elapsed();
+    out
+}
+
+/// A case's raw pieces are chops of masked frames; as the server sends
+/// them they must be unmasked, cut at the same places in the payload.
+fn unmasked_pieces(case: &Case) -> Vec<Vec<u8>> {
+    let pieces: Vec<&Vec<u8>> = case
+        .steps
+        .iter()
+        .filter_map(|s| match s {
+            Step::Raw(bytes) => Some(bytes),
+            _ => None,
+        })
+        .collect();
+    let whole: Vec<u8> = pieces.iter().flat_map(|p| p.iter().copied()).collect();
+    let mut out = Vec::new();
+    let mut rest = &whole[..];
+    let mut rebuilt = Vec::new();
+    while let Some(Ok((h, used))) = parse_header(rest, true) {
+        let len = h.len as usize;
+        if rest.len() < used + len {
+            break;
+        }
+        let mut payload = rest[used..used + len].to_vec();
+        if let Some(key) = h.key {
+            crate::wire::frame::unmask(&mut payload, key, 0);
+        }
+        let bits = [h.fin, h.rsv & 4 != 0, h.rsv & 2 != 0, h.rsv & 1 != 0];
+        rebuilt.extend(crate::wire::raw::encode_frame(
+            bits, h.opcode, None, &payload,
+        ));
+        rest = &rest[used + len..];
+    }
+    rebuilt.extend_from_slice(rest);
+    // The keys were in the first piece, with the headers (as the cases
+    // cut them): it is that much shorter; the others keep their sizes.
+    let shift = whole.len() - rebuilt.len();
+    let mut at = 0usize;
+    for (i, piece) in pieces.iter().enumerate() {
+        let take = if i == 0 {
+            piece.len().saturating_sub(shift)
+        } else {
+            piece.len()
+        };
+        let end = (at + take).min(rebuilt.len());
+        out.push(rebuilt[at.min(end)..end].to_vec());
+        at = end;
+    }
     out
 }
 
@@ -270,6 +355,9 @@ struct Incoming {
     control: Vec<u8>,
     /// Found at fault: its payload is read and dropped.
     skip: bool,
+    /// A client's masking key, and how much payload it has unmasked.
+    key: Option<[u8; 4]>,
+    offset: u64,
 }
 
 /// A data message being assembled.
@@ -304,6 +392,11 @@ struct Conn<'c> {
     message: Option<Message>,
     deflate: Option<Codec>,
     echo: Option<EchoRun>,
+    /// We are the server: our frames go unmasked, the client's come masked.
+    server: bool,
+    /// The case's raw pieces, unmasked, when we are the server.
+    raw_pieces: Vec<Vec<u8>>,
+    raw_sent: usize,
 }
 
 /// Category 9's run in progress.
@@ -360,6 +453,9 @@ impl<'c> Conn<'c> {
             message: None,
             deflate,
             echo: None,
+            server: false,
+            raw_pieces: Vec::new(),
+            raw_sent: 0,
         }
     }
 
@@ -456,10 +552,19 @@ impl<'c> Conn<'c> {
                 }
                 Step::Echoes(spec) => self.start_echoes(spec),
                 Step::Raw(bytes) => {
+                    let bytes = match self.server {
+                        true => self
+                            .raw_pieces
+                            .get(self.raw_sent)
+                            .cloned()
+                            .unwrap_or_default(),
+                        false => bytes.clone(),
+                    };
+                    self.raw_sent += 1;
                     self.out
                         .wirelog
                         .note(self.ms(), format!("{} raw bytes", bytes.len()));
-                    self.outbox.push_back(bytes.clone());
+                    self.outbox.push_back(bytes);
                     self.flush_blocking();
                 }
             }
@@ -581,7 +686,7 @@ impl<'c> Conn<'c> {
         let bytes = crate::wire::raw::encode_frame(
             header_bits(frame),
             frame.opcode,
-            Some(new_key()),
+            (!self.server).then(new_key),
             payload,
         );
         self.out
@@ -607,7 +712,7 @@ impl<'c> Conn<'c> {
         let bytes = crate::wire::raw::encode_frame_owned(
             header_bits(frame),
             frame.opcode,
-            Some(new_key()),
+            (!self.server).then(new_key),
             payload,
         );
         self.queue(frame, bytes);
@@ -710,16 +815,36 @@ impl<'c> Conn<'c> {
         self.state = State::Closed;
     }
 
+    /// As the server, we end TCP once the closing handshake is done
+    /// (RFC 6455 §7.1.1): what is queued goes first.
+    fn server_drops(&mut self) {
+        let until = Instant::now() + CLOSE_WAIT;
+        while !self.outbox.is_empty() && Instant::now() < until {
+            if self.flush().is_err() {
+                break;
+            }
+            if !self.outbox.is_empty() {
+                self.poll(Duration::from_millis(10));
+            }
+        }
+        self.out
+            .wirelog
+            .note(self.ms(), "closing handshake done: we drop TCP".to_string());
+        let _ = self.io.socket().shutdown(std::net::Shutdown::Both);
+        self.state = State::Closed;
+    }
+
     fn lost(&mut self, why: &str) {
         if self.state == State::Closed {
             return;
         }
+        let peer = if self.server { "client" } else { "server" };
         self.out
             .wirelog
-            .note(self.ms(), format!("TCP closed by the server ({why})"));
+            .note(self.ms(), format!("TCP closed by the {peer} ({why})"));
         if !self.out.was_clean && self.out.not_clean_reason.is_none() {
             self.out.not_clean_reason = Some(format!(
-                "the server dropped the TCP connection without a closing handshake ({why})"
+                "the {peer} dropped the TCP connection without a closing handshake ({why})"
             ));
         }
         self.state = State::Closed;
@@ -885,7 +1010,7 @@ impl<'c> Conn<'c> {
         let mut at = 0;
         while self.state != State::Closed {
             if self.frame.is_none() {
-                match parse_header(&self.inbuf[at..]) {
+                match parse_header(&self.inbuf[at..], self.server) {
                     None => break,
                     Some(Err(why)) => {
                         // The stream cannot be followed past a bad header.
@@ -910,7 +1035,11 @@ impl<'c> Conn<'c> {
             frame.remaining -= take as u64;
             let (skip, done) = (frame.skip, frame.remaining == 0);
             if !skip {
-                let piece = self.inbuf[at..at + take].to_vec();
+                let mut piece = self.inbuf[at..at + take].to_vec();
+                if let Some(key) = frame.key {
+                    crate::wire::frame::unmask(&mut piece, key, frame.offset as usize);
+                }
+                frame.offset += take as u64;
                 if let Err((code, why)) = self.payload_piece(&piece) {
                     self.message = None;
                     if let Some(f) = self.frame.as_mut() {
@@ -1115,12 +1244,20 @@ impl<'c> Conn<'c> {
             State::Closing => {
                 self.disarm(|t| *t == Timer::CloseHandshake);
                 self.out.was_clean = true;
-                self.arm(CLOSE_WAIT, Timer::ServerDrop { unclean: true });
+                if self.server {
+                    self.server_drops();
+                } else {
+                    self.arm(CLOSE_WAIT, Timer::ServerDrop { unclean: true });
+                }
             }
             State::Open => {
                 self.out.was_clean = true;
                 self.send_close(Some(1000), &[], true);
-                self.arm(CLOSE_WAIT, Timer::ServerDrop { unclean: false });
+                if self.server {
+                    self.server_drops();
+                } else {
+                    self.arm(CLOSE_WAIT, Timer::ServerDrop { unclean: false });
+                }
             }
             State::Closed => {}
         }
@@ -1168,7 +1305,9 @@ fn close_code_allowed(code: u16) -> bool {
 }
 
 /// A frame header from the front of `buf`: `None` until it is whole.
-fn parse_header(buf: &[u8]) -> Option<Result<(Incoming, usize), String>> {
+/// A server's frames must come unmasked and a client's (`from_client`)
+/// masked.
+fn parse_header(buf: &[u8], from_client: bool) -> Option<Result<(Incoming, usize), String>> {
     if buf.len() < 2 {
         return None;
     }
@@ -1183,9 +1322,22 @@ fn parse_header(buf: &[u8]) -> Option<Result<(Incoming, usize), String>> {
         len = u64::from_be_bytes(bytes.try_into().ok()?);
         used = 10;
     }
-    if b1 & 0x80 != 0 {
+    let masked = b1 & 0x80 != 0;
+    if masked && !from_client {
         return Some(Err("the server masked a frame (RFC 6455 §5.1)".into()));
     }
+    if !masked && from_client {
+        return Some(Err(
+            "the client sent an unmasked frame (RFC 6455 §5.1)".into()
+        ));
+    }
+    let key = if masked {
+        let k: [u8; 4] = buf.get(used..used + 4)?.try_into().ok()?;
+        used += 4;
+        Some(k)
+    } else {
+        None
+    };
     Some(Ok((
         Incoming {
             fin: b0 & 0x80 != 0,
@@ -1195,6 +1347,8 @@ fn parse_header(buf: &[u8]) -> Option<Result<(Incoming, usize), String>> {
             len,
             control: Vec::new(),
             skip: false,
+            key,
+            offset: 0,
         },
         used,
     )))

@@ -67,13 +67,15 @@ pub fn judge(case: &Case, outcome: &Outcome) -> Verdict {
         return v;
     }
     let expected = &case.close;
+    // With `check --listen` the peer under test is a client.
+    let peer = if outcome.server_role {
+        "the client"
+    } else {
+        "the server"
+    };
     let wrong_endpoint = expected.closed_by_me != outcome.closed_by_me;
     (v.behavior_close, v.result_close) = if wrong_endpoint {
-        let who = if expected.closed_by_me {
-            "we"
-        } else {
-            "the server"
-        };
+        let who = if expected.closed_by_me { "we" } else { peer };
         (
             CloseBehavior::Failed,
             format!(
@@ -84,7 +86,12 @@ pub fn judge(case: &Case, outcome: &Outcome) -> Verdict {
         (
             CloseBehavior::Unclean,
             format!(
-                "the closing handshake must complete and the server drop TCP: {}",
+                "the closing handshake must complete and {} drop TCP: {}",
+                if outcome.server_role {
+                    "we"
+                } else {
+                    "the server"
+                },
                 outcome.not_clean_reason.as_deref().unwrap_or("it did not")
             ),
         )
@@ -99,7 +106,7 @@ pub fn judge(case: &Case, outcome: &Outcome) -> Verdict {
                 join(&expected.codes)
             ),
         )
-    } else if outcome.dropped_by_me {
+    } else if outcome.dropped_by_me && !outcome.server_role {
         (
             CloseBehavior::FailedByClient,
             "the server should drop TCP after the closing handshake; we had to".into(),
@@ -112,7 +119,7 @@ pub fn judge(case: &Case, outcome: &Outcome) -> Verdict {
     };
     if expected.wrong_endpoint_fatal && wrong_endpoint {
         v.behavior = Behavior::Failed;
-        v.result = "the server did not fail the connection (it never saw the invalid UTF-8)".into();
+        v.result = format!("{peer} did not fail the connection (it never saw the invalid UTF-8)");
     }
     if case.wrong_code_fails && v.behavior_close == CloseBehavior::WrongCode {
         v.behavior = Behavior::Failed;

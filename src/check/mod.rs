@@ -8,6 +8,8 @@ pub mod cases;
 pub mod deflate;
 pub mod engine;
 pub mod judge;
+pub mod listen;
+mod page;
 pub mod report;
 pub mod run;
 pub mod select;

@@ -20,6 +20,8 @@ pub struct Finished {
     pub outcome: Outcome,
     pub verdict: Verdict,
     pub started: SystemTime,
+    /// With `check --listen`: the client's agent name.
+    pub agent: Option<String>,
 }
 
 /// Which case may start next: a timed case waits for the others to end,
@@ -109,6 +111,7 @@ fn worker(
             outcome,
             verdict,
             started,
+            agent: None,
         };
         if tx.send(finished).is_err() {
             return;

@@ -69,7 +69,7 @@ impl View {
             self.tally.failed += 1;
         }
         if self.json {
-            let line = json!({
+            let mut line = json!({
                 "event": "case",
                 "id": f.case.id,
                 "behavior": v.behavior.name(),
@@ -80,6 +80,9 @@ impl View {
                 "result": v.result,
                 "result_close": v.result_close,
             });
+            if let Some(agent) = &f.agent {
+                line["agent"] = json!(agent);
+            }
             let _ = writeln!(self.out, "{line}");
             let _ = self.out.flush();
             return;
