@@ -100,11 +100,10 @@ pub fn run(cli: &CheckCli) -> Result<Exit, Failure> {
     })
 }
 
-/// Categories a client is not tested with here: the opening-handshake
-/// cases (14, 15) test servers, and the compression ones (12, 13) need a
-/// server side of permessage-deflate that --listen does not have yet.
+/// Categories a client is not tested with: the opening-handshake cases
+/// (14, 15) test servers.
 fn serves_clients(case: &Case) -> bool {
-    !matches!(case.category(), "12" | "13" | "14" | "15")
+    !matches!(case.category(), "14" | "15")
 }
 
 /// `wscope check --listen [ADDR:]PORT`: clients connect to run the cases.
@@ -116,7 +115,7 @@ fn run_listen(cli: &CheckCli, listen: &str) -> Result<Exit, Failure> {
     let ids: Vec<&str> = all.iter().map(|c| c.id.as_str()).collect();
     if let Some(pattern) = selection.unmatched(&ids) {
         return Err(usage(format!(
-            "--cases: '{pattern}' matches no case served to clients (categories 12-15 test servers only)"
+            "--cases: '{pattern}' matches no case served to clients (categories 14 and 15 test servers only)"
         )));
     }
     let chosen: Vec<Case> = all.into_iter().filter(|c| selection.wants(&c.id)).collect();

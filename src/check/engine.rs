@@ -153,6 +153,7 @@ pub fn run_served(
     leftover: Vec<u8>,
     request: String,
     response: String,
+    deflate: Option<Deflate>,
 ) -> Outcome {
     let started = Instant::now();
     let out = Outcome {
@@ -160,6 +161,7 @@ pub fn run_served(
         request,
         response,
         server_role: true,
+        deflate,
         ..Outcome::default()
     };
     if let Err(e) = io.set_nonblocking(true) {
@@ -172,6 +174,17 @@ pub fn run_served(
     let mut conn = Conn::new(case, io, out, started);
     conn.server = true;
     conn.raw_pieces = unmasked_pieces(case);
+    // The codec compresses as the client and inflates the server: as the
+    // server, the parameters go the other way round.
+    conn.deflate = deflate.map(|d| {
+        let swapped = Deflate {
+            server_no_context_takeover: d.client_no_context_takeover,
+            client_no_context_takeover: d.server_no_context_takeover,
+            server_max_window_bits: d.client_max_window_bits,
+            client_max_window_bits: d.server_max_window_bits,
+        };
+        Codec::new(&swapped, MAX_MESSAGE)
+    });
     conn.run(leftover);
     let mut out = conn.finish();
     out.duration = started.elapsed();

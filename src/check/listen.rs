@@ -19,6 +19,7 @@ use super::case::Case;
 use super::engine;
 use super::judge;
 use super::run::Finished;
+use crate::handshake::extensions::{self, Deflate};
 use crate::http::head::read_head;
 use crate::net::connect::Transport;
 use crate::socket::Socket;
@@ -155,18 +156,37 @@ fn handle(mut sock: Socket, served: &Served, tx: &Sender<Told>) {
     }
     let key = header("Sec-WebSocket-Key").unwrap_or_default();
     let accept = tungstenite::handshake::derive_accept_key(key.as_bytes());
-    let response = format!(
-        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"
-    );
-    if sock.write_all(response.as_bytes()).is_err() {
-        return;
-    }
     let case_no = query(&target, "case").and_then(|n| n.parse::<usize>().ok());
-    let agent = query(&target, "agent").map(decode);
     let case_at = |n: Option<usize>| {
         n.filter(|n| (1..=served.cases.len()).contains(n))
             .map(|n| n - 1)
     };
+    // A compression case answers the client's offer as the suite's
+    // fuzzingserver does for that case.
+    let agreed = match (path.as_str(), case_at(case_no)) {
+        ("/runCase", Some(i)) if !served.cases[i].deflate.is_empty() => {
+            let offers = head
+                .lines()
+                .skip(1)
+                .filter_map(|l| l.split_once(':'))
+                .filter(|(n, _)| n.trim().eq_ignore_ascii_case("Sec-WebSocket-Extensions"))
+                .flat_map(|(_, v)| extensions::parse(v.trim()))
+                .filter(|e| e.name.eq_ignore_ascii_case(extensions::PERMESSAGE_DEFLATE))
+                .collect::<Vec<_>>();
+            accept_deflate(&served.cases[i].deflate, &offers)
+        }
+        _ => None,
+    };
+    let extension = agreed.as_ref().map_or_else(String::new, |(_, text)| {
+        format!("Sec-WebSocket-Extensions: {text}\r\n")
+    });
+    let response = format!(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n{extension}\r\n"
+    );
+    if sock.write_all(response.as_bytes()).is_err() {
+        return;
+    }
+    let agent = query(&target, "agent").map(decode);
     match path.as_str() {
         "/getCaseCount" => say_and_close(sock, &served.cases.len().to_string()),
         "/getCaseInfo" => match case_at(case_no) {
@@ -208,6 +228,7 @@ fn handle(mut sock: Socket, served: &Served, tx: &Sender<Told>) {
                 read.leftover,
                 head.clone(),
                 response.clone(),
+                agreed.map(|(d, _)| d),
             );
             let verdict = judge::judge(&case, &outcome);
             served
@@ -231,6 +252,51 @@ fn handle(mut sock: Socket, served: &Served, tx: &Sender<Told>) {
         }
         _ => close_with(sock, 1008, "not a control URL"),
     }
+}
+
+/// What the server agrees to, as the suite's fuzzingserver does for a
+/// compression case: the case's offers (made as a client) are, as the
+/// server, what it asks of the client (`server_*` there is `client_*`
+/// here), tried in order against each of the client's offers. What the
+/// client asked of the server it gets. `None`: nothing agreed.
+fn accept_deflate(
+    tries: &[super::case::DeflateOffer],
+    offers: &[extensions::Extension],
+) -> Option<(Deflate, String)> {
+    for want in tries {
+        for offer in offers {
+            let has = |name: &str| offer.params.iter().find(|(k, _)| k == name);
+            let accepts_bits = has("client_max_window_bits").is_some();
+            if want.server_max_window_bits.is_some() && !accepts_bits {
+                continue;
+            }
+            let mut d = Deflate::default();
+            let mut text = extensions::PERMESSAGE_DEFLATE.to_string();
+            if has("server_no_context_takeover").is_some() {
+                d.server_no_context_takeover = true;
+                text.push_str("; server_no_context_takeover");
+            }
+            if let Some((_, Some(v))) = has("server_max_window_bits") {
+                match v.parse::<u8>() {
+                    Ok(bits) if (8..=15).contains(&bits) => {
+                        d.server_max_window_bits = bits;
+                        text.push_str(&format!("; server_max_window_bits={bits}"));
+                    }
+                    _ => continue,
+                }
+            }
+            if want.server_no_context_takeover {
+                d.client_no_context_takeover = true;
+                text.push_str("; client_no_context_takeover");
+            }
+            if let Some(bits) = want.server_max_window_bits {
+                d.client_max_window_bits = bits;
+                text.push_str(&format!("; client_max_window_bits={bits}"));
+            }
+            return Some((d, text));
+        }
+    }
+    None
 }
 
 /// Sends one text message, then closes.

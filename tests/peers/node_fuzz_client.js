@@ -1,6 +1,6 @@
 // A client harness in the form client libraries point at the Autobahn
 // suite's fuzzingserver (Node's `ws` here):
-//   node node_fuzz_client.js ws://HOST:PORT [AGENT]
+//   node node_fuzz_client.js ws://HOST:PORT [AGENT] [--deflate]
 // asks /getCaseCount, runs /runCase?case=N&agent=AGENT for each case,
 // echoing every message, then calls /updateReports?agent=AGENT.
 "use strict";
@@ -8,6 +8,8 @@ const WebSocket = require("ws");
 
 const base = process.argv[2];
 const agent = process.argv[3] || "ws";
+// --deflate: offer permessage-deflate as ws does by default.
+const deflate = process.argv.includes("--deflate") ? { threshold: 0 } : false;
 let count = 0;
 
 function next(n) {
@@ -18,7 +20,7 @@ function next(n) {
     return;
   }
   const ws = new WebSocket(`${base}/runCase?case=${n}&agent=${agent}`, {
-    perMessageDeflate: false,
+    perMessageDeflate: deflate,
     maxPayload: 1 << 30,
   });
   ws.on("message", (data, isBinary) => ws.send(data, { binary: isBinary }));
