@@ -456,6 +456,7 @@ fn parse_positive_seconds(s: &str) -> Result<f64, String> {
 #[derive(Parser, Debug)]
 #[command(
     name = "wscope check",
+    bin_name = "wscope check",
     version,
     about = "Test a WebSocket server (or, with --listen, clients) against the Autobahn testsuite's cases",
     long_about = "Test a WebSocket server against the Autobahn testsuite's cases: \
@@ -528,6 +529,7 @@ pub struct CheckCli {
 #[derive(Parser, Debug)]
 #[command(
     name = "wscope proxy",
+    bin_name = "wscope proxy",
     version,
     about = "Carry WebSocket connections through, showing both legs frame by frame",
     long_about = "Carry WebSocket connections through, showing both legs frame by frame. \
