@@ -187,8 +187,9 @@ fn a_python_websockets_harness_fails_7_1_5_as_published() {
     // websockets' published results: NON-STRICT on 3.2, 3.3, 4.1.3, 4.1.4,
     // 4.2.3, 4.2.4 and 5.15 (it fails before echoing what came first),
     // 7.1.5 FAILED (it answers a text after Close with 1002). Whether
-    // the echo of 4.1.4 goes out before the failure depends on timing.
-    for id in ["3.2", "3.3", "4.1.3", "4.2.3", "4.2.4", "5.15"] {
+    // the echo goes out before the failure in 4.1.4 and 5.15 depends on
+    // timing (frames that arrive in one read or two): either is allowed.
+    for id in ["3.2", "3.3", "4.1.3", "4.2.3", "4.2.4"] {
         assert_eq!(
             got.get(id).map(String::as_str),
             Some("NON-STRICT/OK"),
