@@ -24,16 +24,7 @@ pub fn run(cli: &CheckCli) -> Result<Exit, Failure> {
         return run_listen(cli, listen);
     }
     let target = Target::parse(cli.url.as_deref().unwrap_or_default())?;
-    let selection = Selection::new(cli.cases.as_deref(), cli.exclude.as_deref()).map_err(usage)?;
-    let all = cases::all();
-    let ids: Vec<&str> = all.iter().map(|c| c.id.as_str()).collect();
-    if let Some(pattern) = selection.unmatched(&ids) {
-        return Err(usage(format!("--cases: '{pattern}' matches no case")));
-    }
-    let chosen: Vec<Case> = all.into_iter().filter(|c| selection.wants(&c.id)).collect();
-    if chosen.is_empty() {
-        return Err(usage("--exclude leaves no case to run".into()));
-    }
+    let chosen = choose(cli, cases::all(), "")?;
     for file in &cli.ca {
         tls::check_ca_file(file)?;
     }
@@ -100,6 +91,23 @@ pub fn run(cli: &CheckCli) -> Result<Exit, Failure> {
     })
 }
 
+/// The cases --cases and --exclude leave of `all`; a pattern that matches
+/// none is a usage error (`which` says of which cases).
+fn choose(cli: &CheckCli, all: Vec<Case>, which: &str) -> Result<Vec<Case>, Failure> {
+    let selection = Selection::new(cli.cases.as_deref(), cli.exclude.as_deref()).map_err(usage)?;
+    let ids: Vec<&str> = all.iter().map(|c| c.id.as_str()).collect();
+    if let Some(pattern) = selection.unmatched(&ids) {
+        return Err(usage(format!(
+            "--cases: '{pattern}' matches no case{which}"
+        )));
+    }
+    let chosen: Vec<Case> = all.into_iter().filter(|c| selection.wants(&c.id)).collect();
+    if chosen.is_empty() {
+        return Err(usage("--exclude leaves no case to run".into()));
+    }
+    Ok(chosen)
+}
+
 /// Categories a client is not tested with: the opening-handshake cases
 /// (14, 15) test servers.
 fn serves_clients(case: &Case) -> bool {
@@ -110,18 +118,12 @@ fn serves_clients(case: &Case) -> bool {
 fn run_listen(cli: &CheckCli, listen: &str) -> Result<Exit, Failure> {
     use crate::check::listen::{self, Served, Told};
     use std::collections::HashMap;
-    let selection = Selection::new(cli.cases.as_deref(), cli.exclude.as_deref()).map_err(usage)?;
-    let all: Vec<Case> = cases::all().into_iter().filter(serves_clients).collect();
-    let ids: Vec<&str> = all.iter().map(|c| c.id.as_str()).collect();
-    if let Some(pattern) = selection.unmatched(&ids) {
-        return Err(usage(format!(
-            "--cases: '{pattern}' matches no case served to clients (categories 14 and 15 test servers only)"
-        )));
-    }
-    let chosen: Vec<Case> = all.into_iter().filter(|c| selection.wants(&c.id)).collect();
-    if chosen.is_empty() {
-        return Err(usage("--exclude leaves no case to run".into()));
-    }
+    let served = cases::all().into_iter().filter(serves_clients).collect();
+    let chosen = choose(
+        cli,
+        served,
+        " served to clients (categories 14 and 15 test servers only)",
+    )?;
     let addr = super::plan::parse_listen_addr(listen)?;
     let listener = super::server::bind(addr)?;
     let local = listener
@@ -179,7 +181,10 @@ fn run_listen(cli: &CheckCli, listen: &str) -> Result<Exit, Failure> {
             }
             Ok(Told::Reports(agent)) => {
                 if cli.until_reports {
-                    eprintln!("wscope check: /updateReports from {agent}: the run ends");
+                    eprintln!(
+                        "wscope check: /updateReports from {}: the run ends",
+                        crate::escape::escape(&agent)
+                    );
                     break;
                 }
             }

@@ -45,10 +45,7 @@ const MAX_EVENTS: usize = 100;
 /// Reads per turn of the loop: a server that writes faster than we read
 /// must not keep the timers from firing.
 const READS_PER_TURN: usize = 16;
-/// A fresh masking key.
-fn new_key() -> [u8; 4] {
-    getrandom::u32().unwrap_or(0x5eed_f00d).to_be_bytes()
-}
+use crate::wire::raw::random_key as new_key;
 
 /// FIN and RSV1-3 as the frame asks.
 fn header_bits(frame: &Frame) -> [bool; 4] {
@@ -176,15 +173,7 @@ pub fn run_served(
     conn.raw_pieces = unmasked_pieces(case);
     // The codec compresses as the client and inflates the server: as the
     // server, the parameters go the other way round.
-    conn.deflate = deflate.map(|d| {
-        let swapped = Deflate {
-            server_no_context_takeover: d.client_no_context_takeover,
-            client_no_context_takeover: d.server_no_context_takeover,
-            server_max_window_bits: d.client_max_window_bits,
-            client_max_window_bits: d.server_max_window_bits,
-        };
-        Codec::new(&swapped, MAX_MESSAGE)
-    });
+    conn.deflate = deflate.map(|d| Codec::new(&d.swapped(), MAX_MESSAGE));
     conn.run(leftover);
     let mut out = conn.finish();
     out.duration = started.elapsed();

@@ -11,6 +11,7 @@
 use std::collections::HashMap;
 use std::io::Write;
 use std::net::{Shutdown, TcpListener};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
@@ -23,6 +24,13 @@ use crate::handshake::extensions::{self, Deflate};
 use crate::http::head::read_head;
 use crate::net::connect::Transport;
 use crate::socket::Socket;
+
+/// Connections handled at once (harnesses run one case at a time; a
+/// browser a few).
+const MAX_CONNECTIONS: usize = 64;
+
+/// How long /updateReports waits for cases still being judged.
+const REPORTS_WAIT: Duration = Duration::from_secs(30);
 
 /// How long a client has to send its request.
 const HEAD_WAIT: Duration = Duration::from_secs(10);
@@ -42,6 +50,11 @@ pub struct Served {
     status: Mutex<HashMap<(String, usize), &'static str>>,
     /// Finished results are numbered in the order they end.
     ended: Mutex<usize>,
+    /// Connections being handled now.
+    open: AtomicUsize,
+    /// Cases running now: /updateReports waits for their results, which a
+    /// harness asks for as soon as the last case's connection closes.
+    running: AtomicUsize,
 }
 
 impl Served {
@@ -50,6 +63,8 @@ impl Served {
             cases: cases.into_iter().map(Arc::new).collect(),
             status: Mutex::new(HashMap::new()),
             ended: Mutex::new(0),
+            open: AtomicUsize::new(0),
+            running: AtomicUsize::new(0),
         }
     }
 }
@@ -62,10 +77,28 @@ pub fn accept(listener: TcpListener, served: Arc<Served>, tx: Sender<Told>) {
             continue;
         };
         let _ = stream.set_nodelay(true);
+        // Connections past the bound are closed at once: a flood of them
+        // costs no threads (each one is bounded in time as well).
+        let taken = served
+            .open
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < MAX_CONNECTIONS).then_some(n + 1)
+            });
+        if taken.is_err() {
+            continue;
+        }
+        let counter = Arc::clone(&served);
         let (served, tx) = (Arc::clone(&served), tx.clone());
-        let _ = std::thread::Builder::new()
+        let spawned = std::thread::Builder::new()
             .name("check-client".into())
-            .spawn(move || handle(Socket::Tcp(stream), &served, &tx));
+            .spawn(move || {
+                handle(Socket::Tcp(stream), &served, &tx);
+                served.open.fetch_sub(1, Ordering::AcqRel);
+            });
+        if spawned.is_err() {
+            counter.open.fetch_sub(1, Ordering::AcqRel);
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 }
 
@@ -212,6 +245,10 @@ fn handle(mut sock: Socket, served: &Served, tx: &Sender<Told>) {
         }
         "/updateReports" => {
             close_with(sock, 1000, "");
+            let until = Instant::now() + REPORTS_WAIT;
+            while served.running.load(Ordering::Acquire) > 0 && Instant::now() < until {
+                std::thread::sleep(Duration::from_millis(5));
+            }
             let _ = tx.send(Told::Reports(agent.unwrap_or_default()));
         }
         "/runCase" => {
@@ -221,6 +258,7 @@ fn handle(mut sock: Socket, served: &Served, tx: &Sender<Told>) {
             let agent =
                 agent.unwrap_or_else(|| header("User-Agent").unwrap_or_else(|| who.clone()));
             let case = Arc::clone(&served.cases[i]);
+            served.running.fetch_add(1, Ordering::AcqRel);
             let started = SystemTime::now();
             let outcome = engine::run_served(
                 &case,
@@ -249,6 +287,7 @@ fn handle(mut sock: Socket, served: &Served, tx: &Sender<Told>) {
                 started,
                 agent: Some(agent),
             })));
+            served.running.fetch_sub(1, Ordering::AcqRel);
         }
         _ => close_with(sock, 1008, "not a control URL"),
     }

@@ -67,6 +67,17 @@ impl Default for Deflate {
 }
 
 impl Deflate {
+    /// The same agreement seen from the other end: what the server's side
+    /// says of itself is what the client's side says of its peer.
+    pub fn swapped(self) -> Deflate {
+        Deflate {
+            server_no_context_takeover: self.client_no_context_takeover,
+            client_no_context_takeover: self.server_no_context_takeover,
+            server_max_window_bits: self.client_max_window_bits,
+            client_max_window_bits: self.server_max_window_bits,
+        }
+    }
+
     /// The parameters as a response header value. A window size is
     /// named when it is not the default, or when the offer named it: a
     /// server that accepts `server_max_window_bits=15` answers with it

@@ -171,7 +171,10 @@ pub fn parse(spec: &str) -> Result<Fault, String> {
         "drop" => {
             let every = get("every").map(count).transpose()?;
             let pattern = get("match")
-                .map(|p| Regex::new(p).map_err(|e| format!("match: {}", one_line(&e.to_string()))))
+                .map(|p| {
+                    Regex::new(p)
+                        .map_err(|e| format!("match: {}", crate::error::one_line(&e.to_string())))
+                })
                 .transpose()?;
             let p = get("p").map(probability).transpose()?;
             if every.is_none() && pattern.is_none() && p.is_none() {
@@ -251,10 +254,6 @@ pub fn parse(spec: &str) -> Result<Fault, String> {
         kind,
         ways,
     })
-}
-
-fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 fn count(v: &str) -> Result<u64, String> {

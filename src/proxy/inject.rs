@@ -14,7 +14,7 @@ use super::faults::Way;
 use super::relay::Relay;
 use crate::input::command::{self, Command};
 use crate::observe::{Event, Observers};
-use crate::wire::raw::encode_frame;
+use crate::wire::raw::{encode_frame, random_key};
 
 pub const HELP: &str = "\
 /server LINE    send LINE to the server as if from the client (LINE: text, /hex .., /ping .., /close CODE REASON, /frame ..)
@@ -137,10 +137,4 @@ pub fn command(line: &str, relays: &mut [Option<Relay>], obs: &Observers, input:
         frame.len()
     )));
     relay.inject(way, frame, Instant::now());
-}
-
-fn random_key() -> [u8; 4] {
-    let mut key = [0u8; 4];
-    let _ = getrandom::fill(&mut key);
-    key
 }

@@ -180,7 +180,11 @@ pub fn open(up: &Upstream, sock: Socket, who: &str) -> Opening {
     }
     let (target, client_url) = match (&up.url, asked.target.starts_with('/')) {
         (Some(url), true) => match joined(url, &asked.target) {
-            Ok(t) => (t, format!("ws://{}{}", up.local, asked.target)),
+            // The path as the client sent it is shown: escaped.
+            Ok(t) => (
+                t,
+                format!("ws://{}{}", up.local, crate::escape::escape(&asked.target)),
+            ),
             Err(why) => return refuse(sock, "400 Bad Request", &why, who),
         },
         (None, false) => match absolute(&asked.target) {

@@ -101,6 +101,8 @@ pub struct Relay {
     /// The proxy sent Close frames itself; by then the sockets go.
     closing: Option<Instant>,
     pub done: bool,
+    /// Reads land here, one buffer for the connection's life.
+    read_buf: Vec<u8>,
 }
 
 pub fn tokens(index: usize) -> (Token, Token) {
@@ -198,6 +200,7 @@ impl Relay {
             counted,
             closing: None,
             done: false,
+            read_buf: vec![0u8; READ_SIZE],
         };
         // The first frames may have come with the heads.
         if !opened.from_client.is_empty() {
@@ -243,7 +246,7 @@ impl Relay {
         for way in [Way::Up, Way::Down] {
             self.write_side(way, Instant::now());
         }
-        self.finish_if_over(now);
+        self.finish_if_over();
         if self.done {
             return None;
         }
@@ -263,7 +266,14 @@ impl Relay {
     /// Reads what the source of `way` has, as far as its queue allows.
     /// Returns whether it stopped with more perhaps waiting.
     fn read_side(&mut self, way: Way) -> bool {
-        let mut buf = vec![0u8; READ_SIZE];
+        // Taken out while the bytes it holds are handed on.
+        let mut buf = std::mem::take(&mut self.read_buf);
+        let more = self.read_into(way, &mut buf);
+        self.read_buf = buf;
+        more
+    }
+
+    fn read_into(&mut self, way: Way, buf: &mut [u8]) -> bool {
         for _ in 0..READS_PER_TURN {
             let (source, queued) = match way {
                 Way::Up => (&mut self.client, self.up.queued),
@@ -272,7 +282,7 @@ impl Relay {
             if source.eof || !source.readable || queued >= HIGH_WATER {
                 return false;
             }
-            match source.io.read(&mut buf) {
+            match source.io.read(buf) {
                 Ok(0) => {
                     source.eof = true;
                     return false;
@@ -544,7 +554,7 @@ impl Relay {
         let mut payload = code.to_be_bytes().to_vec();
         payload.extend_from_slice(reason.as_bytes());
         let to_client = encode_frame([true, false, false, false], 8, None, &payload);
-        let key: [u8; 4] = rand_key();
+        let key = crate::wire::raw::random_key();
         let to_server = encode_frame([true, false, false, false], 8, Some(key), &payload);
         self.down.inject.push_back(to_client);
         self.up.inject.push_back(to_server);
@@ -570,7 +580,7 @@ impl Relay {
         self.done = true;
     }
 
-    fn finish_if_over(&mut self, _now: Instant) {
+    fn finish_if_over(&mut self) {
         if self.done {
             return;
         }
@@ -584,14 +594,7 @@ impl Relay {
             && [&self.up, &self.down].iter().all(|p| {
                 p.queue.is_empty() && p.watch_in.as_ref().is_none_or(|w| w.close.is_some())
             });
-        if over
-            || answered
-            || (self.client.shut
-                && self.server.shut
-                && self.closing.is_none()
-                && self.client.eof
-                && self.server.eof)
-        {
+        if over || answered {
             self.drop_both();
         }
     }
@@ -658,17 +661,4 @@ impl Relay {
         self.pipe(way).inject.push_back(frame);
         self.queue(way, Vec::new(), now);
     }
-
-    pub fn observers(&self, leg: Role) -> Observers {
-        match leg {
-            Role::Client => self.down.obs_out.clone(),
-            Role::Server => self.up.obs_out.clone(),
-        }
-    }
-}
-
-fn rand_key() -> [u8; 4] {
-    let mut key = [0u8; 4];
-    let _ = getrandom::fill(&mut key);
-    key
 }

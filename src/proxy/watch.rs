@@ -81,12 +81,7 @@ impl Watch {
             // its parameters are the other way round.
             let params = match sender {
                 Role::Server => params,
-                Role::Client => Deflate {
-                    server_no_context_takeover: params.client_no_context_takeover,
-                    client_no_context_takeover: params.server_no_context_takeover,
-                    server_max_window_bits: params.client_max_window_bits,
-                    client_max_window_bits: params.server_max_window_bits,
-                },
+                Role::Client => params.swapped(),
             };
             Codec::new(&params, VIEW_MAX)
         });

@@ -165,7 +165,7 @@ impl Session {
     /// A hand-made frame goes out as raw bytes beneath tungstenite, once
     /// everything tungstenite holds has been written, to keep the order.
     fn send_crafted(&mut self, frame: &CraftedFrame) {
-        let key = getrandom::u32().unwrap_or(0x5eed_f00d).to_be_bytes();
+        let key = crate::wire::raw::random_key();
         let mut frame = frame.clone();
         if frame.deflate {
             // Compressed in order with what tungstenite sent before it.

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
+use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
@@ -69,10 +70,10 @@ impl Mitm {
             .map_err(|e| cannot(&format!("cannot read {}", cert_path.display()), e))?;
         let key = KeyPair::from_pem(&key_pem)
             .map_err(|e| cannot(&format!("{} is not a private key", key_path.display()), e))?;
-        let ca_der = pem_der(&cert_pem).ok_or_else(|| {
+        let ca_der = CertificateDer::from_pem_slice(cert_pem.as_bytes()).map_err(|e| {
             cannot(
                 &format!("{} holds no certificate", cert_path.display()),
-                "PEM",
+                format!("{e:?}"),
             )
         })?;
         let issuer = Issuer::from_ca_cert_der(&ca_der, key).map_err(|e| {
@@ -81,7 +82,8 @@ impl Mitm {
                 e,
             )
         })?;
-        let (fingerprint, spki_sha256) = fingerprints(&ca_der)?;
+        let (fingerprint, spki_sha256) = super::serve::fingerprints(&ca_der)
+            .map_err(|e| cannot("the CA certificate is unreadable", e))?;
         let leaf_key = KeyPair::generate().map_err(|e| cannot("cannot make a key", e))?;
         Ok(Mitm {
             issuer,
@@ -217,37 +219,6 @@ fn write_new(path: &Path, bytes: &[u8], mode: u32) -> Result<(), Failure> {
         .open(path)
         .and_then(|mut f| f.write_all(bytes))
         .map_err(|e| cannot(&format!("cannot write {}", path.display()), e))
-}
-
-fn pem_der(pem: &str) -> Option<CertificateDer<'static>> {
-    use base64::Engine;
-    let body: String = pem
-        .lines()
-        .skip_while(|l| !l.starts_with("-----BEGIN CERTIFICATE"))
-        .skip(1)
-        .take_while(|l| !l.starts_with("-----END"))
-        .collect();
-    base64::engine::general_purpose::STANDARD
-        .decode(body.trim())
-        .ok()
-        .map(CertificateDer::from)
-}
-
-fn fingerprints(der: &CertificateDer) -> Result<(String, String), Failure> {
-    use base64::Engine;
-    let fingerprint = ring::digest::digest(&ring::digest::SHA256, der.as_ref())
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02X}"))
-        .collect::<Vec<_>>()
-        .join(":");
-    let (_, cert) = x509_parser::parse_x509_certificate(der.as_ref())
-        .map_err(|e| cannot("the CA certificate is unreadable", e))?;
-    let digest = ring::digest::digest(&ring::digest::SHA256, cert.public_key().raw);
-    Ok((
-        fingerprint,
-        base64::engine::general_purpose::STANDARD.encode(digest.as_ref()),
-    ))
 }
 
 #[cfg(test)]

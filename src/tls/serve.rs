@@ -135,23 +135,12 @@ fn make_certificate(names: &[String]) -> Result<Made, Failure> {
     let der = made.cert.der().clone();
     let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(made.signing_key.serialize_der()));
     let pem_path = write_pem_copy(&made.cert.pem())?;
-    let fingerprint = ring::digest::digest(&ring::digest::SHA256, der.as_ref())
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02X}"))
-        .collect::<Vec<_>>()
-        .join(":");
-    let spki_sha256 = {
-        use base64::Engine;
-        let (_, cert) = x509_parser::parse_x509_certificate(der.as_ref()).map_err(|e| {
-            fail(
-                Stage::Tls,
-                format!("the made certificate is unreadable: {e}"),
-            )
-        })?;
-        let digest = ring::digest::digest(&ring::digest::SHA256, cert.public_key().raw);
-        base64::engine::general_purpose::STANDARD.encode(digest.as_ref())
-    };
+    let (fingerprint, spki_sha256) = fingerprints(&der).map_err(|e| {
+        fail(
+            Stage::Tls,
+            format!("the made certificate is unreadable: {e}"),
+        )
+    })?;
     Ok((
         vec![der],
         key,
@@ -161,6 +150,26 @@ fn make_certificate(names: &[String]) -> Result<Made, Failure> {
             spki_sha256,
             pem_path,
         }),
+    ))
+}
+
+/// A certificate's SHA-256 as colon-separated hex (what browsers and
+/// `openssl x509 -fingerprint -sha256` show), and the base64 SHA-256 of
+/// its public key (what Chromium's --ignore-certificate-errors-spki-list
+/// takes).
+pub fn fingerprints(der: &CertificateDer) -> Result<(String, String), String> {
+    use base64::Engine;
+    let fingerprint = ring::digest::digest(&ring::digest::SHA256, der.as_ref())
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect::<Vec<_>>()
+        .join(":");
+    let (_, cert) = x509_parser::parse_x509_certificate(der.as_ref()).map_err(|e| e.to_string())?;
+    let digest = ring::digest::digest(&ring::digest::SHA256, cert.public_key().raw);
+    Ok((
+        fingerprint,
+        base64::engine::general_purpose::STANDARD.encode(digest.as_ref()),
     ))
 }
 

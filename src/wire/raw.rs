@@ -211,6 +211,11 @@ pub fn encode(
 }
 
 /// Builds a frame with the shortest length encoding.
+/// A fresh masking key.
+pub fn random_key() -> [u8; 4] {
+    getrandom::u32().unwrap_or(0x5eed_f00d).to_be_bytes()
+}
+
 pub fn encode_frame(bits: [bool; 4], opcode: u8, key: Option<[u8; 4]>, payload: &[u8]) -> Vec<u8> {
     encode(bits, opcode, key, Length::Shortest, payload)
 }
